@@ -1,0 +1,149 @@
+/* Placement: creating the container's cgroup in every hierarchy and moving a process into it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hierarchy.h"
+#include "../util/util.h"
+
+/* What enter did in one hierarchy, so a failure can undo exactly that. */
+struct placement {
+    bool created;
+    size_t created_len; /* length of the `rel` prefix naming the topmost directory this call created */
+    bool pid_written;
+};
+
+static int try_mkdir(int dirfd, const char *rel, bool *made)
+{
+    if (mkdirat(dirfd, rel, 0755) == 0) {
+        *made = true;
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -errno;
+}
+
+/* mkdir -p of the first `len` bytes of `rel`, trying the leaf first: the parent usually exists, so the
+ * common case is one mkdirat. *failed_len names the directory that could not be made. */
+static int mkdir_prefix(int dirfd, char *rel, size_t len, struct placement *pl, size_t *failed_len)
+{
+    char saved = rel[len];
+    size_t parent = len;
+    bool made = false;
+    int ret;
+
+    rel[len] = '\0';
+    ret = try_mkdir(dirfd, rel, &made);
+    if (ret == -ENOENT) {
+        while (parent > 0 && rel[parent - 1] != '/')
+            parent--;
+        if (parent > 0) {
+            rel[len] = saved;
+            ret = mkdir_prefix(dirfd, rel, parent - 1, pl, failed_len);
+            if (ret < 0)
+                return ret;
+            rel[len] = '\0';
+            ret = try_mkdir(dirfd, rel, &made);
+        }
+    }
+    rel[len] = saved;
+    if (ret < 0) {
+        *failed_len = len;
+        return ret;
+    }
+    if (made && (!pl->created || len < pl->created_len)) {
+        pl->created = true;
+        pl->created_len = len;
+    }
+    return 0;
+}
+
+static int create_in(const struct brig_cgroup_hierarchy *h, const char *rel, struct placement *pl,
+                     struct brig_err **err)
+{
+    char buf[4096];
+    size_t len = strlen(rel), failed_len = 0;
+    int ret;
+
+    if (len >= sizeof(buf))
+        return brig_err_set(err, ENAMETOOLONG, "cgroup: path `%s/%s`", h->root, rel);
+    memcpy(buf, rel, len + 1);
+    ret = mkdir_prefix(h->fd, buf, len, pl, &failed_len);
+    if (ret < 0)
+        return brig_err_set(err, -ret, "cgroup: mkdir `%s/%.*s`", h->root, (int) failed_len, rel);
+    if (h->cpuset)
+        return brig_cgroup_v1_cpuset_prepare(h, rel, err);
+    return 0;
+}
+
+/* Undoes one hierarchy: moves the pid out of what this call created (the caller kills it anyway, but a
+ * populated cgroup cannot be removed), then removes the created directories deepest first. */
+static void undo_in(const struct brig_cgroup_hierarchy *h, const char *rel, const struct placement *pl, pid_t pid)
+{
+    char buf[4096];
+    size_t len = strlen(rel);
+
+    if (!pl->created || len >= sizeof(buf))
+        return;
+    memcpy(buf, rel, len + 1);
+    if (pl->pid_written) {
+        size_t parent = pl->created_len;
+        while (parent > 0 && buf[parent - 1] != '/')
+            parent--;
+        buf[parent > 0 ? parent - 1 : 0] = '\0';
+        brig_cgroup_write_pid(h, buf, pid, NULL);
+        memcpy(buf, rel, len + 1);
+    }
+    for (;;) {
+        unlinkat(h->fd, buf, AT_REMOVEDIR);
+        if (len <= pl->created_len)
+            break;
+        while (len > 0 && buf[len - 1] != '/')
+            len--;
+        buf[--len] = '\0';
+    }
+}
+
+int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    struct placement pl[BRIG_CGROUP_MAX_HIERARCHIES] = {{0}};
+    const char *rel;
+    size_t i;
+    int ret;
+
+    ret = brig_cgroup_path_check(path, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_set_open(mode, &set, err);
+    if (ret < 0)
+        return ret;
+    rel = path + 1;
+    /* Every directory first, then the pid: a bad path fails before the process has moved anywhere. */
+    for (i = 0; i < set.n && ret == 0; i++)
+        ret = create_in(&set.h[i], rel, &pl[i], err);
+    for (i = 0; i < set.n && ret == 0; i++) {
+        ret = brig_cgroup_write_pid(&set.h[i], rel, pid, err);
+        pl[i].pid_written = ret == 0;
+    }
+    if (ret < 0) {
+        for (i = set.n; i-- > 0;)
+            undo_in(&set.h[i], rel, &pl[i], pid);
+    }
+    return ret;
+}
+
+int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    int ret;
+
+    ret = brig_cgroup_path_check(path, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_set_open(mode, &set, err);
+    for (size_t i = 0; i < set.n && ret == 0; i++)
+        ret = brig_cgroup_write_pid(&set.h[i], path + 1, pid, err);
+    return ret;
+}

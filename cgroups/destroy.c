@@ -1,0 +1,252 @@
+/* Tearing a container cgroup down, and listing what is in it: both walk the cgroup's subtree, since the
+ * container may have made cgroups of its own below it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hierarchy.h"
+#include "../util/util.h"
+
+#define DESTROY_TIMEOUT_NS (5LL * 1000 * 1000 * 1000)
+
+struct walk {
+    pid_t self;
+    bool kill;      /* SIGKILL every pid seen */
+    size_t found;   /* pids seen */
+    pid_t *pids;    /* collected when !kill */
+    size_t cap;
+    char path[4096]; /* of the cgroup being read, for messages */
+};
+
+static int take_pid(struct walk *w, pid_t pid, struct brig_err **err)
+{
+    if (w->kill) {
+        if (pid == w->self)
+            return brig_err_set(err, EBUSY, "cgroup: `%s` holds brig itself (pid %d)", w->path, (int) pid);
+        if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+            return brig_err_sys(err, "cgroup: kill pid %d in `%s`", (int) pid, w->path);
+        w->found++;
+        return 0;
+    }
+    if (w->found == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 16;
+        pid_t *bigger = realloc(w->pids, cap * sizeof(*bigger));
+        if (!bigger)
+            return brig_err_set(err, ENOMEM, "cgroup: list pids of `%s`", w->path);
+        w->pids = bigger;
+        w->cap = cap;
+    }
+    w->pids[w->found++] = pid;
+    return 0;
+}
+
+/* Reads cgroup.procs of the cgroup open at `fd` and of every cgroup below it. Takes ownership of `fd`. */
+static int walk_cgroup(struct walk *w, int fd, struct brig_err **err)
+{
+    cleanup_close int procs_fd = openat(fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    cleanup_free char *text = NULL;
+    size_t path_len = strlen(w->path);
+    struct dirent *de;
+    DIR *dir;
+    ssize_t n;
+    int ret = 0;
+
+    if (procs_fd < 0) {
+        ret = brig_err_sys(err, "cgroup: open `%s/cgroup.procs`", w->path);
+        close(fd);
+        return ret;
+    }
+    n = brig_read_all(procs_fd, &text, 64 << 20);
+    if (n < 0) {
+        close(fd);
+        return brig_err_set(err, (int) -n, "cgroup: read `%s/cgroup.procs`", w->path);
+    }
+    for (char *line = text, *next; ret == 0 && *line; line = next) {
+        int64_t pid;
+        next = line + strcspn(line, "\n");
+        if (*next)
+            *next++ = '\0';
+        if (brig_parse_i64(line, &pid) == 0 && pid > 0)
+            ret = take_pid(w, (pid_t) pid, err);
+    }
+    dir = ret == 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        if (ret == 0)
+            ret = brig_err_sys(err, "cgroup: open `%s`", w->path);
+        close(fd);
+        return ret;
+    }
+    while (ret == 0 && (de = readdir(dir))) {
+        int child;
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        child = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (child < 0)
+            continue; /* removed meanwhile */
+        snprintf(w->path + path_len, sizeof(w->path) - path_len, "/%s", de->d_name);
+        ret = walk_cgroup(w, child, err);
+        w->path[path_len] = '\0';
+    }
+    closedir(dir);
+    return ret;
+}
+
+/* Walks `rel` in one hierarchy; -ENOENT (without an error) when it does not exist there. */
+static int walk_in(struct walk *w, const struct brig_cgroup_hierarchy *h, const char *rel, struct brig_err **err)
+{
+    int fd = openat(h->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -ENOENT;
+        return brig_err_sys(err, "cgroup: open `%s/%s`", h->root, rel);
+    }
+    snprintf(w->path, sizeof(w->path), "%s/%s", h->root, rel);
+    return walk_cgroup(w, fd, err);
+}
+
+/* rmdir of `name` (relative to `parent_fd`) after its child cgroups, deepest first. */
+static int rmdir_tree(int parent_fd, const char *name, const char *root, const char *rel, struct brig_err **err)
+{
+    int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct dirent *de;
+    DIR *dir;
+    int ret = 0;
+
+    if (fd < 0)
+        return errno == ENOENT ? 0 : brig_err_sys(err, "cgroup: open `%s/%s`", root, rel);
+    dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return brig_err_sys(err, "cgroup: open `%s/%s`", root, rel);
+    }
+    while (ret == 0 && (de = readdir(dir))) {
+        if (de->d_type == DT_DIR && de->d_name[0] != '.')
+            ret = rmdir_tree(dirfd(dir), de->d_name, root, rel, err);
+    }
+    closedir(dir);
+    if (ret == 0 && unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        ret = brig_err_sys(err, "cgroup: rmdir `%s/%s` (or a cgroup below it)", root, rel);
+    return ret;
+}
+
+/* Parents brig made for a relative cgroupsPath (/brig/a/b for "a/b/c") go once empty; /brig itself stays
+ * so that a concurrent create never sees its parent vanish. Anything else is not brig's to remove. */
+static void remove_brig_parents(const struct brig_cgroup_hierarchy *h, const char *rel)
+{
+    const char *owned = BRIG_CGROUP_PARENT + 1;
+    size_t owned_len = strlen(owned);
+    char buf[4096];
+    size_t len = strlen(rel);
+
+    if (len >= sizeof(buf) || strncmp(rel, owned, owned_len) != 0 || rel[owned_len] != '/')
+        return;
+    memcpy(buf, rel, len + 1);
+    for (;;) {
+        while (len > 0 && buf[len - 1] != '/')
+            len--;
+        if (len == 0 || --len <= owned_len)
+            return;
+        buf[len] = '\0';
+        if (unlinkat(h->fd, buf, AT_REMOVEDIR) < 0)
+            return; /* not empty: another container lives there */
+    }
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    struct walk w = {.self = getpid(), .kill = true};
+    const char *rel = path ? path + 1 : NULL;
+    int64_t deadline;
+    long pause_ns = 1000000;
+    int ret;
+
+    ret = brig_cgroup_path_check(path, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_set_open(mode, &set, err);
+    if (ret < 0)
+        return ret;
+    deadline = now_ns() + DESTROY_TIMEOUT_NS;
+    for (;;) {
+        cleanup_err struct brig_err *rmdir_err = NULL;
+
+        w.found = 0;
+        for (size_t i = 0; i < set.n; i++) {
+            if (set.h[i].unified)
+                brig_cgroup_v2_kill(&set.h[i], rel); /* atomic against forks; the walk below checks */
+            ret = walk_in(&w, &set.h[i], rel, err);
+            if (ret < 0 && ret != -ENOENT)
+                return ret;
+        }
+        if (w.found == 0) {
+            ret = 0;
+            for (size_t i = 0; i < set.n && ret == 0; i++)
+                ret = rmdir_tree(set.h[i].fd, rel, set.h[i].root, rel, &rmdir_err);
+            if (ret == 0)
+                break;
+            /* EBUSY: a process was still on its way out, or one moved in meanwhile. */
+            if (ret != -EBUSY) {
+                *err = steal_ptr(rmdir_err);
+                return ret;
+            }
+        }
+        if (now_ns() > deadline) {
+            if (rmdir_err) {
+                *err = steal_ptr(rmdir_err);
+                return ret;
+            }
+            return brig_err_set(err, EBUSY, "cgroup: `%s`: %zu processes still there %lld s after SIGKILL",
+                                path, w.found, DESTROY_TIMEOUT_NS / 1000000000LL);
+        }
+        nanosleep(&(struct timespec){.tv_nsec = pause_ns}, NULL);
+        if (pause_ns < 50000000)
+            pause_ns *= 2;
+    }
+    for (size_t i = 0; i < set.n; i++)
+        remove_brig_parents(&set.h[i], rel);
+    return 0;
+}
+
+int brig_cgroup_pids(enum brig_cgroup_mode mode, const char *path, pid_t **pids, size_t *n, struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    struct walk w = {.self = getpid(), .kill = false};
+    int ret;
+
+    *pids = NULL;
+    *n = 0;
+    ret = brig_cgroup_path_check(path, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_set_open(mode, &set, err);
+    if (ret < 0)
+        return ret;
+    /* Every hierarchy holds the same processes; the first one that has the cgroup answers. */
+    for (size_t i = 0; i < set.n; i++) {
+        ret = walk_in(&w, &set.h[i], path + 1, err);
+        if (ret == -ENOENT)
+            continue;
+        if (ret < 0) {
+            free(w.pids);
+            return ret;
+        }
+        break;
+    }
+    *pids = w.pids;
+    *n = w.found;
+    return 0;
+}

@@ -1,0 +1,52 @@
+/* Internal to cgroups/: the mounted hierarchies one operation walks over, opened once per call so every
+ * step works relative to a directory fd instead of re-resolving /sys/fs/cgroup/... each time. */
+#ifndef BRIG_CGROUPS_HIERARCHY_H
+#define BRIG_CGROUPS_HIERARCHY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cgroups.h"
+
+#define BRIG_CGROUP_MOUNT "/sys/fs/cgroup"
+/* v1 allows at most 16 controllers plus a few named hierarchies; more is a layout brig does not know. */
+#define BRIG_CGROUP_MAX_HIERARCHIES 24
+
+struct brig_cgroup_hierarchy {
+    char root[96]; /* mount point, named in error messages: "/sys/fs/cgroup/memory" */
+    int fd;        /* O_PATH directory fd on root */
+    bool unified;  /* cgroup2 (the whole tree in V2 mode, /sys/fs/cgroup/unified in HYBRID mode) */
+    bool cpuset;   /* v1 hierarchy with the cpuset controller: new cgroups start with no cpus/mems */
+};
+
+struct brig_cgroup_set {
+    struct brig_cgroup_hierarchy h[BRIG_CGROUP_MAX_HIERARCHIES];
+    size_t n;
+};
+
+/* Opens every hierarchy a container cgroup lives in for `mode`. */
+int brig_cgroup_set_open(enum brig_cgroup_mode mode, struct brig_cgroup_set *set, struct brig_err **err);
+void brig_cgroup_set_close(struct brig_cgroup_set *set);
+#define cleanup_cgroup_set __attribute__((cleanup(brig_cgroup_set_close)))
+
+/* Checks an absolute container cgroup path: "/" followed by non-empty components, none "." or "..".
+ * The root cgroup itself is refused: destroying it would kill the whole machine. */
+int brig_cgroup_path_check(const char *path, struct brig_err **err);
+
+/* v1 cpuset: fills empty cpuset.cpus/cpuset.mems of `rel` (relative to the hierarchy root) and of its
+ * empty ancestors from the nearest ancestor that has them. */
+int brig_cgroup_v1_cpuset_prepare(const struct brig_cgroup_hierarchy *h, const char *rel, struct brig_err **err);
+
+/* cgroup2: kills the whole subtree at once with cgroup.kill (Linux 5.14+). Returns 0 when done, -ENOENT
+ * when the kernel has no cgroup.kill or the cgroup does not exist. */
+int brig_cgroup_v2_kill(const struct brig_cgroup_hierarchy *h, const char *rel);
+
+/* Writes `data` to `file` (relative to the hierarchy root); the error names the full path and the value. */
+int brig_cgroup_write(const struct brig_cgroup_hierarchy *h, const char *file, const char *data,
+                      struct brig_err **err);
+
+/* Writes `pid` to `rel`/cgroup.procs of one hierarchy; the error names the file. */
+int brig_cgroup_write_pid(const struct brig_cgroup_hierarchy *h, const char *rel, pid_t pid, struct brig_err **err);
+
+#endif

@@ -1,0 +1,85 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hierarchy.h"
+#include "../util/util.h"
+
+static bool is_dot_or_dotdot(const char *s, size_t len)
+{
+    return (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int brig_cgroup_path_check(const char *path, struct brig_err **err)
+{
+    const char *p;
+
+    if (!path || path[0] != '/')
+        return brig_err_set(err, EINVAL, "cgroup: path `%s` is not absolute", path ? path : "");
+    if (path[1] == '\0')
+        return brig_err_set(err, EINVAL, "cgroup: refusing to use the root cgroup `/`");
+    for (p = path + 1;;) {
+        size_t len = strcspn(p, "/");
+        if (len == 0 || is_dot_or_dotdot(p, len))
+            return brig_err_set(err, EINVAL, "cgroup: path `%s` has an empty, `.` or `..` component", path);
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+/* Appends the components of `in` to `out` (which has room for them), one "/" before each, dropping empty
+ * and "." components. Returns the number appended or -EINVAL on "..". */
+static int append_components(char *out, size_t *out_len, const char *in)
+{
+    int count = 0;
+
+    for (const char *p = in; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return -EINVAL;
+        if (len > 0 && !(len == 1 && p[0] == '.')) {
+            out[(*out_len)++] = '/';
+            memcpy(out + *out_len, p, len);
+            *out_len += len;
+            count++;
+        }
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    out[*out_len] = '\0';
+    return count;
+}
+
+int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **out, struct brig_err **err)
+{
+    cleanup_free char *buf = NULL;
+    size_t len = 0;
+    int n;
+
+    if (!cgroups_path || !*cgroups_path) {
+        if (!id || !*id || strchr(id, '/') || is_dot_or_dotdot(id, strlen(id)))
+            return brig_err_set(err, EINVAL, "cgroup: container id `%s` cannot name a cgroup", id ? id : "");
+        if (asprintf(&buf, "%s/%s", BRIG_CGROUP_PARENT, id) < 0)
+            return brig_err_set(err, ENOMEM, "cgroup: resolve path for `%s`", id);
+        *out = steal_ptr(buf);
+        return 0;
+    }
+
+    buf = malloc(strlen(BRIG_CGROUP_PARENT) + strlen(cgroups_path) + 2);
+    if (!buf)
+        return brig_err_set(err, ENOMEM, "cgroup: resolve path `%s`", cgroups_path);
+    if (cgroups_path[0] != '/') {
+        /* Relative paths are placed under brig's own parent, never beside the caller's cgroup. */
+        len = strlen(BRIG_CGROUP_PARENT);
+        memcpy(buf, BRIG_CGROUP_PARENT, len);
+    }
+    n = append_components(buf, &len, cgroups_path);
+    if (n < 0)
+        return brig_err_set(err, EINVAL, "linux.cgroupsPath `%s`: `..` is not allowed", cgroups_path);
+    if (n == 0)
+        return brig_err_set(err, EINVAL, "linux.cgroupsPath `%s`: names no cgroup below the root", cgroups_path);
+    *out = steal_ptr(buf);
+    return 0;
+}

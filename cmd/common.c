@@ -1,0 +1,43 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd.h"
+
+int cmd_fail(const struct brig_context *ctx, struct brig_err *err)
+{
+    brig_log_error(ctx, err);
+    brig_err_free(&err);
+    return 1;
+}
+
+int cmd_usage_error(const struct brig_context *ctx, const char *command, const char *fmt, ...)
+{
+    struct brig_err *err = NULL;
+    char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    brig_err_set(&err, 0, "%s: %s (see `brig %s --help`)", command, msg ? msg : "usage error", command);
+    free(msg);
+    return cmd_fail(ctx, err);
+}
+
+void cmd_print_help(const char *usage)
+{
+    fputs(usage, stdout);
+}
+
+int cmd_take_id(const struct brig_context *ctx, const char *command, int argc, char **argv, int optind_now,
+                const char **id)
+{
+    if (optind_now >= argc)
+        return cmd_usage_error(ctx, command, "missing container id");
+    if (argc - optind_now > 1)
+        return cmd_usage_error(ctx, command, "unexpected argument `%s`", argv[optind_now + 1]);
+    *id = argv[optind_now];
+    return 0;
+}

@@ -1,0 +1,167 @@
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+static const char usage[] =
+    "Usage: brig [global options] COMMAND [options] [args]\n"
+    "\n"
+    "brig runs OCI containers (a drop-in for runc).\n"
+    "\n"
+    "Commands:\n"
+    "  create     create a container from a bundle; it waits for `start`\n"
+    "  start      start the user process of a created container\n"
+    "  run        create and start a container, and wait for it unless --detach\n"
+    "  state      print the state of a container as JSON\n"
+    "  list       list containers\n"
+    "  kill       send a signal to a container's init process\n"
+    "  delete     delete a container and everything it holds\n"
+    "  spec       write a default config.json\n"
+    "  version    print version information\n"
+    "\n"
+    "Global options:\n"
+    "  --root DIR              state directory (default /run/brig; $XDG_RUNTIME_DIR/brig when rootless)\n"
+    "  --log FILE              write log records to FILE (default: stderr)\n"
+    "  --log-format text|json  format of log records (default text)\n"
+    "  --debug                 log debug messages\n"
+    "  --systemd-cgroup        use the systemd cgroup driver (needs systemd)\n"
+    "  --rootless true|false|auto  rootless mode (default auto)\n"
+    "  -v, --version           print the version\n"
+    "  -h, --help              show this help\n";
+
+static const struct {
+    const char *name;
+    int (*fn)(struct brig_context *ctx, int argc, char **argv);
+} commands[] = {
+    {"create", cmd_create}, {"start", cmd_start},   {"run", cmd_run},   {"state", cmd_state},
+    {"list", cmd_list},     {"kill", cmd_kill}, {"delete", cmd_delete},
+    {"spec", cmd_spec},     {"version", cmd_version},
+};
+
+enum {
+    OPT_ROOT = 256,
+    OPT_LOG,
+    OPT_LOG_FORMAT,
+    OPT_DEBUG,
+    OPT_SYSTEMD_CGROUP,
+    OPT_ROOTLESS,
+    OPT_CRIU,
+};
+
+static int parse_rootless(const char *value, bool *rootless)
+{
+    if (!value || !strcmp(value, "auto")) {
+        *rootless = geteuid() != 0;
+        return 0;
+    }
+    if (!strcmp(value, "true")) {
+        *rootless = true;
+        return 0;
+    }
+    if (!strcmp(value, "false")) {
+        *rootless = false;
+        return 0;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"root", required_argument, NULL, OPT_ROOT},
+        {"log", required_argument, NULL, OPT_LOG},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"debug", no_argument, NULL, OPT_DEBUG},
+        {"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP},
+        {"rootless", required_argument, NULL, OPT_ROOTLESS},
+        {"criu", required_argument, NULL, OPT_CRIU},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct brig_context ctx = {.root = NULL, .log_fd = -1, .log_format = BRIG_LOG_TEXT};
+    const char *log_path = NULL;
+    const char *rootless = NULL;
+    char *default_root = NULL;
+    int opt;
+    int status;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+vh", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_ROOT:
+            ctx.root = optarg;
+            break;
+        case OPT_LOG:
+            log_path = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (!strcmp(optarg, "json"))
+                ctx.log_format = BRIG_LOG_JSON;
+            else if (!strcmp(optarg, "text"))
+                ctx.log_format = BRIG_LOG_TEXT;
+            else
+                return cmd_usage_error(&ctx, "brig", "--log-format: unknown format `%s` (text or json)", optarg);
+            break;
+        case OPT_DEBUG:
+            ctx.debug = true;
+            break;
+        case OPT_SYSTEMD_CGROUP:
+            ctx.systemd_cgroup = true;
+            break;
+        case OPT_ROOTLESS:
+            rootless = optarg;
+            break;
+        case OPT_CRIU:
+            break; /* the criu binary's path: used by checkpoint/restore */
+        case 'v':
+            return cmd_version(&ctx, 0, NULL);
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            return cmd_usage_error(&ctx, "brig", "unknown or incomplete global option `%s`", argv[optind - 1]);
+        }
+    }
+    if (parse_rootless(rootless, &ctx.rootless) < 0)
+        return cmd_usage_error(&ctx, "brig", "--rootless: `%s` is not true, false or auto", rootless);
+    if (log_path) {
+        ctx.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (ctx.log_fd < 0) {
+            fprintf(stderr, "brig: open log file `%s`: %m\n", log_path);
+            return 1;
+        }
+    }
+    if (!ctx.root) {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (ctx.rootless && geteuid() != 0 && xdg && *xdg && asprintf(&default_root, "%s/brig", xdg) > 0)
+            ctx.root = default_root;
+        else
+            ctx.root = BRIG_DEFAULT_ROOT;
+    }
+    if (optind >= argc) {
+        fputs(usage, stderr);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(argv[optind], commands[i].name)) {
+            char **sub_argv = argv + optind;
+            int sub_argc = argc - optind;
+            optind = 1;
+            status = commands[i].fn(&ctx, sub_argc, sub_argv);
+            free(default_root);
+            return status;
+        }
+    }
+    if (!strcmp(argv[optind], "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    status = cmd_usage_error(&ctx, "brig", "unknown command `%s`", argv[optind]);
+    free(default_root);
+    return status;
+}

@@ -1,0 +1,43 @@
+/* Namespaces: which ones a container gets, joining existing ones by path, and the id maps and time
+ * offsets a new user or time namespace needs before anything runs in it. */
+#ifndef BRIG_NAMESPACES_NAMESPACES_H
+#define BRIG_NAMESPACES_NAMESPACES_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../spec/spec.h"
+#include "../util/error.h"
+
+/* What the config asks for, resolved once before the container is cloned. */
+struct brig_ns_plan {
+    int clone_flags;              /* CLONE_NEW* for namespaces created by clone() */
+    bool new_cgroup_ns;           /* unshared by the init after it is placed in its cgroup */
+    bool new_time_ns;             /* unshared by the parent before clone (offsets need an empty ns) */
+    int join_fds[BRIG_NS__COUNT]; /* opened `path` namespaces, -1 when not joined */
+};
+
+/* Validates the namespace list (known types, no duplicates, user/time/cgroup support), opens every `path`
+ * (a bad path is an error naming it and the namespace type) and fills `plan`. */
+int brig_ns_plan_init(const struct brig_spec *spec, struct brig_ns_plan *plan, struct brig_err **err);
+void brig_ns_plan_release(struct brig_ns_plan *plan);
+
+/* In the parent, before clone: joins a pid or time namespace given by path (they apply to children only),
+ * and creates a new time namespace with the configured offsets. */
+int brig_ns_prepare_parent(const struct brig_spec *spec, struct brig_ns_plan *plan, struct brig_err **err);
+
+/* In the init right after clone: joins the user namespace given by path (first, so the others are joined
+ * with its privileges), then every other namespace given by path except pid and time. */
+int brig_ns_join_in_child(struct brig_ns_plan *plan, struct brig_err **err);
+
+/* In the parent: writes uid_map/gid_map (and "deny" to setgroups when needed) of `pid`'s new user ns.
+ * As non-root, goes through newuidmap/newgidmap. */
+int brig_ns_write_id_maps(const struct brig_spec *spec, pid_t pid, struct brig_err **err);
+
+/* The host uid/gid that container id 0 maps to (or 0,0 without a user namespace), for chowning the
+ * files the init opens itself. */
+void brig_ns_root_ids(const struct brig_spec *spec, uid_t *uid, gid_t *gid);
+
+int brig_ns_clone_flag(enum brig_ns_type type);
+
+#endif

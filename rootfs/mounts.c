@@ -1,0 +1,187 @@
+/* One `mounts[]` entry: bind mounts and filesystems, each on a target resolved inside the rootfs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "internal.h"
+#include "util/util.h"
+
+/* The flags a bind mount can only get through a remount. */
+#define BIND_REMOUNT_FLAGS(flags) ((flags) & ~(unsigned long) (MS_BIND | MS_REC | MS_REMOUNT))
+
+int brig_remount_bind(int fd, unsigned long flags, bool keep_current)
+{
+    char proc_path[BRIG_PROC_FD_LEN];
+    struct statvfs sv;
+
+    brig_proc_fd_path(proc_path, fd);
+    if (!keep_current) {
+        if (mount(NULL, proc_path, NULL, MS_REMOUNT | MS_BIND | flags, NULL) == 0)
+            return 0;
+        if (errno != EPERM)
+            return -errno;
+    }
+    if (fstatvfs(fd, &sv) < 0)
+        return -errno;
+    flags |= brig_statvfs_mount_flags(sv.f_flag);
+    return mount(NULL, proc_path, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0 ? -errno : 0;
+}
+
+int brig_apply_mount_extras(int fd, const struct brig_mount_opts *opts, const char **failed_step)
+{
+    char proc_path[BRIG_PROC_FD_LEN];
+
+    brig_proc_fd_path(proc_path, fd);
+    for (size_t i = 0; i < opts->n_propagation; i++) {
+        if (mount(NULL, proc_path, NULL, opts->propagation[i], NULL) < 0) {
+            *failed_step = "set propagation";
+            return -errno;
+        }
+    }
+    if (opts->has_rec_attr) {
+        struct mount_attr attr = opts->rec_attr;
+        if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+            *failed_step = "set recursive attributes";
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+/* A mount hides the inode the target fd holds; what comes after acts on the new mount's root, which
+ * only a fresh lookup of the destination returns. */
+static int reopen_target(int rootfd, const char *dest, const char *what, struct brig_err **err)
+{
+    int fd = brig_rootfs_open_in_root(rootfd, dest, O_PATH, 0);
+    if (fd < 0)
+        return brig_err_set(err, -fd, "%s: reopen `%s`", what, dest);
+    return fd;
+}
+
+static int finish_mount(int rootfd, const char *source, const char *dest, const char *type,
+                        const struct brig_mount_opts *opts, bool bind_remount, struct brig_err **err)
+{
+    cleanup_close int fd = -1;
+    const char *step = NULL;
+    int r;
+
+    if (!bind_remount && !opts->n_propagation && !opts->has_rec_attr)
+        return 0;
+    fd = reopen_target(rootfd, dest, "mount", err);
+    if (fd < 0)
+        return fd;
+    if (bind_remount) {
+        r = brig_remount_bind(fd, BIND_REMOUNT_FLAGS(opts->flags), false);
+        if (r < 0)
+            return brig_err_set(err, -r, "remount `%s` on `%s` (%s)", source, dest, type);
+    }
+    r = brig_apply_mount_extras(fd, opts, &step);
+    if (r < 0)
+        return brig_err_set(err, -r, "mount `%s` on `%s` (%s): %s", source, dest, type, step);
+    return 0;
+}
+
+static int target_error(const char *dest, int r, struct brig_err **err)
+{
+    if (r == -EXDEV) {
+        brig_err_set(err, 0, "destination `%s` resolves outside the rootfs", dest);
+        return -EXDEV;
+    }
+    return brig_err_wrap(err, r, "destination `%s`", dest);
+}
+
+static int mount_bind(const struct brig_rootfs_ctx *ctx, int rootfd, const char *source, const char *dest,
+                      const struct brig_mount_opts *opts, struct brig_err **err)
+{
+    char proc_path[BRIG_PROC_FD_LEN];
+    cleanup_free char *joined = NULL;
+    cleanup_close int fd = -1;
+    struct stat st;
+
+    if (!source)
+        return brig_err_set(err, EINVAL, "bind mount on `%s`: no source", dest);
+    if (source[0] != '/' && ctx->bundle) {
+        if (asprintf(&joined, "%s/%s", ctx->bundle, source) < 0)
+            return brig_err_set(err, ENOMEM, "bind mount on `%s`", dest);
+        source = joined;
+    }
+    if (stat(source, &st) < 0)
+        return brig_err_sys(err, "bind mount source `%s`", source);
+    fd = brig_rootfs_mkdir_in_root(rootfd, dest, !S_ISDIR(st.st_mode), err);
+    if (fd < 0)
+        return target_error(dest, fd, err);
+    if (mount(source, brig_proc_fd_path(proc_path, fd), NULL, MS_BIND | (opts->flags & MS_REC), NULL) < 0)
+        return brig_err_sys(err, "mount `%s` on `%s` (bind)", source, dest);
+    return finish_mount(rootfd, source, dest, "bind", opts, BIND_REMOUNT_FLAGS(opts->flags) != 0, err);
+}
+
+/* In a user namespace that does not own the network (sysfs) or IPC (mqueue) namespace the kernel
+ * refuses a new instance; the host's one bound in its place is what runc does too. */
+static const char *userns_fallback_source(const char *type)
+{
+    if (strcmp(type, "sysfs") == 0)
+        return "/sys";
+    if (strcmp(type, "mqueue") == 0)
+        return "/dev/mqueue";
+    return NULL;
+}
+
+int brig_rootfs_mount_fs(const struct brig_rootfs_ctx *ctx, int rootfd, const char *source, const char *dest,
+                         const char *type, const struct brig_mount_opts *opts, struct brig_err **err)
+{
+    char proc_path[BRIG_PROC_FD_LEN];
+    cleanup_close int fd = -1;
+    const char *fallback;
+
+    if (!source)
+        source = type;
+    fd = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
+    if (fd < 0)
+        return target_error(dest, fd, err);
+    brig_proc_fd_path(proc_path, fd);
+    if (mount(source, proc_path, type, opts->flags, opts->data) == 0)
+        return finish_mount(rootfd, source, dest, type, opts, false, err);
+    if (errno != EPERM || !ctx->in_user_ns || !(fallback = userns_fallback_source(type)))
+        return brig_err_sys(err, "mount `%s` on `%s` (%s)", source, dest, type);
+    if (mount(fallback, proc_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return brig_err_sys(err, "mount `%s` on `%s` (bind in place of %s)", fallback, dest, type);
+    return finish_mount(rootfd, fallback, dest, "bind", opts, BIND_REMOUNT_FLAGS(opts->flags) != 0, err);
+}
+
+static bool is_bind(const struct brig_mount *m, const struct brig_mount_opts *opts)
+{
+    return (opts->flags & MS_BIND) || (m->type && strcmp(m->type, "bind") == 0);
+}
+
+int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, struct brig_err **err)
+{
+    const struct brig_mount *m = &ctx->spec->mounts[idx];
+    cleanup_mount_opts struct brig_mount_opts opts = {0};
+    int r;
+
+    if (!m->destination)
+        return brig_err_set(err, EINVAL, "mounts[%zu]: no destination", idx);
+    if (m->n_uid_mappings || m->n_gid_mappings)
+        return brig_err_set(err, EOPNOTSUPP, "mounts[%zu]: destination `%s`: idmapped mounts", idx,
+                            m->destination);
+    r = brig_mount_opts_parse(m->options, m->n_options, &opts, err);
+    if (r < 0)
+        return brig_err_wrap(err, r, "mounts[%zu]", idx);
+
+    if (is_bind(m, &opts))
+        r = mount_bind(ctx, rootfd, m->source, m->destination, &opts, err);
+    else if (!m->type)
+        r = brig_err_set(err, EINVAL, "destination `%s`: no type", m->destination);
+    else if (strcmp(m->type, "cgroup") == 0)
+        r = brig_rootfs_mount_cgroup(ctx, rootfd, m, &opts, err);
+    else
+        r = brig_rootfs_mount_fs(ctx, rootfd, m->source, m->destination, m->type, &opts, err);
+    if (r < 0)
+        return brig_err_wrap(err, r, "mounts[%zu]", idx);
+    return 0;
+}

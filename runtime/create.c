@@ -1,0 +1,431 @@
+/* The parent half of `create`: validate, make the state directory, clone the init straight into its new
+ * namespaces, write its id maps and cgroup, wait until it is ready, and record the state. On any failure
+ * everything made so far is undone (init killed, cgroup and state directory removed). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+#include "process.h"
+#include "../util/util.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* The first version of clone3's argument struct (64 bytes), declared here to avoid <linux/sched.h>. */
+struct brig_clone_args {
+    uint64_t flags;
+    uint64_t pidfd;
+    uint64_t child_tid;
+    uint64_t parent_tid;
+    uint64_t exit_signal;
+    uint64_t stack;
+    uint64_t stack_size;
+    uint64_t tls;
+};
+
+/* What create has made so far, undone in reverse on failure. */
+struct create_progress {
+    struct brig_container_dir dir;
+    bool dir_made;
+    pid_t pid;
+    int pidfd;
+    enum brig_cgroup_mode cgroup_mode;
+    char *cgroup_path;
+    bool cgroup_made;
+};
+
+static void undo_create(struct create_progress *p)
+{
+    cleanup_err struct brig_err *ignored = NULL;
+
+    if (p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+    }
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    if (p->cgroup_made)
+        brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
+    brig_err_free(&ignored);
+    if (p->dir_made)
+        brig_store_remove(&p->dir, &ignored);
+    brig_store_close(&p->dir);
+    free(p->cgroup_path);
+}
+
+static int resolve_bundle(const struct brig_create_opts *opts, char **bundle, struct brig_err **err)
+{
+    const char *path = opts->bundle && *opts->bundle ? opts->bundle : ".";
+
+    *bundle = realpath(path, NULL);
+    if (!*bundle)
+        return brig_err_sys(err, "bundle `%s`", path);
+    return 0;
+}
+
+static int resolve_rootfs(const char *bundle, const struct brig_spec *spec, char **rootfs, struct brig_err **err)
+{
+    cleanup_free char *joined = NULL;
+    struct stat st;
+
+    if (spec->root_path[0] == '/')
+        joined = strdup(spec->root_path);
+    else if (asprintf(&joined, "%s/%s", bundle, spec->root_path) < 0)
+        joined = NULL;
+    if (!joined)
+        return brig_err_set(err, ENOMEM, "root.path");
+    *rootfs = realpath(joined, NULL);
+    if (!*rootfs)
+        return brig_err_sys(err, "root.path: `%s`", joined);
+    if (stat(*rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        free(*rootfs);
+        *rootfs = NULL;
+        return brig_err_set(err, ENOTDIR, "root.path: `%s`", joined);
+    }
+    return 0;
+}
+
+/* fds handed to brig by systemd socket activation (LISTEN_FDS), which the container inherits at fd 3. */
+static unsigned inherited_listen_fds(void)
+{
+    const char *fds = getenv("LISTEN_FDS");
+    const char *pid = getenv("LISTEN_PID");
+    uint64_t n = 0;
+    int64_t listen_pid = 0;
+
+    if (!fds || brig_parse_u64(fds, &n) < 0 || n > 4096)
+        return 0;
+    if (pid && (brig_parse_i64(pid, &listen_pid) < 0 || listen_pid != getpid()))
+        return 0;
+    return (unsigned) n;
+}
+
+static int make_exec_fifo(const struct brig_container_dir *dir, const struct brig_spec *spec, struct brig_err **err)
+{
+    uid_t uid;
+    gid_t gid;
+
+    if (mkfifoat(dir->dir_fd, BRIG_EXEC_FIFO, 0600) < 0)
+        return brig_err_sys(err, "create exec fifo");
+    brig_ns_root_ids(spec, &uid, &gid);
+    if ((uid != 0 || gid != 0) && fchownat(dir->dir_fd, BRIG_EXEC_FIFO, uid, gid, 0) < 0)
+        return brig_err_sys(err, "chown exec fifo to %u:%u", uid, gid);
+    return 0;
+}
+
+static int wait_ready(int sync_fd, pid_t pid, struct brig_err **err)
+{
+    char buf[4200];
+    ssize_t n;
+
+    do
+        n = recv(sync_fd, buf, sizeof(buf), 0);
+    while (n < 0 && errno == EINTR);
+    if (n > 0 && buf[0] == BRIG_SYNC_READY)
+        return 0;
+    if (n > 1 && buf[0] == BRIG_SYNC_ERROR)
+        return brig_err_decode(err, buf + 1, (int) n - 1);
+    {
+        int status = 0;
+        if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+            return brig_err_set(err, ECHILD, "container init was killed by signal %d", WTERMSIG(status));
+        return brig_err_set(err, ECHILD, "container init exited before it was ready (status %d)",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+}
+
+static int send_go(int sync_fd, struct brig_err **err)
+{
+    char go = BRIG_SYNC_GO;
+
+    if (send(sync_fd, &go, 1, MSG_NOSIGNAL) != 1)
+        return brig_err_sys(err, "release container init");
+    return 0;
+}
+
+static int fill_state(const struct brig_spec *spec, const char *id, pid_t pid, const char *bundle,
+                      const char *rootfs, const char *config_path, const char *cgroup_path, bool systemd_cgroup,
+                      struct brig_state **out, struct brig_err **err)
+{
+    struct brig_state *st = calloc(1, sizeof(*st));
+    char created[64];
+
+    if (!st)
+        return brig_err_set(err, ENOMEM, "state");
+    brig_now_rfc3339(created, sizeof(created));
+    st->oci_version = strdup(spec->oci_version);
+    st->id = strdup(id);
+    st->pid = pid;
+    st->bundle = strdup(bundle);
+    st->rootfs = strdup(rootfs);
+    st->created = strdup(created);
+    st->owner = strdup("");
+    st->cgroup_path = strdup(cgroup_path);
+    st->config_path = strdup(config_path);
+    st->systemd_cgroup = systemd_cgroup;
+    if (spec->n_annotations) {
+        st->annotations = calloc(spec->n_annotations, sizeof(*st->annotations));
+        if (st->annotations) {
+            st->n_annotations = spec->n_annotations;
+            for (size_t i = 0; i < spec->n_annotations; i++) {
+                st->annotations[i].key = strdup(spec->annotations[i].key);
+                st->annotations[i].value = strdup(spec->annotations[i].value);
+            }
+        }
+    }
+    if (brig_proc_start_time(pid, &st->init_start_time, NULL) < 0) {
+        brig_state_free(st);
+        return brig_err_set(err, ESRCH, "container init %d is gone", pid);
+    }
+    *out = st;
+    return 0;
+}
+
+static int check_systemd(const struct brig_context *ctx, struct brig_err **err)
+{
+    struct stat st;
+
+    if (ctx->systemd_cgroup && stat("/run/systemd/system", &st) < 0)
+        return brig_err_set(err, ENOTSUP,
+                            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); "
+                            "use the default cgroupfs driver");
+    return 0;
+}
+
+/* Opens what the terminal needs: the --console-socket, or for a foreground `run`, a private socket pair
+ * whose other end receives the pty master. */
+static int open_console(const struct brig_spec *spec, const struct brig_create_opts *opts, bool for_run,
+                        int *init_end, int *our_end, struct brig_err **err)
+{
+    int pair[2];
+
+    *init_end = *our_end = -1;
+    if (!spec->process->terminal)
+        return 0;
+    if (opts->console_socket)
+        return brig_console_connect(opts->console_socket, init_end, err);
+    if (!for_run || opts->detach)
+        return brig_err_set(err, EINVAL,
+                            "process.terminal is true: --console-socket is required to create a detached container "
+                            "with a terminal");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+        return brig_err_sys(err, "console socket pair");
+    *init_end = pair[0];
+    *our_end = pair[1];
+    return 0;
+}
+
+static int clone_init(struct brig_init_args *args, int parent_sync_fd, pid_t *pid, int *pidfd,
+                      struct brig_err **err)
+{
+    struct brig_clone_args ca = {
+        .flags = (uint64_t) args->ns_plan->clone_flags | CLONE_PIDFD,
+        .pidfd = (uint64_t) (uintptr_t) pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    long ret = syscall(SYS_clone3, &ca, sizeof(ca));
+
+    if (ret < 0)
+        return brig_err_sys(err, "clone container init");
+    if (ret == 0) {
+        close(parent_sync_fd);
+        for (size_t i = 0; i < ARRAY_SIZE(args->parent_only_fds); i++)
+            if (args->parent_only_fds[i] >= 0)
+                close(args->parent_only_fds[i]);
+        brig_init_main(args);
+    }
+    *pid = (pid_t) ret;
+    return 0;
+}
+
+int brig_create_container(const struct brig_context *ctx, const struct brig_create_opts *opts, bool for_run,
+                          struct brig_created *out, struct brig_err **err)
+{
+    struct create_progress progress = {.dir = {.root_fd = -1, .dir_fd = -1}, .pidfd = -1};
+    cleanup_spec struct brig_spec *spec = NULL;
+    cleanup_free char *bundle = NULL;
+    cleanup_free char *rootfs = NULL;
+    cleanup_free char *config_path = NULL;
+    struct brig_ns_plan ns_plan;
+    cleanup_close int state_dir_path_fd = -1;
+    cleanup_close int console_init_end = -1;
+    cleanup_close int console_our_end = -1;
+    int sync_fds[2] = {-1, -1};
+    struct brig_state *state = NULL;
+    struct brig_init_args init_args;
+    int ret;
+
+    memset(&ns_plan, 0, sizeof(ns_plan));
+    for (int i = 0; i < BRIG_NS__COUNT; i++)
+        ns_plan.join_fds[i] = -1;
+    out->console_master_fd = -1;
+    ret = brig_validate_id(opts->id, err);
+    if (ret < 0)
+        return ret;
+    ret = check_systemd(ctx, err);
+    if (ret < 0)
+        return ret;
+    ret = resolve_bundle(opts, &bundle, err);
+    if (ret < 0)
+        return ret;
+    if (asprintf(&config_path, "%s/%s", bundle, opts->config_file ? opts->config_file : "config.json") < 0)
+        return brig_err_set(err, ENOMEM, "config path");
+    ret = brig_spec_load(config_path, &spec, err);
+    if (ret < 0)
+        return ret;
+    if (!spec->process)
+        return brig_err_set(err, EINVAL, "config.json: process: required to create a container");
+    ret = brig_process_validate(spec->process, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "config.json");
+    ret = resolve_rootfs(bundle, spec, &rootfs, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_detect(&progress.cgroup_mode, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_resolve_path(spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL, opts->id,
+                                   &progress.cgroup_path, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "linux.cgroupsPath");
+    ret = brig_ns_plan_init(spec, &ns_plan, err);
+    if (ret < 0)
+        goto fail;
+    ret = open_console(spec, opts, for_run, &console_init_end, &console_our_end, err);
+    if (ret < 0)
+        goto fail;
+
+    ret = brig_store_create(ctx, opts->id, &progress.dir, err);
+    if (ret < 0)
+        goto fail;
+    progress.dir_made = true;
+    ret = make_exec_fifo(&progress.dir, spec, err);
+    if (ret < 0)
+        goto fail;
+    state_dir_path_fd = openat(progress.dir.dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (state_dir_path_fd < 0) {
+        ret = brig_err_sys(err, "open state directory");
+        goto fail;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_fds) < 0) {
+        ret = brig_err_sys(err, "sync socket pair");
+        goto fail;
+    }
+    ret = brig_ns_prepare_parent(spec, &ns_plan, err);
+    if (ret < 0)
+        goto fail;
+
+    init_args = (struct brig_init_args){
+        .ctx = ctx,
+        .spec = spec,
+        .opts = opts,
+        .ns_plan = &ns_plan,
+        .rootfs = rootfs,
+        .bundle = bundle,
+        .sync_fd = sync_fds[1],
+        .state_dir_fd = state_dir_path_fd,
+        .console_fd = console_init_end,
+        .listen_fds = inherited_listen_fds(),
+        .parent_only_fds = {progress.dir.dir_fd, progress.dir.root_fd, console_our_end},
+    };
+    ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
+    close(sync_fds[1]);
+    sync_fds[1] = -1;
+    if (ret < 0)
+        goto fail;
+
+    if (ns_plan.clone_flags & CLONE_NEWUSER) {
+        ret = brig_ns_write_id_maps(spec, progress.pid, err);
+        if (ret < 0)
+            goto fail;
+    }
+    ret = brig_cgroup_enter(progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
+    if (ret < 0)
+        goto fail;
+    progress.cgroup_made = true;
+    ret = send_go(sync_fds[0], err);
+    if (ret < 0)
+        goto fail;
+    ret = wait_ready(sync_fds[0], progress.pid, err);
+    if (ret < 0)
+        goto fail;
+
+    if (console_our_end >= 0) {
+        ret = brig_console_recv_fd(console_our_end, &out->console_master_fd, err);
+        if (ret < 0)
+            goto fail;
+    }
+    ret = fill_state(spec, opts->id, progress.pid, bundle, rootfs, config_path, progress.cgroup_path,
+                     ctx->systemd_cgroup, &state, err);
+    if (ret < 0)
+        goto fail;
+    ret = brig_store_save(&progress.dir, state, err);
+    if (ret < 0)
+        goto fail;
+    if (opts->pid_file) {
+        char pid_text[32];
+        int len = snprintf(pid_text, sizeof(pid_text), "%d", progress.pid);
+        ret = brig_write_file_atomic_at(AT_FDCWD, opts->pid_file, pid_text, (size_t) len, 0644, err);
+        if (ret < 0) {
+            brig_err_wrap(err, ret, "--pid-file");
+            goto fail;
+        }
+    }
+
+    if (opts->pidfd_socket) {
+        cleanup_close int sock = -1;
+        ret = brig_console_connect(opts->pidfd_socket, &sock, err);
+        if (ret == 0)
+            ret = brig_console_send_fd(sock, progress.pidfd, "pidfd", err);
+        if (ret < 0) {
+            brig_err_wrap(err, ret, "--pidfd-socket");
+            goto fail;
+        }
+    }
+
+    close(sync_fds[0]);
+    brig_ns_plan_release(&ns_plan);
+    free(progress.cgroup_path);
+    out->pid = progress.pid;
+    out->pidfd = progress.pidfd;
+    out->dir = progress.dir;
+    out->state = state;
+    return 0;
+
+fail:
+    if (out->console_master_fd >= 0) {
+        close(out->console_master_fd);
+        out->console_master_fd = -1;
+    }
+    brig_state_free(state);
+    if (sync_fds[0] >= 0)
+        close(sync_fds[0]);
+    if (sync_fds[1] >= 0)
+        close(sync_fds[1]);
+    brig_ns_plan_release(&ns_plan);
+    undo_create(&progress);
+    return brig_err_wrap(err, ret, "create container `%s`", opts->id);
+}
+
+int brig_container_create(const struct brig_context *ctx, const struct brig_create_opts *opts, struct brig_err **err)
+{
+    struct brig_created created = {.console_master_fd = -1};
+    int ret = brig_create_container(ctx, opts, false, &created, err);
+
+    if (ret < 0)
+        return ret;
+    close(created.pidfd);
+    brig_state_free(created.state);
+    brig_store_close(&created.dir);
+    return 0;
+}

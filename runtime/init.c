@@ -1,0 +1,230 @@
+/* The container's init: a clone of brig (no re-exec) that is born in the container's new namespaces, builds
+ * its filesystem, reports "ready" to the parent, waits on the exec fifo for `start`, and exec's the user
+ * process. Everything it does is undone by the kernel when it dies, so on error it only reports and exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "process.h"
+#include "../rootfs/rootfs.h"
+#include "../util/util.h"
+
+#ifndef KEYCTL_JOIN_SESSION_KEYRING
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+
+extern char **environ;
+
+__attribute__((noreturn)) static void report_and_exit(int sync_fd, struct brig_err *err)
+{
+    char buf[4096];
+    int len;
+
+    buf[0] = BRIG_SYNC_ERROR;
+    len = brig_err_encode(err, buf + 1, (int) sizeof(buf) - 1);
+    send(sync_fd, buf, (size_t) len + 1, MSG_NOSIGNAL);
+    _exit(1);
+}
+
+static int wait_for_go(int sync_fd, struct brig_err **err)
+{
+    char msg = 0;
+    ssize_t n;
+
+    do
+        n = recv(sync_fd, &msg, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1 || msg != BRIG_SYNC_GO)
+        return brig_err_set(err, EPIPE, "container init: parent went away");
+    return 0;
+}
+
+static int become_root_in_user_ns(struct brig_err **err)
+{
+    if (setresgid(0, 0, 0) < 0)
+        return brig_err_sys(err, "setgid 0 in the user namespace (is gid 0 mapped?)");
+    if (setresuid(0, 0, 0) < 0)
+        return brig_err_sys(err, "setuid 0 in the user namespace (is uid 0 mapped?)");
+    return 0;
+}
+
+static int set_names(const struct brig_spec *spec, struct brig_err **err)
+{
+    if (spec->hostname && *spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+        return brig_err_sys(err, "hostname: set `%s`", spec->hostname);
+    if (spec->domainname && *spec->domainname && setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
+        return brig_err_sys(err, "domainname: set `%s`", spec->domainname);
+    return 0;
+}
+
+/* Only 0-2 and the preserved fds may reach the user process: mark everything else close-on-exec. */
+static int seal_fds(unsigned preserve_fds, struct brig_err **err)
+{
+    for (unsigned fd = 3; fd < 3 + preserve_fds; fd++) {
+        int flags = fcntl((int) fd, F_GETFD);
+        if (flags >= 0)
+            fcntl((int) fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        return brig_err_sys(err, "mark inherited file descriptors close-on-exec");
+    return 0;
+}
+
+static void reset_signals(void)
+{
+    sigset_t none;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct brig_err **err)
+{
+    const struct brig_spec *spec = args->spec;
+    const struct brig_process *proc = spec->process;
+    bool new_user_ns = args->ns_plan->clone_flags & CLONE_NEWUSER;
+    bool has_mount_ns = brig_spec_namespace(spec, BRIG_NS_MOUNT) != NULL;
+    struct brig_rootfs_ctx rootfs = {
+        .spec = spec,
+        .rootfs = args->rootfs,
+        .bundle = args->bundle,
+        .no_pivot = args->opts->no_pivot,
+        .in_user_ns = new_user_ns || args->ns_plan->join_fds[BRIG_NS_USER] >= 0,
+        .new_cgroup_ns = args->ns_plan->new_cgroup_ns,
+    };
+    int ret;
+
+    ret = wait_for_go(args->sync_fd, err);
+    if (ret < 0)
+        return ret;
+    if (new_user_ns) {
+        ret = become_root_in_user_ns(err);
+        if (ret < 0)
+            return ret;
+    }
+    ret = brig_ns_join_in_child(args->ns_plan, err);
+    if (ret < 0)
+        return ret;
+    if (args->ns_plan->join_fds[BRIG_NS_USER] >= 0) {
+        ret = become_root_in_user_ns(err);
+        if (ret < 0)
+            return ret;
+    }
+    if (args->ns_plan->new_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
+        return brig_err_sys(err, "create cgroup namespace");
+    ret = set_names(spec, err);
+    if (ret < 0)
+        return ret;
+    if (has_mount_ns) {
+        ret = brig_rootfs_prepare(&rootfs, err);
+        if (ret < 0)
+            return ret;
+        ret = brig_rootfs_pivot(&rootfs, err);
+        if (ret < 0)
+            return ret;
+    } else if (chroot(args->rootfs) < 0 || chdir("/") < 0) {
+        return brig_err_sys(err, "chroot into `%s`", args->rootfs);
+    }
+    ret = brig_apply_sysctl(spec->linux_cfg, err);
+    if (ret < 0)
+        return ret;
+    if (proc->terminal) {
+        ret = brig_console_setup_in_init(spec, args->console_fd, err);
+        if (ret < 0)
+            return ret;
+        close(args->console_fd);
+        args->console_fd = -1;
+    }
+    if (has_mount_ns) {
+        ret = brig_rootfs_finalize(&rootfs, err);
+        if (ret < 0)
+            return ret;
+    }
+    if (!args->opts->no_new_keyring &&
+        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, args->opts->id, 0, 0, 0) < 0 && errno != ENOSYS &&
+        errno != EACCES && errno != EDQUOT)
+        return brig_err_sys(err, "create session keyring");
+    ret = brig_process_apply_rlimits(proc, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_process_apply_oom_score(proc, err);
+    if (ret < 0)
+        return ret;
+    if (chdir(proc->cwd) < 0)
+        return brig_err_sys(err, "process.cwd: chdir to `%s`", proc->cwd);
+    ret = brig_process_set_user(proc, err);
+    if (ret < 0)
+        return ret;
+    /* Again as the user: the cwd must be usable by the process, and stays inside the container. */
+    if (chdir(proc->cwd) < 0)
+        return brig_err_sys(err, "process.cwd: chdir to `%s` as uid %u", proc->cwd, proc->user.uid);
+    ret = brig_process_find_executable(proc, exe, exe_len, err);
+    if (ret < 0)
+        return ret;
+    return seal_fds(args->listen_fds + args->opts->preserve_fds, err);
+}
+
+void brig_init_main(struct brig_init_args *args)
+{
+    struct brig_err *err = NULL;
+    char exe[4096];
+    char ready = BRIG_SYNC_READY;
+    char go = '0';
+    int fifo;
+    char **env;
+
+    if (setup(args, exe, sizeof(exe), &err) < 0)
+        report_and_exit(args->sync_fd, err);
+    if (send(args->sync_fd, &ready, 1, MSG_NOSIGNAL) != 1)
+        _exit(1);
+    close(args->sync_fd);
+
+    /* Blocks until `start` opens the read end. */
+    do
+        fifo = openat(args->state_dir_fd, BRIG_EXEC_FIFO, O_WRONLY | O_CLOEXEC);
+    while (fifo < 0 && errno == EINTR);
+    if (fifo < 0)
+        _exit(1);
+    close(args->state_dir_fd);
+    if (write(fifo, &go, 1) != 1)
+        _exit(1);
+
+    reset_signals();
+    env = args->spec->process->env ? args->spec->process->env : (char *[]){NULL};
+    if (args->listen_fds > 0) {
+        /* sd_listen_fds(3): brig was socket-activated; the container's init gets the fds at 3... */
+        static char listen_fds[32], listen_pid[] = "LISTEN_PID=1";
+        size_t n = brig_strv_len(env);
+        char **with_listen = calloc(n + 3, sizeof(char *));
+        if (with_listen) {
+            memcpy(with_listen, env, n * sizeof(char *));
+            snprintf(listen_fds, sizeof(listen_fds), "LISTEN_FDS=%u", args->listen_fds);
+            with_listen[n] = listen_fds;
+            with_listen[n + 1] = listen_pid;
+            env = with_listen;
+        }
+    }
+    execve(exe, args->spec->process->args, env);
+
+    /* `start` is reading the fifo: tell it why. */
+    {
+        char msg[4200];
+        int len = snprintf(msg, sizeof(msg), "exec `%s`: %s", exe, strerror(errno));
+        if (len > 0)
+            brig_write_all(fifo, msg, (size_t) len);
+    }
+    _exit(127);
+}

@@ -1,0 +1,104 @@
+/* Private to runtime/: the state store, the init process and the console. */
+#ifndef BRIG_RUNTIME_INTERNAL_H
+#define BRIG_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../cgroups/cgroups.h"
+#include "../namespaces/namespaces.h"
+#include "runtime.h"
+
+#define BRIG_STATE_FILE "state.json"
+#define BRIG_EXEC_FIFO "exec.fifo"
+
+/* ---- state store (store.c) ---- */
+
+/* An open container directory under the root, locked with flock() for the life of the handle. */
+struct brig_container_dir {
+    int root_fd;
+    int dir_fd;
+    char *id;
+};
+
+int brig_store_open_root(const struct brig_context *ctx, bool create, int *root_fd, struct brig_err **err);
+/* Makes <root>/<id> (EEXIST → "container `id` already exists") and locks it. */
+int brig_store_create(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
+                      struct brig_err **err);
+/* Opens an existing container ("container `id` does not exist" when missing), locked when `lock`: readers
+ * (state, list) need no lock because state.json is replaced atomically. *state is NULL while a create is
+ * still under way (or died before writing it). */
+int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, struct brig_container_dir *dir,
+                    struct brig_state **state, struct brig_err **err);
+/* Holds or releases the container's lock (a foreground `run` must not hold it while the container runs). */
+int brig_store_lock(struct brig_container_dir *dir, bool lock, struct brig_err **err);
+int brig_store_save(const struct brig_container_dir *dir, const struct brig_state *state, struct brig_err **err);
+/* Removes the container directory and everything in it. */
+int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err);
+void brig_store_close(struct brig_container_dir *dir);
+
+/* Computes creating|created|running|paused|stopped from the process and the exec fifo. */
+const char *brig_container_status(const struct brig_container_dir *dir, const struct brig_state *state);
+bool brig_process_alive(pid_t pid, uint64_t start_time);
+
+/* ---- the init process (init.c) ---- */
+
+/* Messages on the sync socket between the parent (create) and the init. */
+enum brig_sync_msg {
+    BRIG_SYNC_GO = 'g',    /* parent → init: id maps written, cgroup joined */
+    BRIG_SYNC_READY = 'r', /* init → parent: set up, waiting on the exec fifo */
+    BRIG_SYNC_ERROR = 'e', /* init → parent: followed by an encoded brig_err */
+};
+
+struct brig_init_args {
+    const struct brig_context *ctx;
+    const struct brig_spec *spec;
+    const struct brig_create_opts *opts;
+    struct brig_ns_plan *ns_plan;
+    const char *rootfs;  /* absolute */
+    const char *bundle;  /* absolute */
+    int sync_fd;         /* init's end of the sync socket */
+    int state_dir_fd;    /* O_PATH fd of <root>/<id>: the exec fifo is opened through it after pivot_root */
+    int console_fd;      /* connected console socket, or -1 */
+    unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
+    int parent_only_fds[3]; /* closed by the init at once: the state lock must stay with the parent */
+};
+
+/* Runs in the cloned child. Never returns: exec's the user process or exits. */
+__attribute__((noreturn)) void brig_init_main(struct brig_init_args *args);
+
+/* ---- console (console.c) ---- */
+
+/* Sends `fd` over the unix socket `sock` with SCM_RIGHTS (as containerd and conmon expect). */
+int brig_console_send_fd(int sock, int fd, const char *name, struct brig_err **err);
+int brig_console_recv_fd(int sock, int *fd, struct brig_err **err);
+/* Connects to the console socket path given with --console-socket. */
+int brig_console_connect(const char *path, int *fd, struct brig_err **err);
+/* In the init: makes a pty in the container's devpts, binds its slave to /dev/console, sends the master over
+ * `console_fd`, and makes the slave the controlling terminal and stdio. */
+int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, struct brig_err **err);
+/* In `brig run` with a terminal and no --console-socket: copies between our stdio and the pty master until
+ * the container exits. */
+int brig_console_proxy(int master_fd, int pidfd, int signal_fd, pid_t pid, int *exit_status, struct brig_err **err);
+
+/* ---- lifecycle pieces shared by create, start and run ---- */
+
+/* The parent half of create: everything up to "created". On success the init is waiting on the exec fifo,
+ * *pid and *pidfd identify it, and state.json is written. On failure nothing is left behind. */
+struct brig_created {
+    pid_t pid;
+    int pidfd;
+    struct brig_container_dir dir;
+    struct brig_state *state;
+    int console_master_fd; /* run without --console-socket: the pty master, else -1 */
+};
+int brig_create_container(const struct brig_context *ctx, const struct brig_create_opts *opts, bool for_run,
+                          struct brig_created *out, struct brig_err **err);
+/* Releases the init through the exec fifo and waits until its user process is exec'd (or reports why not). */
+int brig_start_created(const struct brig_context *ctx, struct brig_container_dir *dir, struct brig_state *state,
+                       struct brig_err **err);
+/* Kills the container's processes, removes its cgroup and state directory. */
+int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
+                           const struct brig_state *state, struct brig_err **err);
+
+#endif

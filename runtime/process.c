@@ -1,0 +1,179 @@
+/* The OCI `process` fields applied in the init right before exec: rlimits, oom score, user, cwd, and the
+ * executable's lookup in the container's PATH. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "process.h"
+#include "../util/util.h"
+
+static const struct {
+    const char *name;
+    int resource;
+} rlimit_names[] = {
+    {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+int brig_rlimit_from_name(const char *name, int *resource)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++) {
+        if (!strcmp(rlimit_names[i].name, name)) {
+            *resource = rlimit_names[i].resource;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int brig_process_validate(const struct brig_process *proc, struct brig_err **err)
+{
+    for (size_t i = 0; i < proc->n_rlimits; i++) {
+        int resource;
+        if (brig_rlimit_from_name(proc->rlimits[i].type, &resource) < 0)
+            return brig_err_set(err, EINVAL, "process.rlimits[%zu].type: unknown rlimit `%s`", i,
+                                proc->rlimits[i].type);
+        if (proc->rlimits[i].soft > proc->rlimits[i].hard)
+            return brig_err_set(err, EINVAL, "process.rlimits[%zu]: soft limit %llu exceeds hard limit %llu", i,
+                                (unsigned long long) proc->rlimits[i].soft,
+                                (unsigned long long) proc->rlimits[i].hard);
+    }
+    if (proc->cwd[0] != '/')
+        return brig_err_set(err, EINVAL, "process.cwd: `%s` is not an absolute path", proc->cwd);
+    return 0;
+}
+
+int brig_process_apply_rlimits(const struct brig_process *proc, struct brig_err **err)
+{
+    for (size_t i = 0; i < proc->n_rlimits; i++) {
+        struct rlimit rl = {.rlim_cur = proc->rlimits[i].soft, .rlim_max = proc->rlimits[i].hard};
+        int resource = 0;
+
+        brig_rlimit_from_name(proc->rlimits[i].type, &resource);
+        if (setrlimit(resource, &rl) < 0)
+            return brig_err_sys(err, "process.rlimits: set %s to %llu:%llu", proc->rlimits[i].type,
+                                (unsigned long long) rl.rlim_cur, (unsigned long long) rl.rlim_max);
+    }
+    return 0;
+}
+
+int brig_process_apply_oom_score(const struct brig_process *proc, struct brig_err **err)
+{
+    char value[32];
+    int len;
+
+    if (!proc->oom_score_adj.set)
+        return 0;
+    len = snprintf(value, sizeof(value), "%lld", (long long) proc->oom_score_adj.value);
+    return brig_err_wrap(err, brig_write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", value, (size_t) len, err),
+                         "process.oomScoreAdj");
+}
+
+static bool setgroups_allowed(void)
+{
+    char buf[16] = {0};
+    cleanup_close int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return true;
+    if (read(fd, buf, sizeof(buf) - 1) <= 0)
+        return true;
+    return strncmp(buf, "deny", 4) != 0;
+}
+
+int brig_process_set_user(const struct brig_process *proc, struct brig_err **err)
+{
+    const struct brig_user *user = &proc->user;
+
+    if (setgroups_allowed()) {
+        if (setgroups(user->n_additional_gids, (const gid_t *) user->additional_gids) < 0)
+            return brig_err_sys(err, "process.user.additionalGids: setgroups");
+    } else if (user->n_additional_gids > 0) {
+        return brig_err_set(err, EPERM, "process.user.additionalGids: setgroups is denied in this user namespace");
+    }
+    if (setresgid(user->gid, user->gid, user->gid) < 0)
+        return brig_err_sys(err, "process.user.gid: setgid %u", user->gid);
+    if (setresuid(user->uid, user->uid, user->uid) < 0)
+        return brig_err_sys(err, "process.user.uid: setuid %u", user->uid);
+    if (user->umask.set)
+        umask((mode_t) user->umask.value);
+    if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return brig_err_sys(err, "process.noNewPrivileges");
+    return 0;
+}
+
+static const char *env_lookup(char *const *env, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; env && env[i]; i++)
+        if (!strncmp(env[i], name, len) && env[i][len] == '=')
+            return env[i] + len + 1;
+    return NULL;
+}
+
+static bool is_executable(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int brig_process_find_executable(const struct brig_process *proc, char *out, size_t len, struct brig_err **err)
+{
+    const char *name = proc->args[0];
+    const char *path;
+
+    if (strchr(name, '/')) {
+        if (snprintf(out, len, "%s", name) >= (int) len)
+            return brig_err_set(err, ENAMETOOLONG, "process.args[0] `%s`", name);
+        if (!is_executable(out))
+            return brig_err_sys(err, "exec `%s`", name);
+        return 0;
+    }
+    path = env_lookup(proc->env, "PATH");
+    if (!path)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    while (*path) {
+        const char *end = strchrnul(path, ':');
+        int dir_len = (int) (end - path);
+
+        if (snprintf(out, len, "%.*s%s%s", dir_len, path, dir_len ? "/" : "", name) < (int) len &&
+            is_executable(out))
+            return 0;
+        path = *end ? end + 1 : end;
+    }
+    return brig_err_set(err, 0, "exec `%s`: executable file not found in $PATH", name);
+}
+
+int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err)
+{
+    for (size_t i = 0; linux_cfg && i < linux_cfg->n_sysctl; i++) {
+        const char *key = linux_cfg->sysctl[i].key;
+        const char *value = linux_cfg->sysctl[i].value;
+        char path[512];
+        int ret;
+
+        if (strstr(key, "..") || key[0] == '/' || key[0] == '.')
+            return brig_err_set(err, EINVAL, "linux.sysctl: invalid key `%s`", key);
+        snprintf(path, sizeof(path), "/proc/sys/%s", key);
+        for (char *p = path + 10; *p; p++)
+            if (*p == '.')
+                *p = '/';
+        ret = brig_write_file_at(AT_FDCWD, path, value, strlen(value), err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "linux.sysctl `%s`", key);
+    }
+    return 0;
+}

@@ -1,0 +1,21 @@
+/* Private to runtime/: applying the OCI process fields in the init. */
+#ifndef BRIG_RUNTIME_PROCESS_H
+#define BRIG_RUNTIME_PROCESS_H
+
+#include <stddef.h>
+
+#include "../spec/spec.h"
+#include "../util/error.h"
+
+int brig_rlimit_from_name(const char *name, int *resource);
+/* Checks what can be checked before anything is created (rlimit names, cwd). */
+int brig_process_validate(const struct brig_process *proc, struct brig_err **err);
+int brig_process_apply_rlimits(const struct brig_process *proc, struct brig_err **err);
+int brig_process_apply_oom_score(const struct brig_process *proc, struct brig_err **err);
+/* additionalGids, gid, uid, umask, noNewPrivileges. */
+int brig_process_set_user(const struct brig_process *proc, struct brig_err **err);
+/* Resolves args[0] in the container (PATH from process.env) into `out`. */
+int brig_process_find_executable(const struct brig_process *proc, char *out, size_t len, struct brig_err **err);
+int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err);
+
+#endif

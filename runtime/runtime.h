@@ -1,0 +1,85 @@
+/* The container lifecycle: create, start, run, state, list, kill, delete, and the state store under --root.
+ * cmd/ parses flags into these structs and calls one function; everything else happens here. */
+#ifndef BRIG_RUNTIME_RUNTIME_H
+#define BRIG_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../spec/spec.h"
+#include "../spec/state.h"
+#include "../util/error.h"
+
+#define BRIG_DEFAULT_ROOT "/run/brig"
+
+enum brig_log_format {
+    BRIG_LOG_TEXT,
+    BRIG_LOG_JSON,
+};
+
+enum brig_log_level {
+    BRIG_LOG_ERROR,
+    BRIG_LOG_WARNING,
+    BRIG_LOG_INFO,
+    BRIG_LOG_DEBUG,
+};
+
+/* Global options, as given before the command. */
+struct brig_context {
+    const char *root;    /* state root, default BRIG_DEFAULT_ROOT (or $XDG_RUNTIME_DIR/brig when rootless) */
+    int log_fd;          /* --log FILE, or -1: messages go to stderr */
+    enum brig_log_format log_format;
+    bool debug;
+    bool systemd_cgroup;
+    bool rootless;
+};
+
+void brig_log(const struct brig_context *ctx, enum brig_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reports a failed command: one line on stderr and, with --log, an error record in the log (containerd shows
+ * the last `"level":"error"` line of a JSON log to its user). */
+void brig_log_error(const struct brig_context *ctx, const struct brig_err *err);
+
+/* Options of create and run. */
+struct brig_create_opts {
+    const char *id;
+    const char *bundle;      /* default "." */
+    const char *config_file; /* default "config.json", relative to the bundle */
+    const char *pid_file;
+    const char *console_socket;
+    const char *pidfd_socket; /* receives a pidfd of the init (SCM_RIGHTS), as runc's --pidfd-socket */
+    unsigned preserve_fds;
+    bool no_pivot;
+    bool no_new_keyring;
+    bool detach; /* run only */
+    bool keep;   /* run only: keep the container's state after it exits */
+};
+
+/* Ids: letters, digits, and `_ + - .`, not starting with `.`, at most 1024 bytes (no `/`, no `..`). */
+int brig_validate_id(const char *id, struct brig_err **err);
+
+int brig_container_create(const struct brig_context *ctx, const struct brig_create_opts *opts, struct brig_err **err);
+int brig_container_start(const struct brig_context *ctx, const char *id, struct brig_err **err);
+/* Creates, starts and (unless detached) waits for the container, forwarding signals to it. *exit_status is the
+ * container's exit status, or 128+signal when it was killed. */
+int brig_container_run(const struct brig_context *ctx, const struct brig_create_opts *opts, int *exit_status,
+                       struct brig_err **err);
+
+/* Pretty runtime-spec state JSON of one container. */
+int brig_container_state_json(const struct brig_context *ctx, const char *id, char **json, struct brig_err **err);
+
+enum brig_list_format {
+    BRIG_LIST_TABLE,
+    BRIG_LIST_JSON,
+    BRIG_LIST_QUIET,
+};
+int brig_container_list(const struct brig_context *ctx, enum brig_list_format format, int out_fd,
+                        struct brig_err **err);
+
+/* Parses "KILL", "SIGKILL", "9" (and "SIGRTMIN+1"...). */
+int brig_parse_signal(const char *name, int *sig, struct brig_err **err);
+int brig_container_kill(const struct brig_context *ctx, const char *id, int sig, bool all, struct brig_err **err);
+int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, struct brig_err **err);
+
+#endif

@@ -1,0 +1,204 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "../util/util.h"
+
+int brig_validate_id(const char *id, struct brig_err **err)
+{
+    size_t len;
+
+    if (!id || !*id)
+        return brig_err_set(err, EINVAL, "container id must not be empty");
+    len = strlen(id);
+    if (len > 1024)
+        return brig_err_set(err, EINVAL, "container id `%.32s...` is longer than 1024 bytes", id);
+    if (id[0] == '.')
+        return brig_err_set(err, EINVAL, "invalid container id `%s`: it must not start with `.`", id);
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
+            c == '-' || c == '.')
+            continue;
+        return brig_err_set(err, EINVAL, "invalid container id `%s`: character `%c` is not allowed", id, c);
+    }
+    return 0;
+}
+
+int brig_store_open_root(const struct brig_context *ctx, bool create, int *root_fd, struct brig_err **err)
+{
+    int fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT && create) {
+        int ret = brig_mkdir_p(ctx->root, 0711, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "state root");
+        fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return brig_err_sys(err, "open state root `%s`", ctx->root);
+    *root_fd = fd;
+    return 0;
+}
+
+int brig_store_create(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
+                      struct brig_err **err)
+{
+    int ret;
+
+    dir->root_fd = dir->dir_fd = -1;
+    dir->id = NULL;
+    ret = brig_store_open_root(ctx, true, &dir->root_fd, err);
+    if (ret < 0)
+        return ret;
+    if (mkdirat(dir->root_fd, id, 0711) < 0) {
+        ret = errno == EEXIST ? brig_err_set(err, EEXIST, "container `%s` already exists", id)
+                              : brig_err_sys(err, "create state directory `%s/%s`", ctx->root, id);
+        brig_store_close(dir);
+        return ret;
+    }
+    dir->dir_fd = openat(dir->root_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir->dir_fd < 0 || flock(dir->dir_fd, LOCK_EX) < 0) {
+        ret = brig_err_sys(err, "open state directory `%s/%s`", ctx->root, id);
+        unlinkat(dir->root_fd, id, AT_REMOVEDIR);
+        brig_store_close(dir);
+        return ret;
+    }
+    dir->id = strdup(id);
+    return 0;
+}
+
+int brig_store_lock(struct brig_container_dir *dir, bool lock, struct brig_err **err)
+{
+    if (flock(dir->dir_fd, lock ? LOCK_EX : LOCK_UN) < 0)
+        return brig_err_sys(err, "lock container `%s`", dir->id);
+    return 0;
+}
+
+int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, struct brig_container_dir *dir,
+                    struct brig_state **state, struct brig_err **err)
+{
+    cleanup_free char *json = NULL;
+    size_t len = 0;
+    int ret;
+
+    dir->root_fd = dir->dir_fd = -1;
+    dir->id = NULL;
+    ret = brig_validate_id(id, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_store_open_root(ctx, false, &dir->root_fd, err);
+    if (ret == -ENOENT) {
+        brig_err_free(err);
+        return brig_err_set(err, ENOENT, "container `%s` does not exist", id);
+    }
+    if (ret < 0)
+        return ret;
+    dir->dir_fd = openat(dir->root_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir->dir_fd < 0) {
+        ret = errno == ENOENT ? brig_err_set(err, ENOENT, "container `%s` does not exist", id)
+                              : brig_err_sys(err, "open state directory of `%s`", id);
+        brig_store_close(dir);
+        return ret;
+    }
+    if (lock && flock(dir->dir_fd, LOCK_EX) < 0) {
+        ret = brig_err_sys(err, "lock container `%s`", id);
+        brig_store_close(dir);
+        return ret;
+    }
+    dir->id = strdup(id);
+    ret = brig_read_file_at(dir->dir_fd, BRIG_STATE_FILE, &json, &len, err);
+    if (ret == -ENOENT) {
+        /* A create that died before writing its state: only delete may touch it. */
+        brig_err_free(err);
+        *state = NULL;
+        return 0;
+    }
+    if (ret < 0) {
+        brig_store_close(dir);
+        return brig_err_wrap(err, ret, "container `%s`", id);
+    }
+    ret = brig_state_from_json(json, len, state, err);
+    if (ret < 0) {
+        brig_store_close(dir);
+        return brig_err_wrap(err, ret, "container `%s`: state", id);
+    }
+    return 0;
+}
+
+int brig_store_save(const struct brig_container_dir *dir, const struct brig_state *state, struct brig_err **err)
+{
+    cleanup_free char *json = NULL;
+    size_t len = 0;
+    int ret;
+
+    ret = brig_state_to_json(state, &json, &len, err);
+    if (ret < 0)
+        return ret;
+    return brig_write_file_atomic_at(dir->dir_fd, BRIG_STATE_FILE, json, len, 0600, err);
+}
+
+int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)
+{
+    cleanup_close int fd = -1;
+    DIR *d;
+    struct dirent *de;
+
+    fd = openat(dir->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return brig_err_sys(err, "open state directory of `%s`", dir->id);
+    d = fdopendir(fd);
+    if (!d)
+        return brig_err_sys(err, "read state directory of `%s`", dir->id);
+    fd = -1;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        unlinkat(dir->dir_fd, de->d_name, 0);
+    }
+    closedir(d);
+    if (unlinkat(dir->root_fd, dir->id, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        return brig_err_sys(err, "remove state directory of `%s`", dir->id);
+    return 0;
+}
+
+void brig_store_close(struct brig_container_dir *dir)
+{
+    if (dir->dir_fd >= 0)
+        close(dir->dir_fd);
+    if (dir->root_fd >= 0)
+        close(dir->root_fd);
+    free(dir->id);
+    dir->dir_fd = dir->root_fd = -1;
+    dir->id = NULL;
+}
+
+bool brig_process_alive(pid_t pid, uint64_t start_time)
+{
+    uint64_t now_start = 0;
+    char proc_state = 0;
+
+    if (pid <= 0 || brig_proc_start_time(pid, &now_start, &proc_state) < 0)
+        return false;
+    /* A zombie is no longer a running container; a different start time is a reused pid. */
+    return now_start == start_time && proc_state != 'Z' && proc_state != 'X';
+}
+
+const char *brig_container_status(const struct brig_container_dir *dir, const struct brig_state *state)
+{
+    struct stat st;
+
+    if (!state)
+        return "creating";
+    if (!brig_process_alive(state->pid, state->init_start_time))
+        return "stopped";
+    if (fstatat(dir->dir_fd, BRIG_EXEC_FIFO, &st, 0) == 0)
+        return "created";
+    return "running";
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Installs every Debian 12 package brig's build, tests and benchmarks need. Idempotent: when all are
+# installed already it does nothing (no apt-get update), so reruns take a fraction of a second.
+# Run as root: sudo scripts/setup.sh
+set -euo pipefail
+
+# Build.
+BUILD_PACKAGES=(
+	build-essential cmake pkg-config git
+	libseccomp-dev libcap-dev libyajl-dev libmnl-dev libnftnl-dev
+)
+# Tests and benchmarks.
+TEST_PACKAGES=(
+	libcmocka-dev bats jq busybox-static
+	runc crun
+	iproute2 nftables uidmap time procps util-linux coreutils
+)
+# ---- Added by later issues (keep this list, one package per line, with the issue that needs it) ----
+# qemu-system-x86      issue 4: cgroup v2 guest lane
+# linux-image-amd64    issue 4: cgroup v2 guest lane
+# criu                 checkpoint/restore
+# containerd           issue 6: ctr smoke tests
+# podman               issue 6: podman tests
+# umoci skopeo         issue 6: OCI images for ctr
+LATER_PACKAGES=()
+
+packages=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${LATER_PACKAGES[@]}")
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: run as root (sudo $0)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "setup.sh: all ${#packages[@]} packages are installed"
+	exit 0
+fi
+
+echo "setup.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,334 @@
+/* cgroups: path resolution, and real placement on the machine's hierarchies (root only). Every cgroup
+ * made here lives under /brig-test-<pid> or /brig/brig-test-<pid>, never under anyone else's cgroup. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cgroups/cgroups.h"
+#include "util/util.h"
+
+static void expect_resolved(const char *cgroups_path, const char *id, const char *want)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free char *out = NULL;
+
+    assert_int_equal(brig_cgroup_resolve_path(cgroups_path, id, &out, &err), 0);
+    assert_string_equal(out, want);
+}
+
+static void expect_rejected(const char *cgroups_path, const char *id, const char *msg_part)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free char *out = NULL;
+
+    assert_int_equal(brig_cgroup_resolve_path(cgroups_path, id, &out, &err), -EINVAL);
+    assert_null(out);
+    assert_non_null(err);
+    if (!strstr(err->msg, msg_part))
+        fail_msg("error `%s` lacks `%s`", err->msg, msg_part);
+}
+
+static void test_resolve_path(void **state)
+{
+    expect_resolved(NULL, "web", "/brig/web");
+    expect_resolved("", "web", "/brig/web");
+    expect_resolved("/machine/web", "x", "/machine/web");
+    expect_resolved("//machine///web/", "x", "/machine/web");
+    expect_resolved("/machine/./web", "x", "/machine/web");
+    expect_resolved("pods/web", "x", "/brig/pods/web");
+    expect_resolved("./pods//web/", "x", "/brig/pods/web");
+    expect_rejected("/machine/../etc", "x", "linux.cgroupsPath `/machine/../etc`: `..` is not allowed");
+    expect_rejected("../escape", "x", "`..` is not allowed");
+    expect_rejected("/", "x", "names no cgroup");
+    expect_rejected(".", "x", "names no cgroup");
+    expect_rejected("", "", "container id");
+    expect_rejected(NULL, "a/b", "container id `a/b`");
+    expect_rejected(NULL, "..", "container id");
+}
+
+static void test_detect(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    enum brig_cgroup_mode mode;
+    struct stat st;
+
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    if (stat("/sys/fs/cgroup/unified/cgroup.procs", &st) == 0)
+        assert_int_equal(mode, BRIG_CGROUP_HYBRID); /* the development machine */
+    else if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+        assert_int_equal(mode, BRIG_CGROUP_V2);
+    else
+        assert_int_equal(mode, BRIG_CGROUP_V1);
+}
+
+/* A child that sleeps until its pipe closes. */
+static pid_t spawn_sleeper(int *wfd)
+{
+    int fds[2];
+    pid_t pid;
+    char c;
+
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[1]);
+        (void) !read(fds[0], &c, 1);
+        _exit(0);
+    }
+    close(fds[0]);
+    *wfd = fds[1];
+    return pid;
+}
+
+/* Every hierarchy directory name under /sys/fs/cgroup that is a cgroup mount, via /proc/self/mountinfo's
+ * view (independent of the code under test): we just list directories and skip symlinks. */
+static size_t list_hierarchies(char names[][64], size_t max)
+{
+    DIR *dir = opendir("/sys/fs/cgroup");
+    struct dirent *de;
+    size_t n = 0;
+
+    assert_non_null(dir);
+    while ((de = readdir(dir)) && n < max) {
+        if (de->d_type == DT_DIR && de->d_name[0] != '.')
+            snprintf(names[n++], 64, "%.63s", de->d_name);
+    }
+    closedir(dir);
+    return n;
+}
+
+static bool exists_anywhere(const char *path)
+{
+    char names[32][64], full[512];
+    size_t n = list_hierarchies(names, 32);
+    struct stat st;
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(full, sizeof(full), "/sys/fs/cgroup/%s%s", names[i], path);
+        if (stat(full, &st) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void rmdir_everywhere(const char *path)
+{
+    char names[32][64], full[512];
+    size_t n = list_hierarchies(names, 32);
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(full, sizeof(full), "/sys/fs/cgroup/%s%s", names[i], path);
+        rmdir(full);
+    }
+}
+
+/* Checks /proc/PID/cgroup: every hierarchy (v1 and the unified "0::" line) places pid at `path`. */
+static void expect_placed(pid_t pid, const char *path)
+{
+    char file[64];
+    cleanup_free char *text = NULL;
+    cleanup_err struct brig_err *err = NULL;
+    size_t lines = 0;
+    bool memory = false, unified = false;
+
+    snprintf(file, sizeof(file), "/proc/%d/cgroup", (int) pid);
+    assert_int_equal(brig_read_file_at(AT_FDCWD, file, &text, NULL, &err), 0);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *colon = strchr(line, ':');
+        char *second = colon ? strchr(colon + 1, ':') : NULL;
+        assert_non_null(second);
+        if (strcmp(second + 1, path) != 0)
+            fail_msg("pid %d not at `%s`: %s", (int) pid, path, line);
+        memory = memory || strncmp(colon, ":memory:", 8) == 0;
+        unified = unified || strncmp(line, "0::", 3) == 0;
+        lines++;
+    }
+    assert_true(lines > 1);
+    assert_true(memory);
+    assert_true(unified);
+}
+
+static void test_enter_pids_destroy(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free pid_t *pids = NULL;
+    enum brig_cgroup_mode mode;
+    char top[64], path[96];
+    struct timespec t0, t1;
+    size_t n = 0;
+    int wfd, status;
+    pid_t child;
+
+    snprintf(top, sizeof(top), "/brig-test-%d", (int) getpid());
+    snprintf(path, sizeof(path), "%s/a", top);
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    child = spawn_sleeper(&wfd);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (brig_cgroup_enter(mode, path, child, &err) < 0)
+        fail_msg("enter: %s", err->msg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("enter took %ld us\n", (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    expect_placed(child, path);
+
+    assert_int_equal(brig_cgroup_pids(mode, path, &pids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pids[0], child);
+
+    /* join: a second process lands in the same cgroup without mkdir. */
+    {
+        int wfd2;
+        pid_t second = spawn_sleeper(&wfd2);
+        assert_int_equal(brig_cgroup_join(mode, path, second, &err), 0);
+        expect_placed(second, path);
+        free(pids);
+        pids = NULL;
+        assert_int_equal(brig_cgroup_pids(mode, path, &pids, &n, &err), 0);
+        assert_int_equal(n, 2);
+        if (brig_cgroup_destroy(mode, path, &err) < 0)
+            fail_msg("destroy: %s", err->msg);
+        assert_int_equal(waitpid(second, &status, 0), second);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        close(wfd2);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(wfd);
+    assert_false(exists_anywhere(path));
+    /* Outside /brig the parents are not brig's: they stay. */
+    assert_true(exists_anywhere(top));
+    rmdir_everywhere(top);
+    assert_false(exists_anywhere(top));
+
+    /* Gone already: not an error. */
+    assert_int_equal(brig_cgroup_destroy(mode, path, &err), 0);
+    assert_null(err);
+}
+
+/* The container made a cgroup below its own, and a process lives there: destroy gets both. */
+static void test_destroy_nested(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    enum brig_cgroup_mode mode;
+    char path[96], sub[160], procs[192], pidbuf[16];
+    int wfd, status;
+    pid_t child;
+
+    snprintf(path, sizeof(path), "/brig/brig-test-%d/x/y", (int) getpid());
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    child = spawn_sleeper(&wfd);
+    if (brig_cgroup_enter(mode, path, child, &err) < 0)
+        fail_msg("enter: %s", err->msg);
+    snprintf(sub, sizeof(sub), "/sys/fs/cgroup/memory%s/inner", path);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(procs, sizeof(procs), "%s/cgroup.procs", sub);
+    snprintf(pidbuf, sizeof(pidbuf), "%d", (int) child);
+    assert_int_equal(brig_write_file_at(AT_FDCWD, procs, pidbuf, strlen(pidbuf), &err), 0);
+
+    if (brig_cgroup_destroy(mode, path, &err) < 0)
+        fail_msg("destroy: %s", err->msg);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    close(wfd);
+    /* Empty parents under /brig went with it. */
+    snprintf(path, sizeof(path), "/brig/brig-test-%d", (int) getpid());
+    assert_false(exists_anywhere(path));
+}
+
+static void expect_enter_fails(const char *path, pid_t pid, const char *msg_part, const char *leftover)
+{
+    cleanup_err struct brig_err *err = NULL;
+    enum brig_cgroup_mode mode;
+
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    assert_true(brig_cgroup_enter(mode, path, pid, &err) < 0);
+    assert_non_null(err);
+    if (!strstr(err->msg, msg_part))
+        fail_msg("error `%s` lacks `%s`", err->msg, msg_part);
+    assert_false(exists_anywhere(leftover));
+}
+
+static void test_enter_failure_leaves_nothing(void **state)
+{
+    char top[64], path[160], msg[256];
+    int wfd, status;
+    pid_t child, dead;
+
+    snprintf(top, sizeof(top), "/brig-test-%d-bad", (int) getpid());
+
+    /* A component that is a file: fails at mkdir, after the top directory was made everywhere. */
+    child = spawn_sleeper(&wfd);
+    snprintf(path, sizeof(path), "%s/cgroup.procs/x", top);
+    expect_enter_fails(path, child, "mkdir `/sys/fs/cgroup/", top);
+    expect_enter_fails("/a/../b", child, "`..`", "/b");
+    close(wfd);
+    waitpid(child, &status, 0);
+
+    /* A pid that no longer exists: every directory is made, then the first write fails. */
+    dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, &status, 0);
+    snprintf(path, sizeof(path), "%s/a/b", top);
+    snprintf(msg, sizeof(msg), "cgroup: write `%d` to `/sys/fs/cgroup/", (int) dead);
+    expect_enter_fails(path, dead, msg, top);
+    expect_enter_fails(path, dead, "/a/b/cgroup.procs`: No such process", top);
+}
+
+/* An existing cgroup is used, and kept when placement fails. */
+static void test_enter_existing_kept(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    enum brig_cgroup_mode mode;
+    char top[64], full[128];
+    int status;
+    pid_t dead;
+
+    snprintf(top, sizeof(top), "/brig-test-%d-keep", (int) getpid());
+    snprintf(full, sizeof(full), "/sys/fs/cgroup/memory%s", top);
+    assert_int_equal(mkdir(full, 0755), 0);
+    dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, &status, 0);
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    assert_true(brig_cgroup_enter(mode, top, dead, &err) < 0);
+    assert_int_equal(access(full, F_OK), 0);
+    snprintf(full, sizeof(full), "/sys/fs/cgroup/pids%s", top);
+    assert_int_not_equal(access(full, F_OK), 0);
+    rmdir_everywhere(top);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resolve_path),
+        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_enter_pids_destroy),
+        cmocka_unit_test(test_destroy_nested),
+        cmocka_unit_test(test_enter_failure_leaves_nothing),
+        cmocka_unit_test(test_enter_existing_kept),
+    };
+
+    if (geteuid() != 0) {
+        /* Placement needs root; path resolution does not. */
+        const struct CMUnitTest unprivileged[] = {cmocka_unit_test(test_resolve_path)};
+        return cmocka_run_group_tests(unprivileged, NULL, NULL);
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

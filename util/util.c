@@ -1,0 +1,231 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+size_t brig_strv_len(char *const *strv)
+{
+    size_t n = 0;
+
+    while (strv && strv[n])
+        n++;
+    return n;
+}
+
+void brig_strv_free(char **strv)
+{
+    for (size_t i = 0; strv && strv[i]; i++)
+        free(strv[i]);
+    free(strv);
+}
+
+int brig_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+ssize_t brig_read_all(int fd, char **out, size_t max)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap + 1);
+
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n;
+        if (len == cap) {
+            char *bigger;
+            if (cap >= max) {
+                free(buf);
+                return -EFBIG;
+            }
+            cap *= 2;
+            bigger = realloc(buf, cap + 1);
+            if (!bigger) {
+                free(buf);
+                return -ENOMEM;
+            }
+            buf = bigger;
+        }
+        n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            n = -errno;
+            free(buf);
+            return n;
+        }
+        if (n == 0)
+            break;
+        len += (size_t) n;
+    }
+    buf[len] = '\0';
+    *out = buf;
+    return (ssize_t) len;
+}
+
+int brig_write_file_at(int dirfd, const char *path, const char *data, size_t len, struct brig_err **err)
+{
+    cleanup_close int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_TRUNC);
+    int ret;
+
+    if (fd < 0)
+        return brig_err_sys(err, "open `%s`", path);
+    ret = brig_write_all(fd, data, len);
+    if (ret < 0)
+        return brig_err_set(err, -ret, "write `%.*s` to `%s`", (int) (len > 64 ? 64 : len), data, path);
+    return 0;
+}
+
+int brig_read_file_at(int dirfd, const char *path, char **out, size_t *len, struct brig_err **err)
+{
+    cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return brig_err_sys(err, "open `%s`", path);
+    n = brig_read_all(fd, out, 64 << 20);
+    if (n < 0)
+        return brig_err_set(err, (int) -n, "read `%s`", path);
+    if (len)
+        *len = (size_t) n;
+    return 0;
+}
+
+int brig_write_file_atomic_at(int dirfd, const char *path, const char *data, size_t len, mode_t mode,
+                              struct brig_err **err)
+{
+    char tmp[4096];
+    cleanup_close int fd = -1;
+    int ret;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp))
+        return brig_err_set(err, ENAMETOOLONG, "write `%s`", path);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return brig_err_sys(err, "create `%s`", tmp);
+    ret = brig_write_all(fd, data, len);
+    if (ret < 0) {
+        unlinkat(dirfd, tmp, 0);
+        return brig_err_set(err, -ret, "write `%s`", tmp);
+    }
+    if (renameat(dirfd, tmp, dirfd, path) < 0) {
+        ret = brig_err_sys(err, "rename `%s` to `%s`", tmp, path);
+        unlinkat(dirfd, tmp, 0);
+        return ret;
+    }
+    return 0;
+}
+
+int brig_mkdir_p(const char *path, mode_t mode, struct brig_err **err)
+{
+    cleanup_free char *copy = strdup(path);
+    char *p;
+
+    if (!copy)
+        return brig_err_set(err, ENOMEM, "mkdir `%s`", path);
+    for (p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, mode) < 0 && errno != EEXIST)
+            return brig_err_sys(err, "mkdir `%s`", copy);
+        *p = '/';
+    }
+    if (mkdir(copy, mode) < 0 && errno != EEXIST)
+        return brig_err_sys(err, "mkdir `%s`", copy);
+    return 0;
+}
+
+int brig_now_rfc3339(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    char base[32];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    return snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec) < (int) len ? 0 : -ENAMETOOLONG;
+}
+
+int brig_parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno)
+        return -errno;
+    if (*end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int brig_parse_i64(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (!s || !*s || *s == ' ')
+        return -EINVAL;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno)
+        return -errno;
+    if (*end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int brig_proc_start_time(pid_t pid, uint64_t *start_time, char *state)
+{
+    char path[64], buf[1024];
+    cleanup_close int fd = -1;
+    ssize_t n;
+    char *p;
+    int field;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return n < 0 ? -errno : -EIO;
+    buf[n] = '\0';
+    /* comm (field 2) may hold spaces and parentheses: count fields from the last ')'. */
+    p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return -EIO;
+    if (state)
+        *state = p[2];
+    for (field = 2; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (field != 22)
+        return -EIO;
+    return sscanf(p, "%" SCNu64, start_time) == 1 ? 0 : -EIO;
+}
