@@ -60,7 +60,7 @@ int cmd_spec(struct brig_context *ctx, int argc, char **argv)
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         if (errno == EEXIST)
-            brig_err_set(&err, EEXIST, "spec: `%s` already exists", path);
+            brig_err_msg(&err, EEXIST, "spec: `%s` already exists", path);
         else
             brig_err_sys(&err, "spec: create `%s`", path);
         return cmd_fail(ctx, err);

@@ -60,7 +60,7 @@ int brig_console_recv_fd(int sock, int *fd, struct brig_err **err)
         return brig_err_sys(err, "receive console fd");
     cmsg = CMSG_FIRSTHDR(&msg);
     if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
-        return brig_err_set(err, EPROTO, "receive console fd: no file descriptor in the message");
+        return brig_err_msg(err, EPROTO, "receive console fd: no file descriptor in the message");
     memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
     return 0;
 }
@@ -154,8 +154,7 @@ int brig_console_proxy(int master_fd, int pidfd, int signal_fd, pid_t pid, int *
 
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
         raw = saved;
-        cfmakeraw(&raw);
-        raw.c_oflag = saved.c_oflag; /* keep output post-processing so lines still return to column 0 */
+        cfmakeraw(&raw); /* the container's pty does the line discipline, ours must not do it twice */
         restore = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
         copy_winsize(STDIN_FILENO, master_fd);
     }

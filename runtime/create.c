@@ -138,8 +138,8 @@ static int wait_ready(int sync_fd, pid_t pid, struct brig_err **err)
     {
         int status = 0;
         if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
-            return brig_err_set(err, ECHILD, "container init was killed by signal %d", WTERMSIG(status));
-        return brig_err_set(err, ECHILD, "container init exited before it was ready (status %d)",
+            return brig_err_msg(err, ECHILD, "container init was killed by signal %d", WTERMSIG(status));
+        return brig_err_msg(err, ECHILD, "container init exited before it was ready (status %d)",
                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
 }
@@ -185,7 +185,7 @@ static int fill_state(const struct brig_spec *spec, const char *id, pid_t pid, c
     }
     if (brig_proc_start_time(pid, &st->init_start_time, NULL) < 0) {
         brig_state_free(st);
-        return brig_err_set(err, ESRCH, "container init %d is gone", pid);
+        return brig_err_msg(err, ESRCH, "container init %d is gone", pid);
     }
     *out = st;
     return 0;
@@ -284,7 +284,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         return ret;
     if (!spec->process)
-        return brig_err_set(err, EINVAL, "config.json: process: required to create a container");
+        return brig_err_msg(err, EINVAL, "config.json: process: required to create a container");
     ret = brig_process_validate(spec->process, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "config.json");
@@ -344,6 +344,17 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         goto fail;
 
+    /* Recorded before anything else is made, so that if this process is killed from here on, `delete`
+     * finds the init and the cgroup to remove. */
+    ret = fill_state(spec, opts->id, progress.pid, bundle, rootfs, config_path, progress.cgroup_path,
+                     ctx->systemd_cgroup, &state, err);
+    if (ret < 0)
+        goto fail;
+    state->creating = true;
+    ret = brig_store_save(&progress.dir, state, err);
+    if (ret < 0)
+        goto fail;
+
     if (ns_plan.clone_flags & CLONE_NEWUSER) {
         ret = brig_ns_write_id_maps(spec, progress.pid, err);
         if (ret < 0)
@@ -365,10 +376,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         if (ret < 0)
             goto fail;
     }
-    ret = fill_state(spec, opts->id, progress.pid, bundle, rootfs, config_path, progress.cgroup_path,
-                     ctx->systemd_cgroup, &state, err);
-    if (ret < 0)
-        goto fail;
+    state->creating = false;
     ret = brig_store_save(&progress.dir, state, err);
     if (ret < 0)
         goto fail;

@@ -44,7 +44,7 @@ static int wait_for_go(int sync_fd, struct brig_err **err)
         n = recv(sync_fd, &msg, 1, 0);
     while (n < 0 && errno == EINTR);
     if (n != 1 || msg != BRIG_SYNC_GO)
-        return brig_err_set(err, EPIPE, "container init: parent went away");
+        return brig_err_msg(err, EPIPE, "container init: parent went away");
     return 0;
 }
 

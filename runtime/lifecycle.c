@@ -34,7 +34,7 @@ int brig_container_state_json(const struct brig_context *ctx, const char *id, ch
         return ret;
     if (!state) {
         brig_store_close(&dir);
-        return brig_err_set(err, EAGAIN, "container `%s` is still being created", id);
+        return brig_err_msg(err, EAGAIN, "container `%s` is still being created", id);
     }
     set_status(state, brig_container_status(&dir, state));
     brig_store_close(&dir);
@@ -86,7 +86,7 @@ int brig_parse_signal(const char *name, int *sig, struct brig_err **err)
 
     if (brig_parse_i64(name, &number) == 0) {
         if (number <= 0 || number >= NSIG)
-            return brig_err_set(err, EINVAL, "invalid signal `%s`", name);
+            return brig_err_msg(err, EINVAL, "invalid signal `%s`", name);
         *sig = (int) number;
         return 0;
     }
@@ -95,7 +95,7 @@ int brig_parse_signal(const char *name, int *sig, struct brig_err **err)
     upper[i] = '\0';
     *sig = signal_number_from_name(strncmp(upper, "SIG", 3) ? upper : upper + 3);
     if (*sig < 0)
-        return brig_err_set(err, EINVAL, "unknown signal `%s`", name);
+        return brig_err_msg(err, EINVAL, "unknown signal `%s`", name);
     return 0;
 }
 
@@ -115,7 +115,7 @@ int brig_container_kill(const struct brig_context *ctx, const char *id, int sig,
         /* runc's obsolete --all suppressed this; keep that for callers that rely on it. */
         if (all)
             return 0;
-        return brig_err_set(err, ESRCH, "container `%s` is not running", id);
+        return brig_err_msg(err, ESRCH, "container `%s` is not running", id);
     }
     if (all) {
         enum brig_cgroup_mode mode;
@@ -188,7 +188,7 @@ int brig_container_delete(const struct brig_context *ctx, const char *id, bool f
     /* A created container is destroyed without --force, as runc does; a running one needs it. */
     if (!force && (!strcmp(status, "running") || !strcmp(status, "paused"))) {
         brig_store_close(&dir);
-        return brig_err_set(err, EBUSY, "cannot delete container `%s` that is %s: stop it or use --force", id,
+        return brig_err_msg(err, EBUSY, "cannot delete container `%s` that is %s: stop it or use --force", id,
                             status);
     }
     ret = brig_destroy_container(ctx, &dir, state, err);

@@ -42,15 +42,15 @@ int brig_process_validate(const struct brig_process *proc, struct brig_err **err
     for (size_t i = 0; i < proc->n_rlimits; i++) {
         int resource;
         if (brig_rlimit_from_name(proc->rlimits[i].type, &resource) < 0)
-            return brig_err_set(err, EINVAL, "process.rlimits[%zu].type: unknown rlimit `%s`", i,
+            return brig_err_msg(err, EINVAL, "process.rlimits[%zu].type: unknown rlimit `%s`", i,
                                 proc->rlimits[i].type);
         if (proc->rlimits[i].soft > proc->rlimits[i].hard)
-            return brig_err_set(err, EINVAL, "process.rlimits[%zu]: soft limit %llu exceeds hard limit %llu", i,
+            return brig_err_msg(err, EINVAL, "process.rlimits[%zu]: soft limit %llu exceeds hard limit %llu", i,
                                 (unsigned long long) proc->rlimits[i].soft,
                                 (unsigned long long) proc->rlimits[i].hard);
     }
     if (proc->cwd[0] != '/')
-        return brig_err_set(err, EINVAL, "process.cwd: `%s` is not an absolute path", proc->cwd);
+        return brig_err_msg(err, EINVAL, "process.cwd: `%s` is not an absolute path", proc->cwd);
     return 0;
 }
 
@@ -100,7 +100,7 @@ int brig_process_set_user(const struct brig_process *proc, struct brig_err **err
         if (setgroups(user->n_additional_gids, (const gid_t *) user->additional_gids) < 0)
             return brig_err_sys(err, "process.user.additionalGids: setgroups");
     } else if (user->n_additional_gids > 0) {
-        return brig_err_set(err, EPERM, "process.user.additionalGids: setgroups is denied in this user namespace");
+        return brig_err_msg(err, EPERM, "process.user.additionalGids: setgroups is denied in this user namespace");
     }
     if (setresgid(user->gid, user->gid, user->gid) < 0)
         return brig_err_sys(err, "process.user.gid: setgid %u", user->gid);
@@ -154,7 +154,7 @@ int brig_process_find_executable(const struct brig_process *proc, char *out, siz
             return 0;
         path = *end ? end + 1 : end;
     }
-    return brig_err_set(err, 0, "exec `%s`: executable file not found in $PATH", name);
+    return brig_err_msg(err, ENOENT, "exec `%s`: executable file not found in $PATH", name);
 }
 
 int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err)
@@ -166,7 +166,7 @@ int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err)
         int ret;
 
         if (strstr(key, "..") || key[0] == '/' || key[0] == '.')
-            return brig_err_set(err, EINVAL, "linux.sysctl: invalid key `%s`", key);
+            return brig_err_msg(err, EINVAL, "linux.sysctl: invalid key `%s`", key);
         snprintf(path, sizeof(path), "/proc/sys/%s", key);
         for (char *p = path + 10; *p; p++)
             if (*p == '.')

@@ -71,9 +71,9 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
 
     if (strcmp(status, "created") != 0) {
         if (state && state->start_error && !strcmp(status, "stopped"))
-            return brig_err_set(err, EINVAL, "container `%s` is stopped: its start failed: %s", dir->id,
+            return brig_err_msg(err, EINVAL, "container `%s` is stopped: its start failed: %s", dir->id,
                                 state->start_error);
-        return brig_err_set(err, EINVAL, "container `%s` is %s, not created: cannot start it", dir->id, status);
+        return brig_err_msg(err, EINVAL, "container `%s` is %s, not created: cannot start it", dir->id, status);
     }
     pidfd = pidfd_open_pid(state->pid);
     if (pidfd < 0)
@@ -91,7 +91,7 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
         free(state->start_error);
         state->start_error = strdup(why);
         brig_store_save(dir, state, NULL);
-        return brig_err_set(err, ENOEXEC, "start container `%s`: %s", dir->id, why);
+        return brig_err_msg(err, ENOEXEC, "start container `%s`: %s", dir->id, why);
     }
     (void) init_died;
     brig_log(ctx, BRIG_LOG_DEBUG, "container %s started (pid %d)", dir->id, state->pid);

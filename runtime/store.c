@@ -15,18 +15,18 @@ int brig_validate_id(const char *id, struct brig_err **err)
     size_t len;
 
     if (!id || !*id)
-        return brig_err_set(err, EINVAL, "container id must not be empty");
+        return brig_err_msg(err, EINVAL, "container id must not be empty");
     len = strlen(id);
     if (len > 1024)
-        return brig_err_set(err, EINVAL, "container id `%.32s...` is longer than 1024 bytes", id);
+        return brig_err_msg(err, EINVAL, "container id `%.32s...` is longer than 1024 bytes", id);
     if (id[0] == '.')
-        return brig_err_set(err, EINVAL, "invalid container id `%s`: it must not start with `.`", id);
+        return brig_err_msg(err, EINVAL, "invalid container id `%s`: it must not start with `.`", id);
     for (size_t i = 0; i < len; i++) {
         char c = id[i];
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
             c == '-' || c == '.')
             continue;
-        return brig_err_set(err, EINVAL, "invalid container id `%s`: character `%c` is not allowed", id, c);
+        return brig_err_msg(err, EINVAL, "invalid container id `%s`: character `%c` is not allowed", id, c);
     }
     return 0;
 }
@@ -58,7 +58,7 @@ int brig_store_create(const struct brig_context *ctx, const char *id, struct bri
     if (ret < 0)
         return ret;
     if (mkdirat(dir->root_fd, id, 0711) < 0) {
-        ret = errno == EEXIST ? brig_err_set(err, EEXIST, "container `%s` already exists", id)
+        ret = errno == EEXIST ? brig_err_msg(err, EEXIST, "container `%s` already exists", id)
                               : brig_err_sys(err, "create state directory `%s/%s`", ctx->root, id);
         brig_store_close(dir);
         return ret;
@@ -96,13 +96,13 @@ int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, s
     ret = brig_store_open_root(ctx, false, &dir->root_fd, err);
     if (ret == -ENOENT) {
         brig_err_free(err);
-        return brig_err_set(err, ENOENT, "container `%s` does not exist", id);
+        return brig_err_msg(err, ENOENT, "container `%s` does not exist", id);
     }
     if (ret < 0)
         return ret;
     dir->dir_fd = openat(dir->root_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir->dir_fd < 0) {
-        ret = errno == ENOENT ? brig_err_set(err, ENOENT, "container `%s` does not exist", id)
+        ret = errno == ENOENT ? brig_err_msg(err, ENOENT, "container `%s` does not exist", id)
                               : brig_err_sys(err, "open state directory of `%s`", id);
         brig_store_close(dir);
         return ret;
@@ -198,6 +198,8 @@ const char *brig_container_status(const struct brig_container_dir *dir, const st
         return "creating";
     if (!brig_process_alive(state->pid, state->init_start_time))
         return "stopped";
+    if (state->creating)
+        return "creating";
     if (fstatat(dir->dir_fd, BRIG_EXEC_FIFO, &st, 0) == 0)
         return "created";
     return "running";

@@ -266,7 +266,7 @@ int jopt_i64(struct jctx *c, yajl_val obj, const struct jpath *p, const char *ke
 
 int jreq_u32(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, uint32_t *out)
 {
-    uint64_t value;
+    uint64_t value = 0;
 
     JTRY(jint_u(c, jget(obj, key), JKEY(p, key), UINT32_MAX, &value));
     *out = (uint32_t) value;
@@ -281,7 +281,7 @@ int jopt_u32(struct jctx *c, yajl_val obj, const struct jpath *p, const char *ke
 int jopt_i32(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, int32_t *out)
 {
     yajl_val v = jget(obj, key);
-    int64_t value;
+    int64_t value = 0;
 
     if (!v)
         return 0;

@@ -27,6 +27,7 @@ struct brig_state {
     char *cgroup_path;        /* absolute cgroup path (same below every v1 hierarchy) */
     bool systemd_cgroup;
     bool rootless;
+    bool creating;          /* written before the init is released; cleared once it is ready */
     char *config_path;      /* absolute path of the config.json used at create */
     char *start_error;      /* why the last start failed, if it did */
 };

@@ -1,11 +1,12 @@
 #include "error.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int make_error(struct brig_err **err, int errnum, const char *fmt, va_list ap)
+static int make_error(struct brig_err **err, int errnum, bool append_errno, const char *fmt, va_list ap)
 {
     char *text = NULL;
     char *msg = NULL;
@@ -13,7 +14,7 @@ static int make_error(struct brig_err **err, int errnum, const char *fmt, va_lis
 
     if (vasprintf(&text, fmt, ap) < 0)
         text = NULL;
-    if (text && errnum) {
+    if (text && errnum && append_errno) {
         if (asprintf(&msg, "%s: %s", text, strerror(errnum)) < 0)
             msg = NULL;
         free(text);
@@ -43,7 +44,18 @@ int brig_err_set(struct brig_err **err, int errnum, const char *fmt, ...)
     int ret;
 
     va_start(ap, fmt);
-    ret = make_error(err, errnum, fmt, ap);
+    ret = make_error(err, errnum, true, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+int brig_err_msg(struct brig_err **err, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    int ret;
+
+    va_start(ap, fmt);
+    ret = make_error(err, errnum, false, fmt, ap);
     va_end(ap);
     return ret;
 }
@@ -55,7 +67,7 @@ int brig_err_sys(struct brig_err **err, const char *fmt, ...)
     int ret;
 
     va_start(ap, fmt);
-    ret = make_error(err, saved ? saved : EIO, fmt, ap);
+    ret = make_error(err, saved ? saved : EIO, true, fmt, ap);
     va_end(ap);
     errno = saved;
     return ret;

@@ -17,6 +17,9 @@ struct brig_err {
 int brig_err_set(struct brig_err **err, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Like brig_err_set() but the message is complete as given: errnum is kept for the caller, not appended. */
+int brig_err_msg(struct brig_err **err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* brig_err_set() with errno. */
 int brig_err_sys(struct brig_err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
