@@ -7,6 +7,7 @@
 /* Each returns the process exit status. */
 int cmd_create(struct brig_context *ctx, int argc, char **argv);
 int cmd_start(struct brig_context *ctx, int argc, char **argv);
+int cmd_exec(struct brig_context *ctx, int argc, char **argv);
 int cmd_run(struct brig_context *ctx, int argc, char **argv);
 int cmd_state(struct brig_context *ctx, int argc, char **argv);
 int cmd_list(struct brig_context *ctx, int argc, char **argv);

@@ -16,6 +16,7 @@ static const char usage[] =
     "  create     create a container from a bundle; it waits for `start`\n"
     "  start      start the user process of a created container\n"
     "  run        create and start a container, and wait for it unless --detach\n"
+    "  exec       run a new process in a running container\n"
     "  state      print the state of a container as JSON\n"
     "  list       list containers\n"
     "  kill       send a signal to a container's init process\n"
@@ -37,7 +38,7 @@ static const struct {
     const char *name;
     int (*fn)(struct brig_context *ctx, int argc, char **argv);
 } commands[] = {
-    {"create", cmd_create}, {"start", cmd_start},   {"run", cmd_run},   {"state", cmd_state},
+    {"create", cmd_create}, {"start", cmd_start},   {"exec", cmd_exec},   {"run", cmd_run},   {"state", cmd_state},
     {"list", cmd_list},     {"kill", cmd_kill}, {"delete", cmd_delete},
     {"spec", cmd_spec},     {"version", cmd_version},
 };

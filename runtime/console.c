@@ -82,12 +82,12 @@ int brig_console_connect(const char *path, int *fd, struct brig_err **err)
     return 0;
 }
 
-int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, struct brig_err **err)
+int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool bind_dev_console,
+                           struct brig_err **err)
 {
     cleanup_close int master = -1;
     cleanup_close int slave = -1;
     char slave_name[64];
-    int console_node;
     int ret;
 
     master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -98,17 +98,19 @@ int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, str
     slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         return brig_err_sys(err, "open pty slave `%s`", slave_name);
-    if (spec->process->has_console_size) {
-        struct winsize ws = {.ws_row = (unsigned short) spec->process->console_height,
-                             .ws_col = (unsigned short) spec->process->console_width};
+    if (proc->has_console_size) {
+        struct winsize ws = {.ws_row = (unsigned short) proc->console_height,
+                             .ws_col = (unsigned short) proc->console_width};
         ioctl(slave, TIOCSWINSZ, &ws);
     }
-    /* /dev/console must be the terminal, as in runc and crun; a missing /dev just skips it. */
-    console_node = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (console_node >= 0) {
-        close(console_node);
-        if (mount(slave_name, "/dev/console", NULL, MS_BIND, NULL) < 0)
-            return brig_err_sys(err, "bind `%s` to `/dev/console`", slave_name);
+    if (bind_dev_console) {
+        /* /dev/console must be the terminal, as in runc and crun; a missing /dev just skips it. */
+        int console_node = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (console_node >= 0) {
+            close(console_node);
+            if (mount(slave_name, "/dev/console", NULL, MS_BIND, NULL) < 0)
+                return brig_err_sys(err, "bind `%s` to `/dev/console`", slave_name);
+        }
     }
     ret = brig_console_send_fd(console_fd, master, slave_name, err);
     if (ret < 0)
@@ -121,6 +123,11 @@ int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, str
         if (dup2(slave, fd) < 0)
             return brig_err_sys(err, "dup pty slave to fd %d", fd);
     return 0;
+}
+
+int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, struct brig_err **err)
+{
+    return brig_console_setup_pty(spec->process, console_fd, true, err);
 }
 
 static void copy_winsize(int from_fd, int to_fd)

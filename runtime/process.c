@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <linux/close_range.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "process.h"
 #include "../util/util.h"
@@ -176,4 +179,28 @@ int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err)
             return brig_err_wrap(err, ret, "linux.sysctl `%s`", key);
     }
     return 0;
+}
+
+int brig_seal_fds(unsigned preserve_fds, struct brig_err **err)
+{
+    for (unsigned fd = 3; fd < 3 + preserve_fds; fd++) {
+        int flags = fcntl((int) fd, F_GETFD);
+        if (flags >= 0)
+            fcntl((int) fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        return brig_err_sys(err, "mark inherited file descriptors close-on-exec");
+    return 0;
+}
+
+void brig_reset_signals(void)
+{
+    sigset_t none;
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 }

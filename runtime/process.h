@@ -16,6 +16,10 @@ int brig_process_apply_oom_score(const struct brig_process *proc, struct brig_er
 int brig_process_set_user(const struct brig_process *proc, struct brig_err **err);
 /* Resolves args[0] in the container (PATH from process.env) into `out`. */
 int brig_process_find_executable(const struct brig_process *proc, char *out, size_t len, struct brig_err **err);
+/* Only 0-2 and the `preserve_fds` after them may reach the user process: marks the rest close-on-exec. */
+int brig_seal_fds(unsigned preserve_fds, struct brig_err **err);
+/* Default dispositions and an empty mask: what brig blocked or ignored must not leak into the process. */
+void brig_reset_signals(void);
 int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err);
 
 #endif

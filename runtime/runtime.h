@@ -66,6 +66,37 @@ int brig_container_start(const struct brig_context *ctx, const char *id, struct 
 int brig_container_run(const struct brig_context *ctx, const struct brig_create_opts *opts, int *exit_status,
                        struct brig_err **err);
 
+/* Options of exec: the container's own process (config.json) overridden by these. */
+struct brig_exec_opts {
+    const char *id;
+    const char *process_file; /* --process: a whole process.json replaces the container's process */
+    char **args;              /* after the id; required unless process_file */
+    size_t n_args;
+    char **env;               /* --env KEY=VALUE, added to (or replacing) the container's */
+    size_t n_env;
+    const char *cwd;
+    const char *user;         /* "UID[:GID]" */
+    uint32_t *additional_gids;
+    size_t n_additional_gids;
+    char **caps;              /* --cap: added to every set */
+    size_t n_caps;
+    int tty;                  /* -1: as the process says; 0/1: -t given */
+    bool detach;
+    const char *pid_file;
+    const char *console_socket;
+    const char *pidfd_socket;
+    unsigned preserve_fds;
+    bool no_new_privs;
+    const char *apparmor;
+    const char *process_label;
+    const char *cgroup;       /* --cgroup: a sub-cgroup of the container's */
+    bool ignore_paused;
+};
+
+/* Runs a new process in a running container. *exit_status is its status (unless detached). */
+int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_opts *opts, int *exit_status,
+                        struct brig_err **err);
+
 /* Pretty runtime-spec state JSON of one container. */
 int brig_container_state_json(const struct brig_context *ctx, const char *id, char **json, struct brig_err **err);
 

@@ -1,0 +1,98 @@
+/* process.apparmorProfile and process.selinuxLabel: the label the user process gets at execve, written to
+ * /proc/self/attr by the init. When the host has the LSM disabled the field is ignored with a debug message,
+ * as runc does; linux.mountLabel likewise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "security.h"
+#include "../util/util.h"
+
+static bool apparmor_enabled(void)
+{
+    char buf[4] = {0};
+    cleanup_close int fd = open("/sys/module/apparmor/parameters/enabled", O_RDONLY | O_CLOEXEC);
+
+    return fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0 && buf[0] == 'Y';
+}
+
+static bool selinux_enabled(void)
+{
+    struct stat st;
+
+    return stat("/sys/fs/selinux/enforce", &st) == 0;
+}
+
+int brig_lsm_plan_build(const struct brig_context *ctx, const struct brig_spec *spec, struct brig_lsm_plan *plan,
+                        struct brig_err **err)
+{
+    const struct brig_process *proc = spec->process;
+    const char *mount_label = spec->linux_cfg ? spec->linux_cfg->mount_label : NULL;
+    bool selinux = false;
+
+    memset(plan, 0, sizeof(*plan));
+    if (proc->apparmor_profile && *proc->apparmor_profile) {
+        if (strchr(proc->apparmor_profile, '\n'))
+            return brig_err_set(err, EINVAL, "process.apparmorProfile: `%s` contains a newline",
+                                proc->apparmor_profile);
+        if (apparmor_enabled())
+            plan->apparmor_profile = proc->apparmor_profile;
+        else
+            brig_log(ctx, BRIG_LOG_DEBUG, "process.apparmorProfile `%s` ignored: AppArmor is not enabled",
+                     proc->apparmor_profile);
+    }
+    if ((proc->selinux_label && *proc->selinux_label) || (mount_label && *mount_label))
+        selinux = selinux_enabled();
+    if (proc->selinux_label && *proc->selinux_label) {
+        if (selinux)
+            plan->selinux_label = proc->selinux_label;
+        else
+            brig_log(ctx, BRIG_LOG_DEBUG, "process.selinuxLabel `%s` ignored: SELinux is not enabled",
+                     proc->selinux_label);
+    }
+    if (mount_label && *mount_label && !selinux)
+        brig_log(ctx, BRIG_LOG_DEBUG, "linux.mountLabel `%s` ignored: SELinux is not enabled", mount_label);
+    return 0;
+}
+
+/* Newer kernels give every LSM its own attr directory; older ones only the shared file. */
+static int write_attr(const char *lsm, const char *data, const char *field, struct brig_err **err)
+{
+    char path[64];
+    cleanup_close int fd = -1;
+    size_t len = strlen(data);
+
+    snprintf(path, sizeof(path), "/proc/self/attr/%s/exec", lsm);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        fd = open("/proc/self/attr/exec", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return brig_err_sys(err, "%s: open /proc/self/attr/exec", field);
+    if (write(fd, data, len) != (ssize_t) len)
+        return brig_err_sys(err, "%s: set `%s`", field, data);
+    return 0;
+}
+
+int brig_lsm_apply(const struct brig_lsm_plan *plan, struct brig_err **err)
+{
+    int ret;
+
+    if (plan->apparmor_profile) {
+        cleanup_free char *cmd = NULL;
+        if (asprintf(&cmd, "exec %s", plan->apparmor_profile) < 0) {
+            cmd = NULL;
+            return brig_err_set(err, ENOMEM, "process.apparmorProfile");
+        }
+        ret = write_attr("apparmor", cmd, "process.apparmorProfile", err);
+        if (ret < 0)
+            return ret;
+    }
+    if (plan->selinux_label) {
+        ret = write_attr("selinux", plan->selinux_label, "process.selinuxLabel", err);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bats
+# exec: a new process joins every namespace and the cgroup of a running container.
+
+load helpers
+
+start_sleeper() {
+	bundle_set_args sleep 1000
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	assert_success
+	wait_for_status "$ID" running
+}
+
+@test "exec runs in the container's namespaces and cgroup and returns the exit status" {
+	start_sleeper
+	local pid
+	pid=$(container_pid "$ID")
+	run brig exec "$ID" sh -c 'for ns in pid mnt net ipc uts; do readlink /proc/self/ns/$ns; done; exit 7'
+	assert_status 7
+	local ns
+	for ns in pid mnt net ipc uts; do
+		assert_output_contains "$(readlink /proc/$pid/ns/$ns)"
+	done
+	run brig exec "$ID" cat /proc/self/cgroup
+	assert_success
+	assert_output_contains "memory:$CG_PREFIX/$ID"
+	# Inside the container's pid namespace the init is pid 1.
+	run brig exec "$ID" sh -c 'cat /proc/1/cmdline | tr "\0" " "'
+	assert_output_contains "sleep 1000"
+}
+
+@test "exec --env --cwd --user and -- separator" {
+	start_sleeper
+	run brig exec --env FOO=bar --cwd /tmp --user 1000:1001 "$ID" -- sh -c 'echo "$FOO $(pwd) $(id -u):$(id -g)"'
+	assert_success
+	assert_output_contains "bar /tmp 1000:1001"
+}
+
+@test "exec --process runs a process.json" {
+	start_sleeper
+	cat >"$TEST_DIR/process.json" <<-EOF
+		{"args": ["sh", "-c", "echo from-process-json \$X"], "cwd": "/", "env": ["X=42", "PATH=/bin"],
+		 "user": {"uid": 0, "gid": 0}}
+	EOF
+	run brig exec --process "$TEST_DIR/process.json" "$ID"
+	assert_success
+	assert_output_contains "from-process-json 42"
+}
+
+@test "exec --detach --pid-file" {
+	start_sleeper
+	run brig exec --detach --pid-file "$TEST_DIR/exec.pid" "$ID" sleep 100
+	assert_success
+	local pid
+	pid=$(cat "$TEST_DIR/exec.pid")
+	[ -d "/proc/$pid" ]
+	grep -q "$CG_PREFIX/$ID" "/proc/$pid/cgroup"
+}
+
+@test "exec -t gives the process a terminal" {
+	start_sleeper
+	run script -qec "BRIG_TEST_TOKEN=$TOKEN $BRIG --root $BRIG_ROOT exec -t $ID tty" /dev/null </dev/null
+	assert_success
+	assert_output_contains "/dev/pts/"
+}
+
+@test "exec of a missing binary, into a missing or stopped container, without a command: clear errors" {
+	start_sleeper
+	run brig exec "$ID" no-such-binary
+	assert_one_line_error
+	assert_output_contains "no-such-binary"
+	run brig exec no-such-container true
+	assert_one_line_error
+	assert_output_contains "does not exist"
+	run brig exec "$ID"
+	assert_one_line_error
+	run brig kill "$ID" KILL
+	wait_for_status "$ID" stopped
+	run brig exec "$ID" true
+	assert_one_line_error
+	assert_output_contains "stopped"
+	run brig delete "$ID"
+	assert_nothing_left
+}
+
+@test "exec leaks no brig file descriptor into the process" {
+	bundle_add_helper fdcheck
+	start_sleeper
+	run brig exec "$ID" /bin/fdcheck
+	assert_success
+	local fds
+	fds=$(printf '%s\n' "$output" | awk '{print $1}' | sort -n | tr '\n' ' ')
+	[ "$fds" = "0 1 2 " ] || fail "unexpected fds: $output"
+}
