@@ -182,6 +182,11 @@ int brig_container_delete(const struct brig_context *ctx, const char *id, bool f
     int ret;
 
     ret = brig_store_open(ctx, id, true, &dir, &state, err);
+    if (ret == -ENOENT && force) {
+        /* runc's contract, relied on by containerd: forcing away what is already gone succeeds. */
+        brig_err_free(err);
+        return 0;
+    }
     if (ret < 0)
         return ret;
     status = brig_container_status(&dir, state);

@@ -38,6 +38,8 @@ static int parse_mount(struct jctx *c, yajl_val v, const struct jpath *p, void *
     struct brig_mount *m = dst;
 
     JTRY(jreq_str(c, v, p, "destination", &m->destination));
+    if (m->destination[0] != '/')
+        return jfail(c, JKEY(p, "destination"), "`%s` is not an absolute path", m->destination);
     JTRY(jopt_str(c, v, p, "source", &m->source));
     JTRY(jopt_str(c, v, p, "type", &m->type));
     JTRY(jopt_strv(c, v, p, "options", false, &m->options, &m->n_options));

@@ -65,7 +65,7 @@ static void test_full_top_level(void **state)
     assert_int_equal(s->mounts[1].uid_mappings[0].size, 65536);
     assert_int_equal(s->mounts[1].n_gid_mappings, 1);
     assert_int_equal(s->mounts[1].gid_mappings[0].host_id, 200000);
-    assert_string_equal(s->mounts[2].destination, "relative/dest");
+    assert_string_equal(s->mounts[2].destination, "/relative/dest");
     assert_null(s->mounts[2].type);
     assert_null(s->mounts[2].source);
 
