@@ -21,7 +21,7 @@ static int create_time_ns(const struct brig_spec *spec, struct brig_err **err)
 {
     const struct brig_linux *cfg = spec->linux_cfg;
     cleanup_close int fd = -1;
-    char offsets[128];
+    char offsets[128], file[64];
     int len = 0, ret;
 
     if (unshare(CLONE_NEWTIME) < 0)
@@ -34,10 +34,12 @@ static int create_time_ns(const struct brig_spec *spec, struct brig_err **err)
                         cfg->time_boottime.secs, cfg->time_boottime.nanosecs);
     if (len == 0)
         return 0;
-    /* thread-self: the namespace for children belongs to the calling thread, not the process. */
-    fd = open("/proc/thread-self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    /* The namespace for children belongs to the calling thread, and /proc/self would name the main one
+     * (timens_offsets has no /proc/thread-self entry, but /proc/<tid> reaches any thread). */
+    snprintf(file, sizeof(file), "/proc/%d/timens_offsets", (int) gettid());
+    fd = open(file, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return brig_err_sys(err, "namespace time: open `/proc/thread-self/timens_offsets`");
+        return brig_err_sys(err, "namespace time: open `%s`", file);
     ret = brig_write_all(fd, offsets, (size_t) len);
     if (ret < 0) {
         for (int i = 0; i < len - 1; i++)

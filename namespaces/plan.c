@@ -57,7 +57,7 @@ static int open_ns(const struct brig_namespace *ns, int *fd_out, struct brig_err
     /* Checked now so that a wrong file fails `create` with its name instead of a bare EINVAL from setns. */
     type = ioctl(fd, NS_GET_NSTYPE);
     if (type < 0 || type != brig_ns_clone_flag(ns->type))
-        return brig_err_set(err, EINVAL, "namespace %s: `%s` is not a %s namespace", name, ns->path, name);
+        return brig_err_set(err, 0, "namespace %s: `%s` is not a %s namespace", name, ns->path, name);
     *fd_out = steal_fd(fd);
     return 0;
 }
@@ -83,21 +83,51 @@ static int check_id_mappings(const struct brig_linux *cfg, struct brig_err **err
             user = &cfg->namespaces[i];
     if (!user) {
         if (cfg->n_uid_mappings || cfg->n_gid_mappings)
-            return brig_err_set(err, EINVAL, "linux.%s: id mappings need a user namespace in linux.namespaces",
+            return brig_err_set(err, 0, "linux.%s: id mappings need a user namespace in linux.namespaces",
                                 cfg->n_uid_mappings ? "uidMappings" : "gidMappings");
         return 0;
     }
     /* Unmapped, root inside would be the overflow uid and could do nothing useful. As non-root the
      * kernel still allows an unmapped namespace, and rootless setups decide that themselves. */
     if (!user->path && geteuid() == 0 && (!cfg->n_uid_mappings || !cfg->n_gid_mappings))
-        return brig_err_set(err, EINVAL, "namespace user: a new user namespace needs linux.%s",
+        return brig_err_set(err, 0, "namespace user: a new user namespace needs linux.%s",
                             !cfg->n_uid_mappings ? "uidMappings" : "gidMappings");
     return 0;
+}
+
+static int plan_one(const struct brig_namespace *ns, size_t index, unsigned *seen, struct brig_ns_plan *plan,
+                    struct brig_err **err)
+{
+    int ret;
+
+    if ((unsigned) ns->type >= BRIG_NS__COUNT)
+        return brig_err_set(err, 0, "linux.namespaces[%zu]: unknown type %d", index, (int) ns->type);
+    if (*seen & (1u << ns->type))
+        return brig_err_set(err, 0, "linux.namespaces: `%s` is listed twice", brig_ns_type_name(ns->type));
+    *seen |= 1u << ns->type;
+    if (ns->path && *ns->path)
+        return open_ns(ns, &plan->join_fds[ns->type], err);
+    switch (ns->type) {
+    case BRIG_NS_CGROUP:
+        plan->new_cgroup_ns = true;
+        return check_supported(ns->type, err);
+    case BRIG_NS_TIME:
+        plan->new_time_ns = true;
+        return check_supported(ns->type, err);
+    case BRIG_NS_USER:
+        ret = check_supported(ns->type, err);
+        break;
+    default:
+        ret = 0;
+    }
+    plan->clone_flags |= brig_ns_clone_flag(ns->type);
+    return ret;
 }
 
 int brig_ns_plan_init(const struct brig_spec *spec, struct brig_ns_plan *plan, struct brig_err **err)
 {
     const struct brig_linux *cfg = spec->linux_cfg;
+    unsigned seen = 0;
     int ret = 0;
 
     plan->clone_flags = 0;
@@ -107,25 +137,8 @@ int brig_ns_plan_init(const struct brig_spec *spec, struct brig_ns_plan *plan, s
         plan->join_fds[i] = -1;
     if (!cfg)
         return 0;
-
-    for (size_t i = 0; i < cfg->n_namespaces && ret == 0; i++) {
-        const struct brig_namespace *ns = &cfg->namespaces[i];
-
-        if ((unsigned) ns->type >= BRIG_NS__COUNT)
-            ret = brig_err_set(err, EINVAL, "linux.namespaces[%zu]: unknown type %d", i, (int) ns->type);
-        else if (ns->path && *ns->path)
-            ret = open_ns(ns, &plan->join_fds[ns->type], err);
-        else if (ns->type == BRIG_NS_CGROUP || ns->type == BRIG_NS_TIME || ns->type == BRIG_NS_USER)
-            ret = check_supported(ns->type, err);
-        if (ret < 0 || (ns->path && *ns->path))
-            continue;
-        if (ns->type == BRIG_NS_CGROUP)
-            plan->new_cgroup_ns = true;
-        else if (ns->type == BRIG_NS_TIME)
-            plan->new_time_ns = true;
-        else
-            plan->clone_flags |= brig_ns_clone_flag(ns->type);
-    }
+    for (size_t i = 0; i < cfg->n_namespaces && ret == 0; i++)
+        ret = plan_one(&cfg->namespaces[i], i, &seen, plan, err);
     if (ret == 0)
         ret = check_id_mappings(cfg, err);
     if (ret < 0)

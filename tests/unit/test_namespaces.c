@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -150,6 +151,11 @@ static void test_plan_errors(void **state)
     expect_plan_error(&t, "namespace mount: `/proc/self/status` is not a mount namespace", true);
 
     spec_init(&t);
+    add_ns(&t, BRIG_NS_NETWORK, "/proc/self/ns/net");
+    add_ns(&t, BRIG_NS_NETWORK, "/proc/self/ns/net");
+    expect_plan_error(&t, "linux.namespaces: `network` is listed twice", true);
+
+    spec_init(&t);
     add_ns(&t, BRIG_NS_PID, NULL);
     add_maps(&t, 0, 100000, 65536);
     expect_plan_error(&t, "linux.uidMappings: id mappings need a user namespace", false);
@@ -182,15 +188,20 @@ static void test_root_ids(void **state)
     assert_int_equal(uid, 0);
 }
 
-/* A child in a new user namespace that waits for its pipe to close, then exits 0 if it is root inside. */
+/* A child in a new user namespace that waits for its pipe to close, then exits 0 if it can become root
+ * inside (which needs uid and gid 0 mapped). */
 static char user_stack[64 * 1024] __attribute__((aligned(16)));
 
 static int user_child(void *arg)
 {
-    int rfd = *(int *) arg;
+    int *fds = arg;
     char c;
 
-    (void) !read(rfd, &c, 1);
+    close(fds[1]);
+    (void) !read(fds[0], &c, 1);
+    /* Credentials keep their host values until changed: become the mapped root, as an init would. */
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        return 2;
     return getuid() == 0 && getgid() == 0 ? 0 : 3;
 }
 
@@ -199,9 +210,10 @@ static pid_t clone_user_child(int *wfd)
     int fds[2];
     pid_t pid;
 
+    *wfd = -1;
     if (pipe(fds) < 0)
         return -1;
-    pid = clone(user_child, user_stack + sizeof(user_stack), CLONE_NEWUSER | SIGCHLD, &fds[0]);
+    pid = clone(user_child, user_stack + sizeof(user_stack), CLONE_NEWUSER | SIGCHLD, fds);
     close(fds[0]);
     *wfd = fds[1];
     return pid;
@@ -259,7 +271,8 @@ static void test_write_id_maps(void **state)
     }
     close(wfd);
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* As an unprivileged user: mapping one's own id is written directly (with setgroups denied); anything
@@ -275,6 +288,8 @@ static int unprivileged_maps(void)
 
     if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
         return 10;
+    /* Changing ids made us non-dumpable, which would leave our children's /proc files root's. */
+    prctl(PR_SET_DUMPABLE, 1);
     spec_init(&t);
     add_ns(&t, BRIG_NS_USER, NULL);
     add_maps(&t, 0, 65534, 1);
@@ -394,6 +409,75 @@ static void test_join_by_path(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static int plain_waiter(void *arg)
+{
+    int *fds = arg;
+    char c;
+
+    close(fds[1]);
+    (void) !read(fds[0], &c, 1);
+    return 0;
+}
+
+/* Joins the pid namespace of `target` (its init) for children, then forks: the child gets a small pid. */
+static int join_pid(pid_t target)
+{
+    struct brig_err *err = NULL;
+    struct test_spec t;
+    struct brig_ns_plan plan;
+    struct stat want, got;
+    char path[64];
+    int fds[2], status;
+    pid_t inner, child;
+
+    snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) target);
+    spec_init(&t);
+    add_ns(&t, BRIG_NS_PID, path);
+    if (brig_ns_plan_init(&t.spec, &plan, &err) < 0 || plan.clone_flags != 0)
+        return 40;
+    if (brig_ns_prepare_parent(&t.spec, &plan, &err) < 0) {
+        fprintf(stderr, "prepare: %s\n", err->msg);
+        return 41;
+    }
+    if (stat(path, &want) < 0 || stat("/proc/self/ns/pid_for_children", &got) < 0 || want.st_ino != got.st_ino)
+        return 42;
+    if (pipe(fds) < 0)
+        return 43;
+    child = fork();
+    if (child == 0) {
+        pid_t me = getpid();
+        (void) !write(fds[1], &me, sizeof(me));
+        _exit(0);
+    }
+    if (child < 0 || read(fds[0], &inner, sizeof(inner)) != sizeof(inner))
+        return 44;
+    waitpid(child, &status, 0);
+    return inner > 1 && inner < 100 && inner != child ? 0 : 45;
+}
+
+static void test_join_pid_ns(void **state)
+{
+    static char stack[64 * 1024] __attribute__((aligned(16)));
+    int fds[2], status;
+    pid_t init, joiner;
+
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(pipe(fds), 0);
+    init = clone(plain_waiter, stack + sizeof(stack), CLONE_NEWPID | SIGCHLD, fds);
+    assert_true(init > 0);
+    close(fds[0]);
+    joiner = fork();
+    assert_true(joiner >= 0);
+    if (joiner == 0)
+        _exit(join_pid(init));
+    assert_int_equal(waitpid(joiner, &status, 0), joiner);
+    close(fds[1]);
+    waitpid(init, NULL, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static int64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
@@ -471,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_write_id_maps),
         cmocka_unit_test(test_write_id_maps_unprivileged),
         cmocka_unit_test(test_join_by_path),
+        cmocka_unit_test(test_join_pid_ns),
         cmocka_unit_test(test_time_offsets),
     };
 
