@@ -1,11 +1,12 @@
-/* Placement: creating the container's cgroup in every hierarchy and moving a process into it. */
+/* Placement: creating the container's cgroup in every hierarchy, applying its resources and moving a
+ * process into it; and updating the resources later. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hierarchy.h"
+#include "controllers.h"
 #include "../util/util.h"
 
 /* What enter did in one hierarchy, so a failure can undo exactly that. */
@@ -105,7 +106,8 @@ static void undo_in(const struct brig_cgroup_hierarchy *h, const char *rel, cons
     }
 }
 
-int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err)
+int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
+                      struct brig_err **err)
 {
     cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
     struct placement pl[BRIG_CGROUP_MAX_HIERARCHIES] = {{0}};
@@ -123,6 +125,11 @@ int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, s
     /* Every directory first, then the pid: a bad path fails before the process has moved anywhere. */
     for (i = 0; i < set.n && ret == 0; i++)
         ret = create_in(&set.h[i], rel, &pl[i], err);
+    /* A V2 container gets every controller its parent offers, as runc and crun give it (stats need them). */
+    if (ret == 0 && mode == BRIG_CGROUP_V2 && brig_cg_v2_enable(&set.h[0], rel, NULL, err) < 0)
+        brig_err_free(err);
+    if (ret == 0 && cfg)
+        ret = brig_cgroup_apply_set(&set, rel, cfg->resources, cfg, false, err);
     for (i = 0; i < set.n && ret == 0; i++) {
         ret = brig_cgroup_write_pid(&set.h[i], rel, pid, err);
         pl[i].pid_written = ret == 0;
@@ -146,4 +153,25 @@ int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, st
     for (size_t i = 0; i < set.n && ret == 0; i++)
         ret = brig_cgroup_write_pid(&set.h[i], path + 1, pid, err);
     return ret;
+}
+
+int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struct brig_resources *resources,
+                       const struct brig_cgroup_log *log, struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    struct brig_cgroup_config cfg = {.resources = resources};
+    struct stat st;
+    int ret;
+
+    ret = brig_cgroup_path_check(path, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_cgroup_set_open(mode, &set, err);
+    if (ret < 0)
+        return ret;
+    if (fstatat(set.h[0].fd, path + 1, &st, 0) < 0)
+        return brig_err_sys(err, "cgroup `%s/%s`", set.h[0].root, path + 1);
+    if (log)
+        cfg.log = *log;
+    return brig_cgroup_apply_set(&set, path + 1, resources, &cfg, true, err);
 }

@@ -1,10 +1,11 @@
 /* cgroups: one interface over the v2 (unified), v1 and hybrid layouts, detected at run time.
- * Placement for now (create the container's cgroup, move the init in, remove it on delete); resource
- * limits come through the same interface later. */
+ * Placement (create the container's cgroup, move the init in, remove it on delete), linux.resources,
+ * the freezer, stats and OOM events. */
 #ifndef BRIG_CGROUPS_CGROUPS_H
 #define BRIG_CGROUPS_CGROUPS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../spec/spec.h"
@@ -26,9 +27,62 @@ int brig_cgroup_detect(enum brig_cgroup_mode *mode, struct brig_err **err);
  * BRIG_CGROUP_PARENT/<id>; a relative one BRIG_CGROUP_PARENT/<path>. Rejects "..". Returns a malloc'd string. */
 int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **out, struct brig_err **err);
 
-/* Creates the cgroup `path` (in every v1 hierarchy, or in the unified one) and moves `pid` into it.
- * On failure nothing is left behind. */
-int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err);
+/* Where a resource cannot be applied exactly as asked but the container still works (kernel memory on v2,
+ * ...), the cgroups library says so through this callback; NULL drops the message. */
+struct brig_cgroup_log {
+    void (*warn)(void *data, const char *msg);
+    void *data;
+};
+
+/* What a container's cgroup is set up with. */
+struct brig_cgroup_config {
+    const struct brig_resources *resources; /* NULL: no limits */
+    const struct brig_device *devices;      /* linux.devices: allowed besides the default devices */
+    size_t n_devices;
+    struct brig_cgroup_log log;
+};
+
+/* Creates the cgroup `path` (in every v1 hierarchy, or in the unified one), applies cfg->resources (when
+ * `cfg` is not NULL) and then moves `pid` into it. A value the kernel refuses fails with
+ *   "linux.resources.memory.limit: write `1` to `/sys/fs/cgroup/memory/x/memory.limit_in_bytes`: ..."
+ * and a resource the host lacks, only when asked for, with
+ *   "linux.resources.blockIO.weight: not supported by this host (no blkio.weight)".
+ * On failure nothing is left behind (an existing cgroup is kept, not removed). */
+int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
+                      struct brig_err **err);
+
+/* Applies changed resources to an existing container cgroup (`update`). Device rules are left alone. */
+int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struct brig_resources *resources,
+                       const struct brig_cgroup_log *log, struct brig_err **err);
+
+/* Freezes (or thaws) every process of the cgroup and waits until the kernel says it is done: v1
+ * freezer.state FROZEN/THAWED, v2 cgroup.freeze and the `frozen` key of cgroup.events. */
+int brig_cgroup_freeze(enum brig_cgroup_mode mode, const char *path, bool frozen, struct brig_err **err);
+/* Whether the cgroup is frozen (false when it does not exist or the host has no freezer). */
+bool brig_cgroup_is_frozen(enum brig_cgroup_mode mode, const char *path);
+
+/* Sends `sig` to every process of the cgroup: with cgroup.kill (v2, SIGKILL) at once, else pid by pid.
+ * A frozen cgroup is thawed after a SIGKILL so that the processes die. */
+int brig_cgroup_signal_all(enum brig_cgroup_mode mode, const char *path, int sig, struct brig_err **err);
+
+/* The cgroup's statistics as the JSON object runc's `events --stats` puts under "data":
+ *   {"cpu":{...},"memory":{...},"pids":{...},"blkio":{...},"hugetlb":{...}}  (malloc'd text) */
+int brig_cgroup_stats_json(enum brig_cgroup_mode mode, const char *path, char **json, struct brig_err **err);
+
+/* Watches the cgroup for OOM kills: v1 through an eventfd registered on memory.oom_control, v2 through
+ * memory.events. Poll `fd` for `events`; when it fires, brig_cgroup_oom_check says how many new OOM kills
+ * there were. */
+struct brig_cgroup_oom_watch {
+    int fd;
+    short events;   /* POLLIN (v1 eventfd) or POLLPRI (v2 memory.events) */
+    int counter_fd; /* the file with the oom_kill counter: memory.oom_control or memory.events */
+    uint64_t count; /* OOM kills seen so far */
+};
+int brig_cgroup_oom_watch_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_oom_watch *w,
+                               struct brig_err **err);
+/* Sets *new_events to the OOM kills since the last call; -ENOENT once the cgroup is gone. */
+int brig_cgroup_oom_check(struct brig_cgroup_oom_watch *w, uint64_t *new_events);
+void brig_cgroup_oom_watch_close(struct brig_cgroup_oom_watch *w);
 
 /* Moves `pid` into an existing container cgroup (for exec). */
 int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err);

@@ -157,6 +157,23 @@ static void remove_brig_parents(const struct brig_cgroup_hierarchy *h, const cha
     }
 }
 
+/* A frozen v1 task acts on SIGKILL only once thawed: a paused container is thawed before the kill. */
+static void thaw(const struct brig_cgroup_set *set, const char *rel)
+{
+    char file[4096];
+
+    for (size_t i = 0; i < set->n; i++) {
+        const struct brig_cgroup_hierarchy *h = &set->h[i];
+        const char *base = strrchr(h->root, '/');
+        bool v1_freezer = !h->unified && base && strstr(base, "freezer");
+        if (!v1_freezer && !h->unified)
+            continue;
+        snprintf(file, sizeof(file), "%s/%s", rel, v1_freezer ? "freezer.state" : "cgroup.freeze");
+        if (faccessat(h->fd, file, W_OK, 0) == 0)
+            brig_cgroup_write(h, file, v1_freezer ? "THAWED" : "0", NULL);
+    }
+}
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -180,6 +197,7 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
     ret = brig_cgroup_set_open(mode, &set, err);
     if (ret < 0)
         return ret;
+    thaw(&set, rel);
     deadline = now_ns() + DESTROY_TIMEOUT_NS;
     for (;;) {
         cleanup_err struct brig_err *rmdir_err = NULL;

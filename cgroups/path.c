@@ -15,13 +15,13 @@ int brig_cgroup_path_check(const char *path, struct brig_err **err)
     const char *p;
 
     if (!path || path[0] != '/')
-        return brig_err_set(err, EINVAL, "cgroup: path `%s` is not absolute", path ? path : "");
+        return brig_err_set(err, 0, "cgroup: path `%s` is not absolute", path ? path : "");
     if (path[1] == '\0')
-        return brig_err_set(err, EINVAL, "cgroup: refusing to use the root cgroup `/`");
+        return brig_err_set(err, 0, "cgroup: refusing to use the root cgroup `/`");
     for (p = path + 1;;) {
         size_t len = strcspn(p, "/");
         if (len == 0 || is_dot_or_dotdot(p, len))
-            return brig_err_set(err, EINVAL, "cgroup: path `%s` has an empty, `.` or `..` component", path);
+            return brig_err_set(err, 0, "cgroup: path `%s` has an empty, `.` or `..` component", path);
         if (p[len] == '\0')
             return 0;
         p += len + 1;
@@ -60,7 +60,7 @@ int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **ou
 
     if (!cgroups_path || !*cgroups_path) {
         if (!id || !*id || strchr(id, '/') || is_dot_or_dotdot(id, strlen(id)))
-            return brig_err_set(err, EINVAL, "cgroup: container id `%s` cannot name a cgroup", id ? id : "");
+            return brig_err_set(err, 0, "cgroup: container id `%s` cannot name a cgroup", id ? id : "");
         if (asprintf(&buf, "%s/%s", BRIG_CGROUP_PARENT, id) < 0)
             return brig_err_set(err, ENOMEM, "cgroup: resolve path for `%s`", id);
         *out = steal_ptr(buf);
@@ -77,9 +77,9 @@ int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **ou
     }
     n = append_components(buf, &len, cgroups_path);
     if (n < 0)
-        return brig_err_set(err, EINVAL, "linux.cgroupsPath `%s`: `..` is not allowed", cgroups_path);
+        return brig_err_set(err, 0, "linux.cgroupsPath `%s`: `..` is not allowed", cgroups_path);
     if (n == 0)
-        return brig_err_set(err, EINVAL, "linux.cgroupsPath `%s`: names no cgroup below the root", cgroups_path);
+        return brig_err_set(err, 0, "linux.cgroupsPath `%s`: names no cgroup below the root", cgroups_path);
     *out = steal_ptr(buf);
     return 0;
 }

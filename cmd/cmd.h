@@ -15,6 +15,11 @@ int cmd_kill(struct brig_context *ctx, int argc, char **argv);
 int cmd_delete(struct brig_context *ctx, int argc, char **argv);
 int cmd_spec(struct brig_context *ctx, int argc, char **argv);
 int cmd_version(struct brig_context *ctx, int argc, char **argv);
+int cmd_update(struct brig_context *ctx, int argc, char **argv);
+int cmd_pause(struct brig_context *ctx, int argc, char **argv);
+int cmd_resume(struct brig_context *ctx, int argc, char **argv);
+int cmd_ps(struct brig_context *ctx, int argc, char **argv);
+int cmd_events(struct brig_context *ctx, int argc, char **argv);
 
 /* Reports `err` (stderr and --log) and returns the failure exit status. */
 int cmd_fail(const struct brig_context *ctx, struct brig_err *err);

@@ -21,6 +21,11 @@ static const char usage[] =
     "  list       list containers\n"
     "  kill       send a signal to a container's init process\n"
     "  delete     delete a container and everything it holds\n"
+    "  update     change the resource limits of a running container\n"
+    "  pause      freeze every process of a container\n"
+    "  resume     thaw a paused container\n"
+    "  ps         list the processes of a container\n"
+    "  events     print OOM events and resource statistics of a container\n"
     "  spec       write a default config.json\n"
     "  version    print version information\n"
     "\n"
@@ -41,6 +46,8 @@ static const struct {
     {"create", cmd_create}, {"start", cmd_start},   {"exec", cmd_exec},   {"run", cmd_run},   {"state", cmd_state},
     {"list", cmd_list},     {"kill", cmd_kill}, {"delete", cmd_delete},
     {"spec", cmd_spec},     {"version", cmd_version},
+    {"update", cmd_update}, {"pause", cmd_pause},   {"resume", cmd_resume}, {"ps", cmd_ps},
+    {"events", cmd_events},
 };
 
 enum {

@@ -74,6 +74,16 @@ static int check_supported(enum brig_ns_type type, struct brig_err **err)
     return 0;
 }
 
+static int check_time_offsets(const struct brig_linux *cfg, struct brig_err **err)
+{
+    if (!cfg->time_monotonic.set && !cfg->time_boottime.set)
+        return 0;
+    for (size_t i = 0; i < cfg->n_namespaces; i++)
+        if (cfg->namespaces[i].type == BRIG_NS_TIME && !cfg->namespaces[i].path)
+            return 0;
+    return brig_err_set(err, 0, "linux.timeOffsets: offsets need a new time namespace in linux.namespaces");
+}
+
 static int check_id_mappings(const struct brig_linux *cfg, struct brig_err **err)
 {
     const struct brig_namespace *user = NULL;
@@ -141,6 +151,8 @@ int brig_ns_plan_init(const struct brig_spec *spec, struct brig_ns_plan *plan, s
         ret = plan_one(&cfg->namespaces[i], i, &seen, plan, err);
     if (ret == 0)
         ret = check_id_mappings(cfg, err);
+    if (ret == 0)
+        ret = check_time_offsets(cfg, err);
     if (ret < 0)
         brig_ns_plan_release(plan);
     return ret;

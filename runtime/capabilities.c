@@ -78,19 +78,14 @@ static char *cap_name(int cap, char *buf, size_t len)
     return buf;
 }
 
-static void append_warning(char **warnings, const char *fmt, int cap)
+static void append_warning(char **warnings, int cap)
 {
     char name[64];
-    cleanup_free char *line = NULL;
     char *joined = NULL;
 
-    if (asprintf(&line, fmt, cap_name(cap, name, sizeof(name))) < 0)
-        return;
-    if (!*warnings) {
-        *warnings = steal_ptr(line);
-        return;
-    }
-    if (asprintf(&joined, "%s; %s", *warnings, line) < 0)
+    cap_name(cap, name, sizeof(name));
+    if (asprintf(&joined, "%s%sprocess.capabilities.ambient: `%s` ignored: it is not both permitted and inheritable",
+                 *warnings ? *warnings : "", *warnings ? "; " : "", name) < 0)
         return;
     free(*warnings);
     *warnings = joined;
@@ -115,13 +110,13 @@ int brig_caps_plan_build(const struct brig_process *proc, uint64_t host_bounding
             int cap;
 
             if (brig_cap_from_name(lists[set][i], &cap) < 0)
-                return brig_err_set(err, EINVAL, "process.capabilities.%s: unknown capability `%s`", set_names[set],
+                return brig_err_msg(err, EINVAL, "process.capabilities.%s: unknown capability `%s`", set_names[set],
                                     lists[set][i]);
             if (!(host_bounding & (1ULL << cap))) {
                 /* What brig cannot pass on is simply not in the container's bounding set either. */
                 if (set == BRIG_CAP_BOUNDING)
                     continue;
-                return brig_err_set(err, EPERM, "process.capabilities.%s: `%s` is not in brig's bounding set",
+                return brig_err_msg(err, EPERM, "process.capabilities.%s: `%s` is not in brig's bounding set",
                                     set_names[set], lists[set][i]);
             }
             plan->sets[set] |= 1ULL << cap;
@@ -130,7 +125,7 @@ int brig_caps_plan_build(const struct brig_process *proc, uint64_t host_bounding
     /* capset(2) refuses an effective capability that is not permitted. */
     for (int cap = 0; cap <= last_cap(); cap++)
         if ((plan->sets[BRIG_CAP_EFFECTIVE] & ~plan->sets[BRIG_CAP_PERMITTED]) & (1ULL << cap))
-            return brig_err_set(err, EINVAL, "process.capabilities.effective: `%s` is not in the permitted set",
+            return brig_err_msg(err, EINVAL, "process.capabilities.effective: `%s` is not in the permitted set",
                                 cap_name(cap, name, sizeof(name)));
     /* The kernel raises an ambient capability only when it is both permitted and inheritable. */
     for (int cap = 0; cap <= last_cap(); cap++) {
@@ -138,8 +133,7 @@ int brig_caps_plan_build(const struct brig_process *proc, uint64_t host_bounding
         if ((plan->sets[BRIG_CAP_AMBIENT] & bit) &&
             !(plan->sets[BRIG_CAP_PERMITTED] & plan->sets[BRIG_CAP_INHERITABLE] & bit)) {
             plan->sets[BRIG_CAP_AMBIENT] &= ~bit;
-            append_warning(warnings,
-                           "process.capabilities.ambient: `%s` ignored: it is not both permitted and inheritable", cap);
+            append_warning(warnings, cap);
         }
     }
     return 0;

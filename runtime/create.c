@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "process.h"
+#include "security.h"
 #include "../util/util.h"
 
 #ifndef CLONE_PIDFD
@@ -115,7 +116,9 @@ static int make_exec_fifo(const struct brig_container_dir *dir, const struct bri
     uid_t uid;
     gid_t gid;
 
-    if (mkfifoat(dir->dir_fd, BRIG_EXEC_FIFO, 0600) < 0)
+    /* Writable by anyone, as runc's: the init opens it after switching to the process's user, and the
+     * state directory's 0711 keeps it unlisted. */
+    if (mkfifoat(dir->dir_fd, BRIG_EXEC_FIFO, 0622) < 0 || fchmodat(dir->dir_fd, BRIG_EXEC_FIFO, 0622, 0) < 0)
         return brig_err_sys(err, "create exec fifo");
     brig_ns_root_ids(spec, &uid, &gid);
     if ((uid != 0 || gid != 0) && fchownat(dir->dir_fd, BRIG_EXEC_FIFO, uid, gid, 0) < 0)
@@ -263,6 +266,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     int sync_fds[2] = {-1, -1};
     struct brig_state *state = NULL;
     struct brig_init_args init_args;
+    cleanup_security struct brig_security security = {.seccomp.listener_sock = -1};
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -286,6 +290,11 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (!spec->process)
         return brig_err_msg(err, EINVAL, "config.json: process: required to create a container");
     ret = brig_process_validate(spec->process, err);
+    if (ret == 0)
+        ret = brig_validate_namespaced_settings(spec, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "config.json");
+    ret = brig_security_prepare(ctx, spec, opts->id, bundle, &security, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "config.json");
     ret = resolve_rootfs(bundle, spec, &rootfs, err);
@@ -337,6 +346,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .console_fd = console_init_end,
         .listen_fds = inherited_listen_fds(),
         .parent_only_fds = {progress.dir.dir_fd, progress.dir.root_fd, console_our_end},
+        .security = &security,
     };
     ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
     close(sync_fds[1]);
@@ -360,7 +370,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         if (ret < 0)
             goto fail;
     }
-    ret = brig_cgroup_enter(progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
+    ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
     if (ret < 0)
         goto fail;
     progress.cgroup_made = true;

@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "process.h"
+#include "security.h"
 #include "../rootfs/rootfs.h"
 #include "../util/util.h"
 
@@ -110,6 +111,9 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = wait_for_go(args->sync_fd, err);
     if (ret < 0)
         return ret;
+    ret = brig_security_init_begin(args->security, err);
+    if (ret < 0)
+        return ret;
     if (new_user_ns) {
         ret = become_root_in_user_ns(err);
         if (ret < 0)
@@ -163,9 +167,21 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_apply_oom_score(proc, err);
     if (ret < 0)
         return ret;
+    ret = brig_process_make_cwd(proc, err);
+    if (ret < 0)
+        return ret;
     if (chdir(proc->cwd) < 0)
         return brig_err_sys(err, "process.cwd: chdir to `%s`", proc->cwd);
+    ret = brig_process_default_home(spec->process, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_security_before_user(args->security, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_set_user(proc, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_security_after_user(args->security, err);
     if (ret < 0)
         return ret;
     /* Again as the user: the cwd must be usable by the process, and stays inside the container. */
@@ -216,6 +232,11 @@ void brig_init_main(struct brig_init_args *args)
             with_listen[n + 1] = listen_pid;
             env = with_listen;
         }
+    }
+    /* Last of all, so the seccomp filter sees nothing of brig's own work; `start` reads why it failed. */
+    if (brig_security_before_exec(args->security, &err) < 0) {
+        brig_write_all(fifo, err->msg, strlen(err->msg));
+        _exit(1);
     }
     execve(exe, args->spec->process->args, env);
 

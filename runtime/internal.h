@@ -62,7 +62,10 @@ struct brig_init_args {
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
     int parent_only_fds[3]; /* closed by the init at once: the state lock must stay with the parent */
+    struct brig_security *security; /* checked and compiled before the clone (security.h) */
 };
+
+struct brig_security;
 
 /* Runs in the cloned child. Never returns: exec's the user process or exits. */
 __attribute__((noreturn)) void brig_init_main(struct brig_init_args *args);
@@ -103,5 +106,11 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
 /* Kills the container's processes, removes its cgroup and state directory. */
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
                            const struct brig_state *state, struct brig_err **err);
+
+/* ---- cgroup setup at create (cgroup_ops.c) ---- */
+
+/* brig_cgroup_enter with the config's linux.resources and linux.devices, warnings going to the log. */
+int brig_runtime_cgroup_enter(const struct brig_context *ctx, const struct brig_spec *spec, enum brig_cgroup_mode mode,
+                              const char *path, pid_t pid, struct brig_err **err);
 
 #endif

@@ -119,14 +119,10 @@ int brig_container_kill(const struct brig_context *ctx, const char *id, int sig,
     }
     if (all) {
         enum brig_cgroup_mode mode;
-        cleanup_free pid_t *pids = NULL;
-        size_t n = 0;
 
         ret = brig_cgroup_detect(&mode, err);
         if (ret == 0)
-            ret = brig_cgroup_pids(mode, state->cgroup_path, &pids, &n, err);
-        for (size_t i = 0; ret == 0 && i < n; i++)
-            kill(pids[i], sig);
+            ret = brig_cgroup_signal_all(mode, state->cgroup_path, sig, err);
     } else if (kill(state->pid, sig) < 0) {
         ret = brig_err_sys(err, "send signal %d to container `%s` (pid %d)", sig, id, state->pid);
     }
@@ -160,8 +156,11 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
     if (state) {
         enum brig_cgroup_mode mode;
 
-        kill_init(state);
         ret = brig_cgroup_detect(&mode, err);
+        /* A paused init would not die before the 5 s wait in kill_init ends. */
+        if (ret == 0 && state->cgroup_path && brig_cgroup_is_frozen(mode, state->cgroup_path))
+            brig_cgroup_freeze(mode, state->cgroup_path, false, NULL);
+        kill_init(state);
         if (ret == 0 && state->cgroup_path)
             ret = brig_cgroup_destroy(mode, state->cgroup_path, err);
         if (ret < 0)

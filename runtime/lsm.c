@@ -35,7 +35,7 @@ int brig_lsm_plan_build(const struct brig_context *ctx, const struct brig_spec *
     memset(plan, 0, sizeof(*plan));
     if (proc->apparmor_profile && *proc->apparmor_profile) {
         if (strchr(proc->apparmor_profile, '\n'))
-            return brig_err_set(err, EINVAL, "process.apparmorProfile: `%s` contains a newline",
+            return brig_err_msg(err, EINVAL, "process.apparmorProfile: `%s` contains a newline",
                                 proc->apparmor_profile);
         if (apparmor_enabled())
             plan->apparmor_profile = proc->apparmor_profile;

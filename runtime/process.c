@@ -171,7 +171,8 @@ int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err)
         if (strstr(key, "..") || key[0] == '/' || key[0] == '.')
             return brig_err_msg(err, EINVAL, "linux.sysctl: invalid key `%s`", key);
         snprintf(path, sizeof(path), "/proc/sys/%s", key);
-        for (char *p = path + 10; *p; p++)
+        /* With slashes, dots are part of names (an interface like eth0.100). */
+        for (char *p = path + 10; !strchr(key, '/') && *p; p++)
             if (*p == '.')
                 *p = '/';
         ret = brig_write_file_at(AT_FDCWD, path, value, strlen(value), err);
@@ -203,4 +204,120 @@ void brig_reset_signals(void)
             sigaction(sig, &dfl, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static bool has_new_ns(const struct brig_spec *spec, enum brig_ns_type type)
+{
+    const struct brig_namespace *ns = brig_spec_namespace(spec, type);
+
+    return ns != NULL;
+}
+
+static bool sysctl_in_ipc_ns(const char *key)
+{
+    static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                           "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                                           "kernel.shm_rmid_forced"};
+
+    for (size_t i = 0; i < ARRAY_SIZE(ipc_keys); i++)
+        if (!strcmp(key, ipc_keys[i]))
+            return true;
+    return !strncmp(key, "fs.mqueue.", 10);
+}
+
+int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_err **err)
+{
+    const struct brig_linux *cfg = spec->linux_cfg;
+    bool uts = has_new_ns(spec, BRIG_NS_UTS);
+
+    if (spec->hostname && *spec->hostname && !uts)
+        return brig_err_msg(err, EINVAL, "hostname: setting it needs a uts namespace in linux.namespaces");
+    if (spec->domainname && *spec->domainname && !uts)
+        return brig_err_msg(err, EINVAL, "domainname: setting it needs a uts namespace in linux.namespaces");
+    for (size_t i = 0; cfg && i < cfg->n_sysctl; i++) {
+        char key[256];
+        enum brig_ns_type needs;
+
+        /* "net/ipv4/ip_forward" is the same key as "net.ipv4.ip_forward". */
+        snprintf(key, sizeof(key), "%s", cfg->sysctl[i].key);
+        for (char *p = key; *p; p++)
+            if (*p == '/')
+                *p = '.';
+
+        if (sysctl_in_ipc_ns(key))
+            needs = BRIG_NS_IPC;
+        else if (!strncmp(key, "net.", 4))
+            needs = BRIG_NS_NETWORK;
+        else if (!strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname"))
+            needs = BRIG_NS_UTS;
+        else
+            return brig_err_msg(err, EINVAL, "linux.sysctl: `%s` is not namespaced: it would change the host", key);
+        if (!has_new_ns(spec, needs))
+            return brig_err_msg(err, EINVAL, "linux.sysctl: `%s` needs a %s namespace in linux.namespaces", key,
+                                brig_ns_type_name(needs));
+    }
+    return 0;
+}
+
+/* The home directory of `uid` in the container's /etc/passwd, read without NSS (no host modules). */
+static bool passwd_home(uid_t uid, char *home, size_t len)
+{
+    cleanup_free char *text = NULL;
+    cleanup_err struct brig_err *ignored = NULL;
+    char *line, *save = NULL;
+
+    if (brig_read_file_at(AT_FDCWD, "/etc/passwd", &text, NULL, &ignored) < 0)
+        return false;
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *fields[7];
+        int n = 0;
+        char *p = line;
+        uint64_t id;
+
+        while (n < 7) {
+            fields[n++] = p;
+            p = strchr(p, ':');
+            if (!p)
+                break;
+            *p++ = '\0';
+        }
+        if (n == 7 && brig_parse_u64(fields[2], &id) == 0 && id == uid) {
+            snprintf(home, len, "%s", fields[5]);
+            return true;
+        }
+    }
+    return false;
+}
+
+int brig_process_default_home(struct brig_process *proc, struct brig_err **err)
+{
+    static char home_env[4200];
+    char home[4096];
+    char **env;
+
+    for (size_t i = 0; i < proc->n_env; i++)
+        if (!strncmp(proc->env[i], "HOME=", 5))
+            return 0;
+    if (!passwd_home(proc->user.uid, home, sizeof(home)) || !*home)
+        snprintf(home, sizeof(home), "/");
+    snprintf(home_env, sizeof(home_env), "HOME=%s", home);
+    /* The init is a short-lived copy of brig: this allocation lives until exec. */
+    env = calloc(proc->n_env + 2, sizeof(char *));
+    if (!env)
+        return brig_err_msg(err, ENOMEM, "process.env");
+    for (size_t i = 0; i < proc->n_env; i++)
+        env[i] = proc->env[i];
+    env[proc->n_env] = home_env;
+    proc->env = env;
+    proc->n_env++;
+    return 0;
+}
+
+int brig_process_make_cwd(const struct brig_process *proc, struct brig_err **err)
+{
+    struct stat st;
+
+    if (stat(proc->cwd, &st) == 0)
+        return 0;
+    return brig_err_wrap(err, brig_mkdir_p(proc->cwd, 0755, err), "process.cwd");
 }

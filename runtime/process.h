@@ -20,6 +20,13 @@ int brig_process_find_executable(const struct brig_process *proc, char *out, siz
 int brig_seal_fds(unsigned preserve_fds, struct brig_err **err);
 /* Default dispositions and an empty mask: what brig blocked or ignored must not leak into the process. */
 void brig_reset_signals(void);
+/* hostname/domainname need a new uts namespace, and each sysctl the namespace that owns it (runc's rules):
+ * changing the host's own settings from a container config is refused. */
+int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_err **err);
+/* Adds HOME (from the container's /etc/passwd, or "/") when process.env has none; call after pivot_root. */
+int brig_process_default_home(struct brig_process *proc, struct brig_err **err);
+/* Creates process.cwd when missing (as root, before the user switch), like runc. */
+int brig_process_make_cwd(const struct brig_process *proc, struct brig_err **err);
 int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err);
 
 #endif

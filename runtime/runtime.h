@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../spec/spec.h"
@@ -112,5 +113,26 @@ int brig_container_list(const struct brig_context *ctx, enum brig_list_format fo
 int brig_parse_signal(const char *name, int *sig, struct brig_err **err);
 int brig_container_kill(const struct brig_context *ctx, const char *id, int sig, bool all, struct brig_err **err);
 int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, struct brig_err **err);
+
+/* ---- cgroup commands (cgroup_ops.c) ---- */
+
+/* Parses a memory size as runc's flags take it: "1024", "512k", "512m", "1g" (binary multiples, an optional
+ * trailing b or ib), or "-1" for unlimited. Returns 0 or -EINVAL/-ERANGE. */
+int brig_parse_memory_size(const char *text, int64_t *out);
+/* Changes a live container's resources: those of the linux.resources JSON at `resources_path` ("-" for
+ * standard input; NULL for none), with the ones set in `flags` (may be NULL) taking precedence. */
+int brig_container_update(const struct brig_context *ctx, const char *id, const char *resources_path,
+                          const struct brig_resources *flags, struct brig_err **err);
+/* Freezes a running (or created) container / thaws a paused one; `state` then says "paused". */
+int brig_container_pause(const struct brig_context *ctx, const char *id, struct brig_err **err);
+int brig_container_resume(const struct brig_context *ctx, const char *id, struct brig_err **err);
+/* The container's processes: `json` prints a JSON array of pids; otherwise runs `ps` with `ps_args`
+ * (NULL-terminated; default -ef) and keeps the header and the container's lines. */
+int brig_container_ps(const struct brig_context *ctx, const char *id, bool json, char *const *ps_args, int out_fd,
+                      struct brig_err **err);
+/* `stats_once`: one {"type":"stats","id":..,"data":{...}} line. Otherwise streams stats every `interval_ms`
+ * (0: 5 s) and {"type":"oom","id":..} lines as OOM kills happen, until the container stops. */
+int brig_container_events(const struct brig_context *ctx, const char *id, bool stats_once, unsigned interval_ms,
+                          int out_fd, struct brig_err **err);
 
 #endif

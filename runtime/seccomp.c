@@ -134,9 +134,9 @@ static int errno_ret_of(const brig_opt_u64 *opt, const char *field, size_t idx, 
         return 0;
     if (opt->value > 0xffff) {
         if (indexed)
-            return brig_err_set(err, EINVAL, "linux.seccomp.syscalls[%zu].errnoRet: %llu is out of range", idx,
+            return brig_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].errnoRet: %llu is out of range", idx,
                                 (unsigned long long) opt->value);
-        return brig_err_set(err, EINVAL, "linux.seccomp.%s: %llu is out of range", field,
+        return brig_err_msg(err, EINVAL, "linux.seccomp.%s: %llu is out of range", field,
                             (unsigned long long) opt->value);
     }
     *out = (uint32_t) opt->value;
@@ -154,20 +154,20 @@ int brig_seccomp_validate(const struct brig_seccomp *sc, struct brig_err **err)
     if (ret < 0)
         return ret;
     if (brig_seccomp_action_from_name(sc->default_action, errno_ret, &action) < 0)
-        return brig_err_set(err, EINVAL, "linux.seccomp.defaultAction: unknown action `%s`", sc->default_action);
+        return brig_err_msg(err, EINVAL, "linux.seccomp.defaultAction: unknown action `%s`", sc->default_action);
     if (!strcmp(sc->default_action, "SCMP_ACT_NOTIFY"))
-        return brig_err_set(err, EINVAL, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
+        return brig_err_msg(err, EINVAL, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
     if (sc->default_errno_ret.set && !action_takes_errno(sc->default_action))
-        return brig_err_set(err, EINVAL,
+        return brig_err_msg(err, EINVAL,
                             "linux.seccomp.defaultErrnoRet: only allowed with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, "
                             "not `%s`", sc->default_action);
     for (size_t i = 0; i < sc->n_architectures; i++)
         if (brig_seccomp_arch_from_name(sc->architectures[i], &arch) < 0)
-            return brig_err_set(err, EINVAL, "linux.seccomp.architectures[%zu]: unknown architecture `%s`", i,
+            return brig_err_msg(err, EINVAL, "linux.seccomp.architectures[%zu]: unknown architecture `%s`", i,
                                 sc->architectures[i]);
     for (size_t i = 0; i < sc->n_flags; i++)
         if (brig_seccomp_flag_from_name(sc->flags[i], &flag) < 0)
-            return brig_err_set(err, EINVAL, "linux.seccomp.flags[%zu]: unknown flag `%s`", i, sc->flags[i]);
+            return brig_err_msg(err, EINVAL, "linux.seccomp.flags[%zu]: unknown flag `%s`", i, sc->flags[i]);
     for (size_t i = 0; i < sc->n_syscalls; i++) {
         const struct brig_seccomp_syscall *s = &sc->syscalls[i];
 
@@ -175,27 +175,27 @@ int brig_seccomp_validate(const struct brig_seccomp *sc, struct brig_err **err)
         if (ret < 0)
             return ret;
         if (brig_seccomp_action_from_name(s->action, errno_ret, &action) < 0)
-            return brig_err_set(err, EINVAL, "linux.seccomp.syscalls[%zu].action: unknown action `%s`", i, s->action);
+            return brig_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].action: unknown action `%s`", i, s->action);
         if (s->errno_ret.set && !action_takes_errno(s->action))
-            return brig_err_set(err, EINVAL,
+            return brig_err_msg(err, EINVAL,
                                 "linux.seccomp.syscalls[%zu].errnoRet: only allowed with SCMP_ACT_ERRNO and "
                                 "SCMP_ACT_TRACE, not `%s`", i, s->action);
         if (s->n_names == 0)
-            return brig_err_set(err, EINVAL, "linux.seccomp.syscalls[%zu].names: expected at least one name", i);
+            return brig_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].names: expected at least one name", i);
         if (!strcmp(s->action, "SCMP_ACT_NOTIFY"))
             notify = true;
         for (size_t a = 0; a < s->n_args; a++) {
             if (brig_seccomp_op_from_name(s->args[a].op, &op) < 0)
-                return brig_err_set(err, EINVAL, "linux.seccomp.syscalls[%zu].args[%zu].op: unknown operator `%s`", i,
+                return brig_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].args[%zu].op: unknown operator `%s`", i,
                                     a, s->args[a].op);
             if (s->args[a].index > 5)
-                return brig_err_set(err, EINVAL,
+                return brig_err_msg(err, EINVAL,
                                     "linux.seccomp.syscalls[%zu].args[%zu].index: %u is out of range (0-5)", i, a,
                                     s->args[a].index);
         }
     }
     if (notify && !sc->listener_path)
-        return brig_err_set(err, EINVAL, "linux.seccomp.listenerPath: required by the SCMP_ACT_NOTIFY rules");
+        return brig_err_msg(err, EINVAL, "linux.seccomp.listenerPath: required by the SCMP_ACT_NOTIFY rules");
     return 0;
 }
 
@@ -369,7 +369,7 @@ static int export_bpf(scmp_filter_ctx ctx, struct brig_seccomp_plan *plan, struc
         return brig_err_sys(err, "linux.seccomp: export the compiled filter");
     if (st.st_size <= 0 || st.st_size % (off_t) sizeof(struct sock_filter) != 0 ||
         st.st_size / (off_t) sizeof(struct sock_filter) > BPF_MAXINSNS)
-        return brig_err_set(err, E2BIG, "linux.seccomp: compiled filter has %lld bytes", (long long) st.st_size);
+        return brig_err_msg(err, E2BIG, "linux.seccomp: compiled filter has %lld bytes", (long long) st.st_size);
     plan->insns = malloc((size_t) st.st_size);
     if (!plan->insns)
         return brig_err_set(err, ENOMEM, "linux.seccomp");
@@ -390,7 +390,7 @@ static int compile(const struct brig_context *bctx, const struct brig_seccomp *s
     brig_seccomp_action_from_name(sc->default_action, errno_ret, &default_action);
     ctx = seccomp_init(default_action);
     if (!ctx)
-        return brig_err_set(err, EINVAL, "linux.seccomp.defaultAction: libseccomp rejects `%s`", sc->default_action);
+        return brig_err_msg(err, EINVAL, "linux.seccomp.defaultAction: libseccomp rejects `%s`", sc->default_action);
     for (size_t i = 0; i < sc->n_architectures; i++) {
         uint32_t arch = 0;
         brig_seccomp_arch_from_name(sc->architectures[i], &arch);
@@ -565,7 +565,7 @@ static int connect_listener(const char *path, int *sock, struct brig_err **err)
     cleanup_close int fd = -1;
 
     if (strlen(path) >= sizeof(addr.sun_path))
-        return brig_err_set(err, ENAMETOOLONG, "linux.seccomp.listenerPath: `%s`", path);
+        return brig_err_msg(err, ENAMETOOLONG, "linux.seccomp.listenerPath: `%s`", path);
     strcpy(addr.sun_path, path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

@@ -200,6 +200,11 @@ const char *brig_container_status(const struct brig_container_dir *dir, const st
         return "stopped";
     if (state->creating)
         return "creating";
+    if (state->cgroup_path) {
+        enum brig_cgroup_mode mode;
+        if (brig_cgroup_detect(&mode, NULL) == 0 && brig_cgroup_is_frozen(mode, state->cgroup_path))
+            return "paused";
+    }
     if (fstatat(dir->dir_fd, BRIG_EXEC_FIFO, &st, 0) == 0)
         return "created";
     return "running";

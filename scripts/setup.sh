@@ -23,8 +23,14 @@ TEST_PACKAGES=(
 # podman               issue 6: podman tests
 # umoci skopeo         issue 6: OCI images for ctr
 LATER_PACKAGES=()
+# ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
+# cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).
+GUEST_LANE_PACKAGES=(
+	qemu-system-x86 linux-image-amd64 criu kmod busybox-static iproute2 nftables
+)
+# ---- end of guest lane block
 
-packages=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${LATER_PACKAGES[@]}")
+packages=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${LATER_PACKAGES[@]}" "${GUEST_LANE_PACKAGES[@]}")
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: run as root (sudo $0)" >&2

@@ -383,6 +383,10 @@ int brig_spec_load(const char *path, struct brig_spec **out, struct brig_err **e
  *   "process.json: args: expected a non-empty array of strings" */
 int brig_spec_parse_process(const char *json, size_t len, struct brig_spec **out, struct brig_err **err);
 int brig_spec_load_process(const char *path, struct brig_spec **out, struct brig_err **err);
+/* Reads a lone linux.resources object (`update --resources`) into a spec whose only member set is
+ * linux_cfg->resources. `name` starts every message: "<name>: memory.limit: expected an integer". */
+int brig_spec_parse_resources(const char *json, size_t len, const char *name, struct brig_spec **out,
+                              struct brig_err **err);
 void brig_spec_free(struct brig_spec *spec);
 static inline void brig_spec_freep(struct brig_spec **spec)
 {
@@ -401,5 +405,19 @@ const char *brig_ns_type_name(enum brig_ns_type type);
  * adds a user namespace mapping the caller's uid/gid and drops what needs privilege). Returns a
  * malloc'd, pretty-printed JSON text. */
 int brig_spec_default_json(bool rootless, uid_t uid, gid_t gid, char **out, struct brig_err **err);
+
+/* A named network's file (<config dir>/networks/NAME.json), which netns/ reads: {"bridge", "subnet",
+ * "gateway", "subnet6", "mtu", "keepBridge"}, every member optional. Strings are malloc'd. */
+struct brig_network_file {
+    char *bridge;
+    char *subnet;
+    char *gateway;
+    char *subnet6;
+    uint32_t mtu;
+    bool keep_bridge;
+};
+int brig_network_file_parse(const char *json, size_t len, const char *file, struct brig_network_file *out,
+                            struct brig_err **err);
+void brig_network_file_clear(struct brig_network_file *f);
 
 #endif

@@ -12,7 +12,7 @@ N=20
 		CONFIG_BUNDLE=${dirs[i]} bundle_jq '.process.args = ["sleep", "1000"]'
 	done
 	for i in $(seq $N); do
-		BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" create --bundle "${dirs[i]}" "$ID-$i" \
+		brig create --bundle "${dirs[i]}" "$ID-$i" \
 			</dev/null >"$TEST_DIR/create-$i.log" 2>&1 3>&- &
 		pids[i]=$!
 	done
@@ -36,7 +36,7 @@ N=20
 
 	# Concurrent deletes too.
 	for i in $(seq $N); do
-		BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" delete --force "$ID-$i" </dev/null >/dev/null 2>&1 3>&- &
+		brig delete --force "$ID-$i" </dev/null >/dev/null 2>&1 3>&- &
 		pids[i]=$!
 	done
 	for i in $(seq $N); do
@@ -53,7 +53,7 @@ N=20
 		CONFIG_BUNDLE=${dirs[i]} bundle_jq '.process.args = ["sh", "-c", "echo run-'"$i"'; exit '"$((i % 7))"'"]'
 	done
 	for i in $(seq $N); do
-		BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" run --bundle "${dirs[i]}" "$ID-$i" \
+		brig run --bundle "${dirs[i]}" "$ID-$i" \
 			</dev/null >"$TEST_DIR/run-$i.log" 2>&1 3>&- &
 		pids[i]=$!
 	done
@@ -71,7 +71,7 @@ N=20
 	local i pids=() ok=0
 	bundle_set_args sleep 1000
 	for i in $(seq 8); do
-		BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" create --bundle "$BUNDLE" "$ID" \
+		brig create --bundle "$BUNDLE" "$ID" \
 			</dev/null >"$TEST_DIR/dup-$i.log" 2>&1 3>&- &
 		pids[i]=$!
 	done

@@ -60,7 +60,7 @@ load helpers
 	bundle_set_args fdcheck
 	echo a >"$TEST_DIR/fd3"
 	remember_id "$ID"
-	BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" create --preserve-fds 1 --bundle "$BUNDLE" "$ID" \
+	brig create --preserve-fds 1 --bundle "$BUNDLE" "$ID" \
 		</dev/null >"$TEST_DIR/out" 2>&1 3<"$TEST_DIR/fd3"
 	run brig start "$ID"
 	assert_success
@@ -78,7 +78,7 @@ load helpers
 	echo b >"$TEST_DIR/fd4"
 	remember_id "$ID"
 	# LISTEN_PID names the runtime's own pid, as systemd sets it: exec keeps the shell's pid.
-	run bash -c 'export LISTEN_FDS=2 LISTEN_PID=$$ BRIG_TEST_TOKEN=$0; exec "$BRIG" --root "$1" run --bundle "$2" "$3"' \
+	run timeout "$BRIG_TIMEOUT" bash -c 'export LISTEN_FDS=2 LISTEN_PID=$$ BRIG_TEST_TOKEN=$0; exec "$BRIG" --root "$1" run --bundle "$2" "$3"' \
 		"$TOKEN" "$BRIG_ROOT" "$BUNDLE" "$ID" 3<"$TEST_DIR/fd3" 4<"$TEST_DIR/fd4"
 	assert_success
 	local fds

@@ -15,7 +15,7 @@
 : "${BRIG:?set BRIG to the runtime binary under test}"
 BRIG_BUILD=${BRIG_BUILD:-/tmp/brig-test-cache}
 BRIG_HELPERS=${BRIG_HELPERS:-$BRIG_BUILD/tests/helpers}
-BRIG_TIMEOUT=${BRIG_TIMEOUT:-60}
+BRIG_TIMEOUT=${BRIG_TIMEOUT:-15}
 ROOTFS_CACHE=$BRIG_BUILD/test-rootfs
 
 # The sanitized build's LeakSanitizer runs at exit in every process that exits through libc, including
@@ -127,7 +127,7 @@ cleanup_containers() {
 	for id in $(ls -A "$BRIG_ROOT" 2>/dev/null) $(cat "$TEST_DIR/ids"); do
 		case "$id" in . | .. | */*) continue ;; esac
 		[ -e "$BRIG_ROOT/$id" ] || continue
-		timeout 20 "$BRIG" --root "$BRIG_ROOT" delete --force "$id" >/dev/null 2>&1 </dev/null || true
+		timeout -k 2 10 "$BRIG" --root "$BRIG_ROOT" delete --force "$id" >/dev/null 2>&1 </dev/null || true
 	done
 }
 
@@ -208,7 +208,12 @@ cleanup_mounts() {
 # The runtime under test with this test's --root and token. Never hangs the suite: killed after
 # $BRIG_TIMEOUT seconds.
 brig() {
-	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" "$@"
+	brig_noroot --root "$BRIG_ROOT" "$@"
+}
+
+# The same without --root.
+brig_noroot() {
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" "$@"
 }
 
 # A runtime command whose children may outlive it (create, run -d): the container inherits the caller's
@@ -271,7 +276,7 @@ container_output() {
 make_config() {
 	local dir=$1 id=$2
 	rm -f "$dir/config.json"
-	(cd "$dir" && BRIG_TEST_TOKEN=$TOKEN "$BRIG" spec) || return 1
+	(cd "$dir" && brig_noroot spec) || return 1
 	jq --arg tok "BRIG_TEST_TOKEN=$TOKEN" --arg cg "$CG_PREFIX/$id" '
 		.process.terminal = false
 		| .process.args = ["true"]
@@ -349,7 +354,11 @@ own_cgroup() {
 # checks
 
 is_brig() {
-	"$BRIG" --version 2>/dev/null | head -1 | grep -q '^brig version '
+	if [ -z "${IS_BRIG:-}" ]; then
+		IS_BRIG=no
+		timeout 10 "$BRIG" --version 2>/dev/null | head -1 | grep -q '^brig version ' && IS_BRIG=yes
+	fi
+	[ "$IS_BRIG" = yes ]
 }
 
 # Skips a test that checks brig's own behaviour (error texts, placement rules) when another runtime is

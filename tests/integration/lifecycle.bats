@@ -90,7 +90,7 @@ load helpers
 @test "run exits 128+9 when the container is killed with SIGKILL" {
 	bundle_set_args sleep 1000
 	remember_id "$ID"
-	BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" run --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>&1 3>&- &
+	brig run --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>&1 3>&- &
 	local runner=$!
 	wait_for_status "$ID" running
 	run brig kill "$ID" 9
@@ -105,7 +105,7 @@ load helpers
 	bundle_drop_ns pid
 	bundle_set_args sleep 1000
 	remember_id "$ID"
-	BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" run --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>&1 3>&- &
+	brig run --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>&1 3>&- &
 	local runner=$!
 	wait_for_status "$ID" running
 	run brig kill "$ID" TERM
@@ -333,7 +333,7 @@ load helpers
 	run brig list --format json
 	assert_success
 	[ "$(jq length <<<"${output:-[]}")" -eq 0 ] 2>/dev/null || [ "$output" = null ]
-	run "$BRIG" --root "$TEST_DIR/never-created" list
+	run brig_noroot --root "$TEST_DIR/never-created" list
 	assert_success
 }
 

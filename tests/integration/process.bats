@@ -198,7 +198,7 @@ load helpers
 
 @test "stdin is passed through to run" {
 	bundle_set_args sh -c 'read line; echo "got $line"'
-	run bash -c 'echo hello | BRIG_TEST_TOKEN=$0 "$BRIG" --root "$1" run --bundle "$2" "$3"' "$TOKEN" "$BRIG_ROOT" "$BUNDLE" "$ID"
+	run bash -c 'echo hello | BRIG_TEST_TOKEN=$0 timeout "$4" "$BRIG" --root "$1" run --bundle "$2" "$3"' "$TOKEN" "$BRIG_ROOT" "$BUNDLE" "$ID" "$BRIG_TIMEOUT"
 	assert_success
 	[ "$output" = "got hello" ]
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -94,8 +95,7 @@ static pid_t spawn_sleeper(int *wfd)
     return pid;
 }
 
-/* Every hierarchy directory name under /sys/fs/cgroup that is a cgroup mount, via /proc/self/mountinfo's
- * view (independent of the code under test): we just list directories and skip symlinks. */
+/* Directory names under /sys/fs/cgroup (symlinks skipped), listed independently of the code under test. */
 static size_t list_hierarchies(char names[][64], size_t max)
 {
     DIR *dir = opendir("/sys/fs/cgroup");
@@ -179,7 +179,7 @@ static void test_enter_pids_destroy(void **state)
     child = spawn_sleeper(&wfd);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (brig_cgroup_enter(mode, path, child, &err) < 0)
+    if (brig_cgroup_enter(mode, path, child, NULL, &err) < 0)
         fail_msg("enter: %s", err->msg);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     print_message("enter took %ld us\n", (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
@@ -231,7 +231,7 @@ static void test_destroy_nested(void **state)
     snprintf(path, sizeof(path), "/brig/brig-test-%d/x/y", (int) getpid());
     assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
     child = spawn_sleeper(&wfd);
-    if (brig_cgroup_enter(mode, path, child, &err) < 0)
+    if (brig_cgroup_enter(mode, path, child, NULL, &err) < 0)
         fail_msg("enter: %s", err->msg);
     snprintf(sub, sizeof(sub), "/sys/fs/cgroup/memory%s/inner", path);
     assert_int_equal(mkdir(sub, 0755), 0);
@@ -255,7 +255,7 @@ static void expect_enter_fails(const char *path, pid_t pid, const char *msg_part
     enum brig_cgroup_mode mode;
 
     assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
-    assert_true(brig_cgroup_enter(mode, path, pid, &err) < 0);
+    assert_true(brig_cgroup_enter(mode, path, pid, NULL, &err) < 0);
     assert_non_null(err);
     if (!strstr(err->msg, msg_part))
         fail_msg("error `%s` lacks `%s`", err->msg, msg_part);
@@ -290,6 +290,32 @@ static void test_enter_failure_leaves_nothing(void **state)
     expect_enter_fails(path, dead, "/a/b/cgroup.procs`: No such process", top);
 }
 
+/* A write that fails after others succeeded: an RT task cannot join a v1 cpu cgroup without rt_runtime
+ * (a new one has 0). The pid has moved in some hierarchies already; undo must still remove everything. */
+static void test_enter_partial_undo(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    struct sched_param param = {.sched_priority = 1};
+    enum brig_cgroup_mode mode;
+    char top[64], path[96];
+    int wfd, status;
+    pid_t child;
+
+    if (access("/sys/fs/cgroup/cpu/cpu.rt_runtime_us", F_OK) < 0)
+        skip();
+    snprintf(top, sizeof(top), "/brig-test-%d-rt", (int) getpid());
+    snprintf(path, sizeof(path), "%s/a", top);
+    child = spawn_sleeper(&wfd);
+    assert_int_equal(sched_setscheduler(child, SCHED_FIFO, &param), 0);
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    assert_true(brig_cgroup_enter(mode, path, child, NULL, &err) < 0);
+    if (!strstr(err->msg, "/sys/fs/cgroup/cpu/brig-test-") || !strstr(err->msg, "/a/cgroup.procs`: Invalid argument"))
+        fail_msg("unexpected error `%s`", err->msg);
+    assert_false(exists_anywhere(top));
+    close(wfd);
+    assert_int_equal(waitpid(child, &status, 0), child);
+}
+
 /* An existing cgroup is used, and kept when placement fails. */
 static void test_enter_existing_kept(void **state)
 {
@@ -307,7 +333,7 @@ static void test_enter_existing_kept(void **state)
         _exit(0);
     waitpid(dead, &status, 0);
     assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
-    assert_true(brig_cgroup_enter(mode, top, dead, &err) < 0);
+    assert_true(brig_cgroup_enter(mode, top, dead, NULL, &err) < 0);
     assert_int_equal(access(full, F_OK), 0);
     snprintf(full, sizeof(full), "/sys/fs/cgroup/pids%s", top);
     assert_int_not_equal(access(full, F_OK), 0);
@@ -322,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_enter_pids_destroy),
         cmocka_unit_test(test_destroy_nested),
         cmocka_unit_test(test_enter_failure_leaves_nothing),
+        cmocka_unit_test(test_enter_partial_undo),
         cmocka_unit_test(test_enter_existing_kept),
     };
 

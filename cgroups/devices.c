@@ -1,0 +1,183 @@
+/* linux.resources.devices: the effective rule list both the v1 devices controller and the v2 eBPF program
+ * are made from, and the entry point that picks one of them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controllers.h"
+#include "../util/util.h"
+
+#define ACC_MKNOD 1u
+#define ACC_READ 2u
+#define ACC_WRITE 4u
+#define ACC_ALL 7u
+
+/* What every container may use whatever its config says, as runc and crun allow them. */
+static const struct brig_dev_rule default_rules[] = {
+    {true, 'c', -1, -1, ACC_MKNOD}, {true, 'b', -1, -1, ACC_MKNOD},
+    {true, 'c', 1, 3, ACC_ALL},     /* null */
+    {true, 'c', 1, 5, ACC_ALL},     /* zero */
+    {true, 'c', 1, 7, ACC_ALL},     /* full */
+    {true, 'c', 1, 8, ACC_ALL},     /* random */
+    {true, 'c', 1, 9, ACC_ALL},     /* urandom */
+    {true, 'c', 5, 0, ACC_ALL},     /* tty */
+    {true, 'c', 5, 1, ACC_ALL},     /* console */
+    {true, 'c', 5, 2, ACC_ALL},     /* ptmx */
+    {true, 'c', 136, -1, ACC_ALL},  /* pts */
+    {true, 'c', 10, 200, ACC_ALL},  /* net/tun */
+};
+
+static int parse_access(const char *s, unsigned *out)
+{
+    *out = 0;
+    if (!s) {
+        *out = ACC_ALL;
+        return 0;
+    }
+    for (; *s; s++) {
+        switch (*s) {
+        case 'r': *out |= ACC_READ; break;
+        case 'w': *out |= ACC_WRITE; break;
+        case 'm': *out |= ACC_MKNOD; break;
+        default: return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static bool covers_everything(const struct brig_dev_rule *rule)
+{
+    return rule->type == 'a' || (rule->major < 0 && rule->minor < 0);
+}
+
+int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, const struct brig_device *devices,
+                         size_t n_devices, struct brig_dev_rule **rules, size_t *n, struct brig_err **err)
+{
+    size_t cap = 1 + 2 * n_cfg + ARRAY_SIZE(default_rules) + n_devices, count = 0;
+    cleanup_free struct brig_dev_rule *out = calloc(cap, sizeof(*out));
+    cleanup_free struct brig_dev_rule *cfg_rules = calloc(n_cfg ? n_cfg : 1, sizeof(*cfg_rules));
+
+    if (!out || !cfg_rules)
+        return brig_err_set(err, ENOMEM, "linux.resources.devices");
+    for (size_t i = 0; i < n_cfg; i++) {
+        const struct brig_device_cgroup *d = &cfg[i];
+        struct brig_dev_rule *rule = &cfg_rules[i];
+
+        rule->allow = d->allow;
+        rule->type = d->type && *d->type ? d->type[0] : 'a';
+        if ((d->type && strlen(d->type) > 1) || !strchr("abc", rule->type))
+            return brig_err_msg(err, EINVAL, "linux.resources.devices[%zu].type: `%s` is not a, b or c", i, d->type);
+        rule->major = d->major.set ? d->major.value : -1;
+        rule->minor = d->minor.set ? d->minor.value : -1;
+        if (rule->major > UINT32_MAX || rule->minor > UINT32_MAX)
+            return brig_err_msg(err, EINVAL, "linux.resources.devices[%zu]: device number out of range", i);
+        if (parse_access(d->access, &rule->access) < 0)
+            return brig_err_msg(err, EINVAL, "linux.resources.devices[%zu].access: `%s` is not a subset of rwm", i,
+                                d->access);
+    }
+    out[count++] = (struct brig_dev_rule){false, 'a', -1, -1, ACC_ALL};
+    for (size_t i = 0; i < n_cfg; i++)
+        out[count++] = cfg_rules[i];
+    for (size_t i = 0; i < ARRAY_SIZE(default_rules); i++)
+        out[count++] = default_rules[i];
+    for (size_t i = 0; i < n_devices; i++) {
+        const char *t = devices[i].type;
+        if (!t || (strcmp(t, "c") && strcmp(t, "u") && strcmp(t, "b")))
+            continue; /* fifos need no device access */
+        out[count++] = (struct brig_dev_rule){true, t[0] == 'b' ? 'b' : 'c', devices[i].major, devices[i].minor,
+                                              ACC_ALL};
+    }
+    /* A deny of particular devices wins over the defaults; a deny of everything leaves them. */
+    for (size_t i = 0; i < n_cfg; i++)
+        if (!cfg_rules[i].allow && !covers_everything(&cfg_rules[i]))
+            out[count++] = cfg_rules[i];
+    *rules = steal_ptr(out);
+    *n = count;
+    return 0;
+}
+
+void brig_dev_rule_text(const struct brig_dev_rule *rule, char *buf, size_t size)
+{
+    char major[24] = "*", minor[24] = "*", access[4];
+    size_t n = 0;
+
+    if (rule->type == 'a') {
+        snprintf(buf, size, "a");
+        return;
+    }
+    if (rule->major >= 0)
+        snprintf(major, sizeof(major), "%lld", (long long) rule->major);
+    if (rule->minor >= 0)
+        snprintf(minor, sizeof(minor), "%lld", (long long) rule->minor);
+    if (rule->access & ACC_READ)
+        access[n++] = 'r';
+    if (rule->access & ACC_WRITE)
+        access[n++] = 'w';
+    if (rule->access & ACC_MKNOD)
+        access[n++] = 'm';
+    access[n] = '\0';
+    snprintf(buf, size, "%c %s:%s %s", rule->type, major, minor, access);
+}
+
+static int apply_v1(const struct brig_cg_apply *a, const struct brig_cgroup_hierarchy *h,
+                    const struct brig_dev_rule *rules, size_t n, struct brig_err **err)
+{
+    char text[80], what[64];
+    int ret;
+
+    for (size_t i = 0; i < n; i++) {
+        /* The list starts with deny-all: a cgroup starts with its parent's list, which may allow anything. */
+        brig_dev_rule_text(&rules[i], text, sizeof(text));
+        snprintf(what, sizeof(what), "linux.resources.devices");
+        if (rules[i].access == 0)
+            continue;
+        ret = brig_cg_write(a, h, rules[i].allow ? "devices.allow" : "devices.deny", text, what, err);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hierarchy *h,
+                    const struct brig_dev_rule *rules, size_t n, struct brig_err **err)
+{
+    cleanup_free void *insns = NULL;
+    cleanup_close int fd = openat(h->fd, a->rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char where[4200];
+    size_t n_insns = 0;
+    int ret;
+
+    snprintf(where, sizeof(where), "%s/%s", h->root, a->rel);
+    if (fd < 0)
+        return brig_err_sys(err, "linux.resources.devices: open `%s`", where);
+    ret = brig_dev_bpf_build(rules, n, &insns, &n_insns, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_dev_bpf_attach(fd, insns, n_insns, where, err);
+    return ret < 0 ? brig_err_wrap(err, ret, "linux.resources.devices") : 0;
+}
+
+int brig_cg_apply_devices(const struct brig_cg_apply *a, const struct brig_resources *r, struct brig_err **err)
+{
+    cleanup_free struct brig_dev_rule *rules = NULL;
+    const struct brig_cgroup_hierarchy *h;
+    size_t n = 0;
+    int ret;
+
+    /* Updates leave the device rules as they were set at create, like runc's update. */
+    if (a->update || !a->cfg)
+        return 0;
+    ret = brig_dev_rules_build(r->devices, r->n_devices, a->cfg->devices, a->cfg->n_devices, &rules, &n, err);
+    if (ret < 0)
+        return ret;
+    h = brig_cg_find_v1(a->set, "devices");
+    if (h)
+        return apply_v1(a, h, rules, n, err);
+    if (brig_cg_is_v2(a->set))
+        return apply_v2(a, brig_cg_unified(a->set), rules, n, err);
+    /* No device controller at all: only a config that asks for rules cares. */
+    if (r->n_devices)
+        return brig_cg_unsupported(err, "linux.resources.devices", "no devices controller");
+    return 0;
+}

@@ -1,0 +1,170 @@
+/* Private to netns/: network configs, leases and port claims on disk, rtnetlink and nftables messages. */
+#ifndef BRIG_NETNS_INTERNAL_H
+#define BRIG_NETNS_INTERNAL_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netns.h"
+
+struct mnl_socket;
+
+/* ---- network configs (config.c) ---- */
+
+struct net_config {
+    char name[65];
+    char bridge[IFNAMSIZ];
+    struct in_addr subnet; /* network address */
+    uint8_t prefix;
+    struct in_addr gateway;
+    bool has_v6;
+    struct in6_addr subnet6;
+    uint8_t prefix6;
+    uint32_t mtu; /* 0: the kernel's default */
+    bool keep_bridge;
+};
+
+int net_validate_name(const char *name, struct brig_err **err);
+/* The built-in default network, overridable by a file of the same name. */
+int net_config_load(const char *name, struct net_config *cfg, struct brig_err **err);
+int net_parse_cidr4(const char *text, struct in_addr *addr, uint8_t *prefix);
+int net_parse_cidr6(const char *text, struct in6_addr *addr, uint8_t *prefix);
+uint32_t net_mask4(uint8_t prefix); /* host order */
+/* The container's IPv6 address: the subnet6 prefix with the IPv4 address's host part. */
+void net_addr6_for(const struct net_config *cfg, struct in_addr ip4, struct in6_addr *out);
+void net_gateway6(const struct net_config *cfg, struct in6_addr *out);
+
+/* "vb" + 8 hex digits of a hash of the id: stable, so the same container always gets the same name. */
+void net_veth_name(const char *id, char name[IFNAMSIZ]);
+uint32_t net_hash(const char *s);
+
+/* ---- the record teardown reads (record.c) ---- */
+
+struct net_record {
+    char *id;
+    char *network;
+    char *bridge;
+    char *veth;
+    char *ip;    /* NULL until the lease is taken */
+    char *ports; /* canonical brig_net_parse_ports() text, "" when none */
+    bool keep_bridge;
+};
+
+int net_record_write(int dir_fd, const struct net_record *rec, struct brig_err **err);
+/* -ENOENT (without *err) when there is no record. */
+int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err);
+void net_record_clear(struct net_record *rec);
+/* Canonical text of a port list, which brig_net_parse_ports() reads back. */
+int net_ports_format(const struct brig_net_port *ports, size_t n, char **out);
+
+/* ---- leases and port claims under <root>/.net (claims.c) ---- */
+
+/* <root>/.net/networks/<name> (made when missing); `leases_fd` is its leases/ directory. */
+int net_dir_open(const char *root, const char *network, int *net_fd, int *leases_fd, struct brig_err **err);
+int net_ports_dir_open(const char *root, int *ports_fd, struct brig_err **err);
+
+int net_lease_take(int leases_fd, const struct net_config *cfg, const char *id, const char *want,
+                   struct in_addr *out, struct brig_err **err);
+/* Removes the lease when it is this container's. */
+void net_lease_release(int leases_fd, const char *ip, const char *id);
+/* Finds this container's lease by scanning (the record lost it); 0 or -ENOENT. */
+int net_lease_find(int leases_fd, const char *id, char *ip, size_t len);
+bool net_leases_empty(int leases_fd);
+
+/* Claims every host port of `ports` for `id` (O_EXCL files "tcp-8080"); on a conflict, releases what it took. */
+int net_ports_claim(int ports_fd, const struct brig_net_port *ports, size_t n, const char *id,
+                    struct brig_err **err);
+bool net_port_owned(int ports_fd, uint8_t proto, uint16_t port, const char *id);
+void net_port_release(int ports_fd, uint8_t proto, uint16_t port, const char *id);
+const char *net_proto_name(uint8_t proto);
+
+/* ---- netlink sockets and batches (netlink.c) ---- */
+
+struct net_nl {
+    struct mnl_socket *sock;
+    uint32_t seq;
+};
+
+/* A socket of `bus` (NETLINK_ROUTE, NETLINK_NETFILTER) in the network namespace `netns_fd` (-1: ours). */
+int net_nl_open(int bus, int netns_fd, struct net_nl *nl, struct brig_err **err);
+void net_nl_close(struct net_nl *nl);
+
+#define NET_MSGS_MAX 24
+
+/* Messages sent in one sendmsg(); the kernel answers each failure with its errno and extended ack. */
+struct net_msgs {
+    char *buf;
+    size_t cap;
+    size_t len;
+    unsigned n;
+    struct {
+        uint32_t seq;
+        int ignore; /* an errno that counts as success (EEXIST, ENOENT...), or 0 */
+        char what[160];
+    } info[NET_MSGS_MAX];
+};
+
+int net_msgs_init(struct net_msgs *m, size_t cap);
+void net_msgs_free(struct net_msgs *m);
+/* Starts a message; `what` names it in errors ("create veth `vb12345678`"). NULL when full. */
+struct nlmsghdr *net_msgs_put(struct net_msgs *m, struct net_nl *nl, uint16_t type, uint16_t flags, int ignore,
+                              const char *what);
+/* Ends the message started last (after its attributes were added). */
+void net_msgs_end(struct net_msgs *m, struct nlmsghdr *nlh);
+/* Marks bytes added by a library that wrote a whole message at the tail (libnftnl's batch begin/end). */
+void net_msgs_add_raw(struct net_msgs *m, size_t len);
+/* Sends all, then collects the answers: the first failure becomes *err ("<what>: <kernel message>: <errno>"). */
+int net_msgs_send(struct net_nl *nl, struct net_msgs *m, struct brig_err **err);
+
+/* ---- rtnetlink messages (link.c) ---- */
+
+int net_link_bridge(struct net_msgs *m, struct net_nl *nl, const struct net_config *cfg);
+int net_link_veth(struct net_msgs *m, struct net_nl *nl, const char *host_name, unsigned bridge_index,
+                  uint32_t mtu, const char *peer_name, int peer_netns_fd);
+int net_link_hairpin(struct net_msgs *m, struct net_nl *nl, const char *name);
+int net_link_up(struct net_msgs *m, struct net_nl *nl, unsigned index, const char *name);
+int net_link_delete(struct net_msgs *m, struct net_nl *nl, const char *name);
+int net_addr_add(struct net_msgs *m, struct net_nl *nl, int family, unsigned index, const void *addr,
+                 uint8_t prefix, const char *ifname);
+int net_route_default(struct net_msgs *m, struct net_nl *nl, int family, const void *gateway);
+/* The index of `name` in the namespace of `nl`'s socket; 0 when there is no such link. */
+unsigned net_link_index(struct net_nl *nl, const char *name);
+
+/* ---- nftables (nft.c) ---- */
+
+#define NET_NFT_TABLE "brig"
+
+/* One port forward as a map element. */
+struct net_forward {
+    uint8_t proto;
+    struct in_addr host_ip; /* INADDR_ANY: the pf_any map */
+    uint16_t host_port;
+    struct in_addr addr;
+    uint16_t port;
+};
+
+/* Creates table `ip brig` with its maps, sets and rules unless it exists. */
+int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err);
+/* One atomic batch: adds `bridge` to the bridges set (when not NULL) and the forwards to the maps. Creates
+ * the table first when it is missing. */
+int net_nft_add(struct net_nl *nl, const char *bridge, const struct net_forward *fw, size_t n,
+                struct brig_err **err);
+/* One batch removing the forwards (and `bridge` from the set, when not NULL); elements already gone are
+ * skipped. */
+int net_nft_del(struct net_nl *nl, const char *bridge, const struct net_forward *fw, size_t n,
+                struct brig_err **err);
+
+/* ---- /etc/hosts and /etc/resolv.conf (etc.c) ---- */
+
+int net_write_hosts(int dir_fd, const char *hostname, const char *ip, struct brig_err **err);
+int net_write_resolv(int dir_fd, struct brig_err **err);
+/* resolv.conf text without loopback nameservers (which mean nothing inside the container). */
+char *net_resolv_filter(const char *text);
+
+/* ---- sysctls in the caller's network namespace (sysctl.c) ---- */
+
+int net_sysctl_ensure(const char *path, const char *value, struct brig_err **err);
+
+#endif

@@ -1,0 +1,120 @@
+/* The record of a container's network in its state directory: written before anything is claimed, so a
+ * teardown after a crash at any point knows what to look for. One `key=value` per line. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "../util/util.h"
+
+const char *net_proto_name(uint8_t proto)
+{
+    switch (proto) {
+    case IPPROTO_TCP:
+        return "tcp";
+    case IPPROTO_UDP:
+        return "udp";
+    case IPPROTO_SCTP:
+        return "sctp";
+    default:
+        return "?";
+    }
+}
+
+int net_ports_format(const struct brig_net_port *ports, size_t n, char **out)
+{
+    size_t cap = n * 64 + 1, len = 0;
+    char *text = malloc(cap);
+
+    if (!text)
+        return -ENOMEM;
+    text[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &ports[i].host_ip, ip, sizeof(ip));
+        len += (size_t) snprintf(text + len, cap - len, "%s%s:%u-%u:%u-%u/%s", i ? "," : "", ip,
+                                 ports[i].host_port, ports[i].host_port + ports[i].count - 1,
+                                 ports[i].container_port, ports[i].container_port + ports[i].count - 1,
+                                 net_proto_name(ports[i].proto));
+    }
+    *out = text;
+    return 0;
+}
+
+int net_record_write(int dir_fd, const struct net_record *rec, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    int len = asprintf(&text, "id=%s\nnetwork=%s\nbridge=%s\nveth=%s\nkeep=%d\nports=%s\nip=%s\n", rec->id,
+                       rec->network, rec->bridge, rec->veth, rec->keep_bridge, rec->ports ? rec->ports : "",
+                       rec->ip ? rec->ip : "");
+
+    if (len < 0)
+        return brig_err_set(err, ENOMEM, "network record");
+    return brig_write_file_atomic_at(dir_fd, BRIG_NET_RECORD_FILE, text, (size_t) len, 0600, err);
+}
+
+static int take(char **field, const char *value)
+{
+    free(*field);
+    *field = *value ? strdup(value) : NULL;
+    return *value && !*field ? -ENOMEM : 0;
+}
+
+int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    cleanup_err struct brig_err *read_err = NULL;
+    char *save = NULL;
+    int ret;
+
+    memset(rec, 0, sizeof(*rec));
+    ret = brig_read_file_at(dir_fd, BRIG_NET_RECORD_FILE, &text, NULL, &read_err);
+    if (ret == -ENOENT)
+        return ret;
+    if (ret < 0) {
+        *err = steal_ptr(read_err);
+        return ret;
+    }
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *value = eq + 1;
+        if (!strcmp(line, "id"))
+            ret = take(&rec->id, value);
+        else if (!strcmp(line, "network"))
+            ret = take(&rec->network, value);
+        else if (!strcmp(line, "bridge"))
+            ret = take(&rec->bridge, value);
+        else if (!strcmp(line, "veth"))
+            ret = take(&rec->veth, value);
+        else if (!strcmp(line, "ports"))
+            ret = take(&rec->ports, value);
+        else if (!strcmp(line, "ip"))
+            ret = take(&rec->ip, value);
+        else if (!strcmp(line, "keep"))
+            rec->keep_bridge = !strcmp(value, "1");
+        if (ret < 0) {
+            net_record_clear(rec);
+            return brig_err_set(err, ENOMEM, "network record");
+        }
+    }
+    if (!rec->id || !rec->network || !rec->bridge || !rec->veth) {
+        net_record_clear(rec);
+        return brig_err_set(err, EINVAL, "network record `%s`: incomplete", BRIG_NET_RECORD_FILE);
+    }
+    return 0;
+}
+
+void net_record_clear(struct net_record *rec)
+{
+    free(rec->id);
+    free(rec->network);
+    free(rec->bridge);
+    free(rec->veth);
+    free(rec->ip);
+    free(rec->ports);
+    memset(rec, 0, sizeof(*rec));
+}

@@ -1,0 +1,482 @@
+/* A container's network from prepare to teardown. Every kernel object made here has one undo path,
+ * brig_net_teardown(), which reads only the record written before anything was claimed. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+
+#include "internal.h"
+#include "../util/util.h"
+
+#define CONTAINER_IFNAME "eth0"
+
+struct brig_net {
+    char *id;
+    int state_dir_fd;
+    int net_fd; /* <root>/.net/networks/<name>, flock()ed around the bridge's life */
+    struct net_config cfg;
+    struct brig_net_port *ports;
+    size_t n_ports;
+    struct in_addr ip;
+    char ip_text[INET_ADDRSTRLEN];
+    char veth[IFNAMSIZ];
+    char *hosts_path;
+    char *resolv_path;
+};
+
+void brig_net_free(struct brig_net *net)
+{
+    if (!net)
+        return;
+    if (net->state_dir_fd >= 0)
+        close(net->state_dir_fd);
+    if (net->net_fd >= 0)
+        close(net->net_fd);
+    free(net->id);
+    free(net->ports);
+    free(net->hosts_path);
+    free(net->resolv_path);
+    free(net);
+}
+
+const char *brig_net_ip(const struct brig_net *net)
+{
+    return net->ip_text;
+}
+
+const char *brig_net_hosts_path(const struct brig_net *net)
+{
+    return net->hosts_path;
+}
+
+const char *brig_net_resolv_path(const struct brig_net *net)
+{
+    return net->resolv_path;
+}
+
+static int state_file_path(int dir_fd, const char *name, char **out)
+{
+    char link[64], dir[4096];
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", dir_fd);
+    n = readlink(link, dir, sizeof(dir) - 1);
+    if (n < 0)
+        return -errno;
+    dir[n] = '\0';
+    return asprintf(out, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
+}
+
+static int copy_ports(const struct brig_net_opts *opts, struct brig_net *net)
+{
+    if (!opts->n_ports)
+        return 0;
+    net->ports = calloc(opts->n_ports, sizeof(*net->ports));
+    if (!net->ports)
+        return -ENOMEM;
+    memcpy(net->ports, opts->ports, opts->n_ports * sizeof(*net->ports));
+    net->n_ports = opts->n_ports;
+    return 0;
+}
+
+static int write_record(const struct brig_net *net, const char *ip, struct brig_err **err)
+{
+    cleanup_free char *ports = NULL;
+    struct net_record rec = {
+        .id = net->id,
+        .network = (char *) net->cfg.name,
+        .bridge = (char *) net->cfg.bridge,
+        .veth = (char *) net->veth,
+        .ip = (char *) ip,
+        .keep_bridge = net->cfg.keep_bridge,
+    };
+
+    if (net_ports_format(net->ports, net->n_ports, &ports) < 0)
+        return brig_err_set(err, ENOMEM, "network record");
+    rec.ports = ports;
+    return net_record_write(net->state_dir_fd, &rec, err);
+}
+
+int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const char *hostname,
+                     const struct brig_net_opts *opts, struct brig_net **out, struct brig_err **err)
+{
+    cleanup_net struct brig_net *net = NULL;
+    cleanup_close int leases_fd = -1;
+    cleanup_close int ports_fd = -1;
+    char short_id[13];
+    int ret;
+
+    *out = NULL;
+    if (!opts->enabled)
+        return 0;
+    net = calloc(1, sizeof(*net));
+    if (!net)
+        return brig_err_set(err, ENOMEM, "network");
+    net->state_dir_fd = net->net_fd = -1;
+    ret = net_config_load(opts->network ? opts->network : BRIG_NET_DEFAULT_NETWORK, &net->cfg, err);
+    if (ret < 0)
+        return ret;
+    net->id = strdup(id);
+    if (!net->id || copy_ports(opts, net) < 0)
+        return brig_err_set(err, ENOMEM, "network");
+    net->state_dir_fd = fcntl(state_dir_fd, F_DUPFD_CLOEXEC, 3);
+    if (net->state_dir_fd < 0)
+        return brig_err_sys(err, "network: duplicate the state directory fd");
+    net_veth_name(id, net->veth);
+
+    ret = net_dir_open(root, net->cfg.name, &net->net_fd, &leases_fd, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "network `%s`", net->cfg.name);
+    ret = net_ports_dir_open(root, &ports_fd, err);
+    if (ret < 0)
+        return ret;
+    /* Written before the first claim: whatever happens next, teardown knows where to look. */
+    ret = write_record(net, NULL, err);
+    if (ret < 0)
+        return ret;
+    ret = net_ports_claim(ports_fd, net->ports, net->n_ports, id, err);
+    if (ret < 0)
+        return ret;
+    ret = net_lease_take(leases_fd, &net->cfg, id, opts->ip, &net->ip, err);
+    if (ret < 0)
+        return ret;
+    inet_ntop(AF_INET, &net->ip, net->ip_text, sizeof(net->ip_text));
+    ret = write_record(net, net->ip_text, err);
+    if (ret < 0)
+        return ret;
+
+    snprintf(short_id, sizeof(short_id), "%s", id);
+    ret = net_write_hosts(net->state_dir_fd, hostname && *hostname ? hostname : short_id, net->ip_text, err);
+    if (ret == 0)
+        ret = net_write_resolv(net->state_dir_fd, err);
+    if (ret < 0)
+        return ret;
+    if (state_file_path(net->state_dir_fd, BRIG_NET_HOSTS_FILE, &net->hosts_path) < 0 ||
+        state_file_path(net->state_dir_fd, BRIG_NET_RESOLV_FILE, &net->resolv_path) < 0)
+        return brig_err_set(err, ENOMEM, "network: state file paths");
+    *out = steal_ptr(net);
+    return 0;
+}
+
+/* Creates the bridge when missing, with the gateway address, and the sysctls the port forwards need. */
+static int ensure_bridge(struct brig_net *net, struct net_nl *host, unsigned *index, struct brig_err **err)
+{
+    const struct net_config *cfg = &net->cfg;
+    char path[128];
+    struct net_msgs m;
+    int ret;
+
+    *index = net_link_index(host, cfg->bridge);
+    if (*index == 0) {
+        if (net_msgs_init(&m, 4096) < 0)
+            return brig_err_set(err, ENOMEM, "bridge");
+        ret = net_link_bridge(&m, host, cfg);
+        if (ret == 0)
+            ret = net_msgs_send(host, &m, err);
+        net_msgs_free(&m);
+        if (ret < 0)
+            return ret;
+        *index = net_link_index(host, cfg->bridge);
+        if (*index == 0)
+            return brig_err_set(err, ENODEV, "bridge `%s` vanished after it was created", cfg->bridge);
+        if (net_msgs_init(&m, 4096) < 0)
+            return brig_err_set(err, ENOMEM, "bridge");
+        ret = net_addr_add(&m, host, AF_INET, *index, &cfg->gateway, cfg->prefix, cfg->bridge);
+        if (ret == 0 && cfg->has_v6) {
+            struct in6_addr gw6;
+            net_gateway6(cfg, &gw6);
+            ret = net_addr_add(&m, host, AF_INET6, *index, &gw6, cfg->prefix6, cfg->bridge);
+        }
+        if (ret == 0)
+            ret = net_msgs_send(host, &m, err);
+        else
+            ret = brig_err_set(err, -ret, "bridge `%s`: build address request", cfg->bridge);
+        net_msgs_free(&m);
+        if (ret < 0)
+            return ret;
+    }
+    /* 127.0.0.1:PORT is DNATed to a container: the packet leaves through the bridge with a loopback source,
+     * which the kernel drops unless the bridge allows it. */
+    snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", cfg->bridge);
+    ret = net_sysctl_ensure(path, "1", err);
+    if (ret == 0)
+        ret = net_sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", err);
+    if (ret == 0 && cfg->has_v6)
+        ret = net_sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", err);
+    return ret;
+}
+
+static int attach_host(struct brig_net *net, int netns_fd, struct brig_err **err)
+{
+    struct net_nl host = {NULL};
+    struct net_msgs m = {.buf = NULL};
+    unsigned bridge_index;
+    int ret;
+
+    ret = net_nl_open(NETLINK_ROUTE, -1, &host, err);
+    if (ret < 0)
+        return ret;
+    /* Shared: the last container's teardown removes the bridge under the exclusive lock. */
+    if (flock(net->net_fd, LOCK_SH) < 0) {
+        ret = brig_err_sys(err, "lock network `%s`", net->cfg.name);
+        goto out;
+    }
+    ret = ensure_bridge(net, &host, &bridge_index, err);
+    if (ret < 0)
+        goto out;
+    if (net_msgs_init(&m, 4096) < 0) {
+        ret = brig_err_set(err, ENOMEM, "veth");
+        goto out;
+    }
+    ret = net_link_veth(&m, &host, net->veth, bridge_index, net->cfg.mtu, CONTAINER_IFNAME, netns_fd);
+    if (ret == 0)
+        ret = net_link_hairpin(&m, &host, net->veth);
+    if (ret == 0)
+        ret = net_msgs_send(&host, &m, err);
+    else
+        ret = brig_err_set(err, -ret, "veth `%s`: build request", net->veth);
+out:
+    flock(net->net_fd, LOCK_UN);
+    net_msgs_free(&m);
+    net_nl_close(&host);
+    return ret;
+}
+
+static int attach_container(struct brig_net *net, int netns_fd, struct brig_err **err)
+{
+    const struct net_config *cfg = &net->cfg;
+    struct net_nl nl = {NULL};
+    struct net_msgs m = {.buf = NULL};
+    unsigned index;
+    int ret;
+
+    ret = net_nl_open(NETLINK_ROUTE, netns_fd, &nl, err);
+    if (ret < 0)
+        return ret;
+    index = net_link_index(&nl, CONTAINER_IFNAME);
+    if (index == 0) {
+        ret = brig_err_set(err, ENODEV, "no `" CONTAINER_IFNAME "` in the container's network namespace");
+        goto out;
+    }
+    if (net_msgs_init(&m, 4096) < 0) {
+        ret = brig_err_set(err, ENOMEM, "container network");
+        goto out;
+    }
+    ret = net_link_up(&m, &nl, 1, "lo"); /* the loopback device is index 1 in every namespace */
+    if (ret == 0)
+        ret = net_addr_add(&m, &nl, AF_INET, index, &net->ip, cfg->prefix, CONTAINER_IFNAME);
+    if (ret == 0)
+        ret = net_link_up(&m, &nl, index, CONTAINER_IFNAME);
+    if (ret == 0)
+        ret = net_route_default(&m, &nl, AF_INET, &cfg->gateway);
+    if (ret == 0 && cfg->has_v6) {
+        struct in6_addr addr6, gw6;
+        net_addr6_for(cfg, net->ip, &addr6);
+        net_gateway6(cfg, &gw6);
+        ret = net_addr_add(&m, &nl, AF_INET6, index, &addr6, cfg->prefix6, CONTAINER_IFNAME);
+        if (ret == 0)
+            ret = net_route_default(&m, &nl, AF_INET6, &gw6);
+    }
+    if (ret == 0)
+        ret = net_msgs_send(&nl, &m, err);
+    else
+        ret = brig_err_set(err, -ret, "container network: build request");
+out:
+    net_msgs_free(&m);
+    net_nl_close(&nl);
+    return ret;
+}
+
+/* Expands port ranges into one forward per port. */
+static int forwards_of(const struct brig_net_port *ports, size_t n, struct in_addr addr, struct net_forward **out,
+                       size_t *n_out)
+{
+    size_t total = 0, k = 0;
+
+    for (size_t i = 0; i < n; i++)
+        total += ports[i].count;
+    *out = calloc(total ? total : 1, sizeof(**out));
+    if (!*out)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < ports[i].count; j++)
+            (*out)[k++] = (struct net_forward){
+                .proto = ports[i].proto,
+                .host_ip = ports[i].host_ip,
+                .host_port = (uint16_t) (ports[i].host_port + j),
+                .addr = addr,
+                .port = (uint16_t) (ports[i].container_port + j),
+            };
+    *n_out = total;
+    return 0;
+}
+
+static int attach_nft(struct brig_net *net, struct brig_err **err)
+{
+    cleanup_free struct net_forward *fw = NULL;
+    struct net_nl nl = {NULL};
+    size_t n = 0;
+    int ret;
+
+    if (forwards_of(net->ports, net->n_ports, net->ip, &fw, &n) < 0)
+        return brig_err_set(err, ENOMEM, "port forwards");
+    ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
+    if (ret < 0)
+        return ret;
+    ret = net_nft_add(&nl, net->cfg.bridge, fw, n, err);
+    net_nl_close(&nl);
+    return ret;
+}
+
+int brig_net_attach(struct brig_net *net, pid_t pid, struct brig_err **err)
+{
+    cleanup_close int netns_fd = -1;
+    char path[64];
+    int ret;
+
+    if (!net)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+    netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0)
+        return brig_err_sys(err, "network: open `%s`", path);
+    ret = attach_host(net, netns_fd, err);
+    if (ret == 0)
+        ret = attach_container(net, netns_fd, err);
+    if (ret == 0)
+        ret = attach_nft(net, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "network `%s`", net->cfg.name);
+    return 0;
+}
+
+/* ---- teardown ---- */
+
+/* Keeps the first failure of a sequence of steps that all run. */
+static void keep_first(int ret, struct brig_err **step_err, int *first, struct brig_err **err)
+{
+    if (ret < 0 && *first == 0) {
+        *first = ret;
+        *err = steal_ptr(*step_err);
+    }
+    brig_err_free(step_err);
+}
+
+/* Only ports whose claim file still names this container: a failed create must not remove the forward of
+ * the container whose port it collided with. */
+static int teardown_ports(const char *root, const struct net_record *rec, struct brig_err **err)
+{
+    cleanup_free struct brig_net_port *ports = NULL;
+    cleanup_free struct net_forward *fw = NULL;
+    cleanup_close int ports_fd = -1;
+    struct net_nl nl = {NULL};
+    size_t n_ports = 0, n_fw = 0, owned = 0;
+    int ret;
+
+    if (!rec->ports || !*rec->ports)
+        return 0;
+    ret = brig_net_parse_ports(rec->ports, &ports, &n_ports, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "network record");
+    ret = net_ports_dir_open(root, &ports_fd, err);
+    if (ret < 0)
+        return ret;
+    if (forwards_of(ports, n_ports, (struct in_addr){0}, &fw, &n_fw) < 0)
+        return brig_err_set(err, ENOMEM, "port forwards");
+    for (size_t i = 0; i < n_fw; i++)
+        if (net_port_owned(ports_fd, fw[i].proto, fw[i].host_port, rec->id))
+            fw[owned++] = fw[i];
+    if (owned) {
+        ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
+        if (ret == 0)
+            ret = net_nft_del(&nl, NULL, fw, owned, err);
+        net_nl_close(&nl);
+        if (ret < 0)
+            return ret;
+    }
+    for (size_t i = 0; i < owned; i++)
+        net_port_release(ports_fd, fw[i].proto, fw[i].host_port, rec->id);
+    return 0;
+}
+
+static int delete_link(const char *name, struct brig_err **err)
+{
+    struct net_nl nl = {NULL};
+    struct net_msgs m = {.buf = NULL};
+    int ret = net_nl_open(NETLINK_ROUTE, -1, &nl, err);
+
+    if (ret < 0)
+        return ret;
+    if (net_msgs_init(&m, 4096) < 0)
+        ret = brig_err_set(err, ENOMEM, "delete link");
+    else if ((ret = net_link_delete(&m, &nl, name)) < 0)
+        ret = brig_err_set(err, -ret, "delete link `%s`", name);
+    else
+        ret = net_msgs_send(&nl, &m, err);
+    net_msgs_free(&m);
+    net_nl_close(&nl);
+    return ret;
+}
+
+static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_fd, struct brig_err **err)
+{
+    struct net_nl nl = {NULL};
+    int ret = 0;
+
+    if (rec->keep_bridge)
+        return 0;
+    if (flock(net_fd, LOCK_EX) < 0)
+        return brig_err_sys(err, "lock network `%s`", rec->network);
+    if (net_leases_empty(leases_fd)) {
+        ret = delete_link(rec->bridge, err);
+        if (ret == 0)
+            ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
+        if (ret == 0)
+            ret = net_nft_del(&nl, rec->bridge, NULL, 0, err);
+        net_nl_close(&nl);
+    }
+    flock(net_fd, LOCK_UN);
+    return ret;
+}
+
+int brig_net_teardown(const char *root, int state_dir_fd, struct brig_err **err)
+{
+    struct net_record rec;
+    struct brig_err *step_err = NULL;
+    cleanup_close int net_fd = -1;
+    cleanup_close int leases_fd = -1;
+    int first = 0, ret;
+
+    ret = net_record_read(state_dir_fd, &rec, err);
+    if (ret == -ENOENT)
+        return 0;
+    if (ret < 0)
+        return ret;
+    /* Each step runs even when an earlier one failed; the first failure is the one reported. */
+    keep_first(teardown_ports(root, &rec, &step_err), &step_err, &first, err);
+    /* Removing the host end removes the pair; when the container's namespace is already gone, so is the pair. */
+    keep_first(delete_link(rec.veth, &step_err), &step_err, &first, err);
+    ret = net_dir_open(root, rec.network, &net_fd, &leases_fd, &step_err);
+    keep_first(ret, &step_err, &first, err);
+    if (ret == 0) {
+        char found[INET_ADDRSTRLEN];
+        if (rec.ip)
+            net_lease_release(leases_fd, rec.ip, rec.id);
+        else if (net_lease_find(leases_fd, rec.id, found, sizeof(found)) == 0)
+            net_lease_release(leases_fd, found, rec.id);
+        keep_first(teardown_bridge(&rec, net_fd, leases_fd, &step_err), &step_err, &first, err);
+    }
+    if (first == 0) {
+        unlinkat(state_dir_fd, BRIG_NET_HOSTS_FILE, 0);
+        unlinkat(state_dir_fd, BRIG_NET_RESOLV_FILE, 0);
+        unlinkat(state_dir_fd, BRIG_NET_RECORD_FILE, 0);
+    }
+    net_record_clear(&rec);
+    if (first < 0)
+        return brig_err_wrap(err, first, "network teardown");
+    return 0;
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# First-stage init of the guest lane, run by the initramfs's static busybox. It mounts the host's root
+# (9p, read-only) under a tmpfs-backed overlay, so the guest sees the host's files and may write anywhere
+# without touching them, prepares the system inside it (API file systems, cgroup2 with every controller
+# enabled, the lane share, loopback) and hands over to the second stage ($brig_init from the kernel
+# command line, a script in the repository).
+#
+# Everything here is done by the static busybox on purpose: under TCG each dynamically linked program
+# loaded over 9p costs tens of milliseconds, and boot time is paid by every lane run.
+export PATH=/bin
+NEW=/newroot
+
+die() {
+	echo "guest lane initramfs: $*" >/dev/console
+	# The host passes -no-reboot: rebooting ends qemu, and the missing status file tells it we failed.
+	echo b >/proc/sysrq-trigger
+	busybox reboot -f
+	busybox sleep 1000
+}
+
+m() {
+	busybox mount "$@" || die "mount $*"
+}
+
+m -t proc proc /proc
+m -t sysfs sysfs /sys
+m -t devtmpfs devtmpfs /dev
+
+while read -r mod; do
+	busybox insmod "/modules/$mod" || die "insmod $mod"
+done </modules/order
+
+busybox mkdir -p /lower /rw
+m -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /lower
+m -t tmpfs -o mode=755 tmpfs /rw
+busybox mkdir -p /rw/upper /rw/work
+m -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay $NEW
+
+[ -n "${brig_init:-}" ] || die "no brig_init= on the kernel command line"
+[ -x "$NEW$brig_init" ] || die "second stage $brig_init is not executable in the host root"
+
+busybox mount --move /dev $NEW/dev || die "move /dev"
+busybox umount /proc /sys
+m -t proc proc $NEW/proc
+m -t sysfs sysfs $NEW/sys
+busybox mkdir -p $NEW/dev/pts $NEW/dev/shm
+m -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts $NEW/dev/pts
+busybox ln -sf pts/ptmx $NEW/dev/ptmx
+# What udev or systemd would add: bash's process substitution needs /dev/fd.
+busybox ln -sf /proc/self/fd $NEW/dev/fd
+busybox ln -sf /proc/self/fd/0 $NEW/dev/stdin
+busybox ln -sf /proc/self/fd/1 $NEW/dev/stdout
+busybox ln -sf /proc/self/fd/2 $NEW/dev/stderr
+m -t tmpfs -o mode=1777 tmpfs $NEW/dev/shm
+m -t tmpfs -o mode=755 tmpfs $NEW/run
+busybox mkdir -p $NEW/run/lock $NEW/run/lane
+# nsdelegate as systemd mounts it: a cgroup namespace is a delegation boundary.
+m -t cgroup2 -o nsdelegate cgroup2 $NEW/sys/fs/cgroup
+controllers=
+for c in $(busybox cat $NEW/sys/fs/cgroup/cgroup.controllers); do
+	controllers="$controllers +$c"
+done
+echo "$controllers" >$NEW/sys/fs/cgroup/cgroup.subtree_control || die "enable controllers:$controllers"
+# The lane share carries the job in and its status out; no cache, so what the guest writes is on the
+# host when the write returns.
+m -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lane $NEW/run/lane
+
+busybox hostname brig-guest
+busybox ip link set lo up
+
+exec busybox switch_root $NEW "$brig_init"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# lane.sh [--build-dir DIR] [--timeout SECS] [BATS_FILE...]: the guest lane as the test suite runs it
+# (CTest `guest/lane`). Runs every tests/guest/suites/*.bats (or the given files) with bats inside one
+# boot of the guest (run-lane.sh) against $BRIG, and exits with bats' status (77: lane not installed).
+#
+# The test rootfs cache is built on the host first: in the guest, writes land in a throwaway overlay and
+# the ~400 busybox links would cost seconds of forks under TCG on every run.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${BRIG:?set BRIG to the runtime binary under test}"
+lane_args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build-dir) lane_args+=(--build-dir "$2"); export BRIG_BUILD=$2; shift 2 ;;
+	--timeout) lane_args+=(--timeout "$2"); shift 2 ;;
+	*) break ;;
+	esac
+done
+if [ $# -gt 0 ]; then
+	files=("$@")
+else
+	files=("$here"/suites/*.bats)
+fi
+
+(
+	# shellcheck source=../integration/helpers.bash
+	source "$here/../integration/helpers.bash"
+	build_rootfs_cache
+)
+
+exec "$here/run-lane.sh" "${lane_args[@]}" -- bats --tap "${files[@]}"

@@ -1,0 +1,250 @@
+#!/usr/bin/env bats
+# Process security in the container: capabilities, seccomp (errno, kill, argument rules, notify listener),
+# personality, scheduler, I/O priority, and the errors for bad input, which come before anything is created.
+
+load helpers
+
+# Capability bit masks as /proc/PID/status prints them.
+CAP_KILL=$((1 << 5))
+CAP_NET_BIND_SERVICE=$((1 << 10))
+CAP_AUDIT_WRITE=$((1 << 29))
+
+hex_mask() {
+	printf '%016x' "$1"
+}
+
+# The value of a /proc/self/status field in $output: status_field CapEff
+status_field() {
+	printf '%s\n' "$output" | awk -v f="$1:" '$1 == f { print $2 }'
+}
+
+set_seccomp() {
+	bundle_jq '.linux.seccomp = ($s | fromjson)' --arg s "$1"
+}
+
+# Runs a config that must be refused: one-line error naming the field, nothing created.
+assert_refused() {
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_one_line_error
+	assert_output_contains "$@"
+	[ ! -e "$BRIG_ROOT/$ID" ] || fail "state directory was created"
+	assert_nothing_left
+}
+
+@test "security: capability sets inside the container match the config" {
+	bundle_jq '.process.capabilities = {
+		bounding: ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+		effective: ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+		permitted: ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+		inheritable: ["CAP_NET_BIND_SERVICE"],
+		ambient: ["CAP_NET_BIND_SERVICE"]}'
+	run_in_container grep Cap /proc/self/status
+	assert_success
+	local all=$((CAP_KILL | CAP_NET_BIND_SERVICE | CAP_AUDIT_WRITE))
+	# uid 0 at execve: permitted and effective become bounding | inheritable.
+	[ "$(status_field CapBnd)" = "$(hex_mask $all)" ] || fail "CapBnd"
+	[ "$(status_field CapPrm)" = "$(hex_mask $all)" ] || fail "CapPrm"
+	[ "$(status_field CapEff)" = "$(hex_mask $all)" ] || fail "CapEff"
+	[ "$(status_field CapInh)" = "$(hex_mask $CAP_NET_BIND_SERVICE)" ] || fail "CapInh"
+	[ "$(status_field CapAmb)" = "$(hex_mask $CAP_NET_BIND_SERVICE)" ] || fail "CapAmb"
+}
+
+@test "security: a non-root user keeps only its ambient capabilities" {
+	bundle_jq '.process.user = {uid: 1000, gid: 1000}'
+	run_in_container true
+	# A non-root process needs the exec fifo to be writable for it (runtime/create.c).
+	[ "$status" -eq 0 ] || skip "a non-root container cannot start yet: $output"
+	bundle_jq '.process.capabilities = {
+		bounding: ["CAP_KILL", "CAP_NET_BIND_SERVICE"], effective: ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+		permitted: ["CAP_KILL", "CAP_NET_BIND_SERVICE"], inheritable: ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+		ambient: ["CAP_NET_BIND_SERVICE"]}'
+	run_in_container grep Cap /proc/self/status
+	assert_success
+	[ "$(status_field CapBnd)" = "$(hex_mask $((CAP_KILL | CAP_NET_BIND_SERVICE)))" ] || fail "CapBnd"
+	[ "$(status_field CapInh)" = "$(hex_mask $((CAP_KILL | CAP_NET_BIND_SERVICE)))" ] || fail "CapInh"
+	[ "$(status_field CapPrm)" = "$(hex_mask $CAP_NET_BIND_SERVICE)" ] || fail "CapPrm"
+	[ "$(status_field CapEff)" = "$(hex_mask $CAP_NET_BIND_SERVICE)" ] || fail "CapEff"
+	[ "$(status_field CapAmb)" = "$(hex_mask $CAP_NET_BIND_SERVICE)" ] || fail "CapAmb"
+}
+
+@test "security: without process.capabilities root keeps the runtime's bounding set" {
+	bundle_jq 'del(.process.capabilities)'
+	run_in_container grep CapBnd /proc/self/status
+	assert_success
+	local host
+	host=$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)
+	[ "$(status_field CapBnd)" = "$host" ] || fail "expected CapBnd $host"
+}
+
+@test "security: an unknown capability is refused before anything is created" {
+	require_brig
+	bundle_jq '.process.capabilities.bounding += ["CAP_FOO"]'
+	assert_refused 'process.capabilities.bounding: unknown capability `CAP_FOO`'
+}
+
+@test "security: a capability outside brig's bounding set is a clear error" {
+	require_brig
+	grep -q '^CapBnd:.*' /proc/self/status
+	capsh --decode="$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)" 2>/dev/null | grep -qi cap_sys_resource &&
+		skip "CAP_SYS_RESOURCE is in this host's bounding set"
+	bundle_jq '.process.capabilities.permitted += ["CAP_SYS_RESOURCE"] | .process.capabilities.bounding += ["CAP_SYS_RESOURCE"]'
+	assert_refused 'process.capabilities.permitted: `CAP_SYS_RESOURCE` is not in brig'"'"'s bounding set'
+}
+
+@test "security: seccomp SCMP_ACT_ERRNO makes mkdir fail with EPERM" {
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+		"syscalls": [{"names": ["mkdir", "mkdirat", "no_such_syscall_at_all"], "action": "SCMP_ACT_ERRNO"}]}'
+	run_in_container sh -c 'mkdir /tmp/d; echo "rc=$?"; touch /tmp/f && echo touched'
+	assert_success
+	assert_output_contains "Operation not permitted" "rc=1" "touched"
+}
+
+@test "security: seccomp errnoRet chooses the errno" {
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}]}'
+	run_in_container mkdir /tmp/d
+	assert_failure
+	assert_output_contains "No space left on device"
+}
+
+@test "security: seccomp SCMP_ACT_KILL_PROCESS kills with SIGSYS" {
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}]}'
+	run_in_container mkdir /tmp/d
+	assert_status $((128 + 31))
+}
+
+@test "security: seccomp loaded before the user change when noNewPrivileges is off and CAP_SYS_ADMIN is dropped" {
+	bundle_jq '.process.noNewPrivileges = false'
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}'
+	run_in_container sh -c 'mkdir /tmp/d; grep CapEff /proc/self/status'
+	assert_success
+	assert_output_contains "Operation not permitted" "CapEff:	0000000020000420"
+}
+
+@test "security: seccomp argument rules match only the given value" {
+	# personality(PER_LINUX32) is refused, personality(PER_LINUX) is not.
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"],
+		"action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}'
+	run_in_container sh -c 'linux64 uname -m; linux32 uname -m; echo "rc=$?"'
+	assert_success
+	assert_output_contains "x86_64" "rc=1"
+	assert_output_not_contains "i686"
+	# MASKED_EQ: (arg0 & 0xff) == 8 also catches 0x0108... and leaves 0 alone.
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"],
+		"action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 255, "valueTwo": 8, "op": "SCMP_CMP_MASKED_EQ"}]}]}'
+	run_in_container sh -c 'linux64 uname -m; linux32 uname -m; echo "rc=$?"'
+	assert_success
+	assert_output_contains "x86_64" "rc=1"
+}
+
+@test "security: bad seccomp action, operator, architecture and flag are refused before anything is created" {
+	require_brig
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+		{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}, {"names": ["rmdir"], "action": "SCMP_ACT_LOG"},
+		{"names": ["link"], "action": "SCMP_ACT_TRAP"}, {"names": ["unlink"], "action": "SCMP_ACT_FOO"}]}'
+	assert_refused 'linux.seccomp.syscalls[3].action: unknown action `SCMP_ACT_FOO`'
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["personality"],
+		"action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_ALMOST"}]}]}'
+	assert_refused 'linux.seccomp.syscalls[0].args[0].op: unknown operator `SCMP_CMP_ALMOST`'
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}'
+	assert_refused 'linux.seccomp.architectures[0]: unknown architecture `SCMP_ARCH_VAX`'
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_FAST"]}'
+	assert_refused 'linux.seccomp.flags[0]: unknown flag `SECCOMP_FILTER_FLAG_FAST`'
+}
+
+@test "security: seccomp flags are accepted" {
+	set_seccomp '{"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+		"SECCOMP_FILTER_FLAG_SPEC_ALLOW"], "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}'
+	run_in_container sh -c 'mkdir /tmp/d; echo "rc=$?"'
+	assert_success
+	assert_output_contains "rc=1"
+}
+
+@test "security: seccomp notify sends the fd and the container state to the listener" {
+	local listener=$BRIG_HELPERS/seccomp_listener sock=$TEST_DIR/agent.sock out=$TEST_DIR/agent.out
+	[ -x "$listener" ] || skip "seccomp_listener not built"
+	BRIG_TEST_TOKEN=$TOKEN "$listener" "$sock" >"$out" 2>&1 &
+	local agent=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	bundle_jq '.annotations = {"org.example.key": "value"}'
+	set_seccomp "$(jq -n --arg p "$sock" '{defaultAction: "SCMP_ACT_ALLOW", listenerPath: $p,
+		listenerMetadata: "meta-data", syscalls: [{names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY"}]}')"
+	# The agent answers "success" without running mkdir: the directory never appears.
+	run_in_container sh -c 'mkdir /tmp/d && echo "mkdir ok"; [ -d /tmp/d ] || echo "no dir"'
+	wait "$agent" || true
+	assert_success
+	assert_output_contains "mkdir ok" "no dir"
+	local state
+	state=$(sed -n 's/^state //p' "$out")
+	[ -n "$state" ] || fail "listener got no state: $(cat "$out")"
+	[ "$(jq -r '.fds[0]' <<<"$state")" = seccompFd ] || fail "fds: $state"
+	[ "$(jq -r '.metadata' <<<"$state")" = meta-data ] || fail "metadata: $state"
+	[ "$(jq -r '.state.id' <<<"$state")" = "$ID" ] || fail "id: $state"
+	[ "$(jq -r '.state.bundle' <<<"$state")" = "$BUNDLE" ] || fail "bundle: $state"
+	[ "$(jq -r '.state.annotations["org.example.key"]' <<<"$state")" = value ] || fail "annotations: $state"
+	[ "$(jq -r '.pid' <<<"$state")" -gt 1 ] || fail "pid: $state"
+	[ "$(jq -r '.pid' <<<"$state")" = "$(jq -r '.state.pid' <<<"$state")" ] || fail "pids differ: $state"
+	grep -Eq '^notify (83|258)$' "$out" || fail "no mkdir notification: $(cat "$out")"
+}
+
+@test "security: SCMP_ACT_NOTIFY without a reachable listener fails before anything is created" {
+	require_brig
+	set_seccomp "$(jq -n --arg p "$TEST_DIR/nobody.sock" '{defaultAction: "SCMP_ACT_ALLOW", listenerPath: $p,
+		syscalls: [{names: ["mkdir"], action: "SCMP_ACT_NOTIFY"}]}')"
+	assert_refused "linux.seccomp.listenerPath: connect to \`$TEST_DIR/nobody.sock\`: No such file or directory"
+}
+
+@test "security: personality LINUX32 makes uname report i686" {
+	bundle_jq '.linux.personality = {domain: "LINUX32"}'
+	run_in_container uname -m
+	assert_success
+	[ "$output" = i686 ] || fail "expected i686"
+}
+
+@test "security: scheduler policy and nice, and I/O priority" {
+	bundle_jq '.process.scheduler = {policy: "SCHED_BATCH", nice: 5} | .process.ioPriority = {class: "IOPRIO_CLASS_BE", priority: 6}'
+	run_in_container sh -c 'grep "^policy" /proc/self/sched; cut -d" " -f19 /proc/self/stat; ionice -p $$'
+	assert_success
+	printf '%s\n' "$output" | grep -Eq '^policy +: +3$' || fail "expected SCHED_BATCH (3)"
+	printf '%s\n' "$output" | grep -qx 5 || fail "expected nice 5"
+	assert_output_contains "best-effort: prio 6"
+}
+
+@test "security: bad scheduler, ioPriority and personality values are refused" {
+	require_brig
+	bundle_jq '.process.scheduler = {policy: "SCHED_FASTEST"}'
+	assert_refused 'process.scheduler.policy: unknown policy `SCHED_FASTEST`'
+	bundle_jq '.process.scheduler = {policy: "SCHED_OTHER", nice: 40}'
+	assert_refused 'process.scheduler.nice: 40 is out of range (-20 to 19)'
+	bundle_jq 'del(.process.scheduler) | .process.ioPriority = {class: "IOPRIO_CLASS_BE", priority: 9}'
+	assert_refused 'process.ioPriority.priority: 9 is out of range (0-7)'
+	bundle_jq 'del(.process.ioPriority) | .linux.personality = {domain: "LINUX16"}'
+	assert_refused 'linux.personality.domain: unknown domain `LINUX16`'
+}
+
+@test "security: execCPUAffinity does not apply to the container's init, but a bad list is refused" {
+	local host
+	host=$(awk '$1 == "Cpus_allowed_list:" { print $2 }' /proc/self/status)
+	bundle_jq '.process.execCPUAffinity = {initial: "0", final: "0"}'
+	run_in_container grep Cpus_allowed_list /proc/self/status
+	assert_success
+	assert_output_contains "$host"
+	if is_brig; then
+		bundle_jq '.process.execCPUAffinity = {final: "0-"}'
+		assert_refused 'process.execCPUAffinity.final: invalid CPU list `0-`'
+	fi
+}
+
+@test "security: apparmorProfile and selinuxLabel are ignored when the LSM is disabled" {
+	[ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && skip "AppArmor is enabled here"
+	[ -e /sys/fs/selinux/enforce ] && skip "SELinux is enabled here"
+	bundle_jq '.process.apparmorProfile = "brig-test-profile" | .process.selinuxLabel = "system_u:system_r:container_t:s0"'
+	bundle_set_args true
+	run brig --debug run --bundle "$BUNDLE" "$ID"
+	assert_success
+	if is_brig; then
+		assert_output_contains 'process.apparmorProfile `brig-test-profile` ignored: AppArmor is not enabled'
+	fi
+}

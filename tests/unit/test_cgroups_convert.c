@@ -1,0 +1,320 @@
+/* cgroups: the pure parts of applying resources, checked without a cgroup: v1 <-> v2 conversions, the
+ * device rule list, and the v2 device eBPF program, run here on a small interpreter of the instructions
+ * brig emits so that the v2 logic is tested on any host. */
+#include <errno.h>
+#include <linux/bpf.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cgroups/controllers.h"
+#include "runtime/runtime.h"
+#include "util/util.h"
+
+static void test_shares_to_weight(void **state)
+{
+    assert_int_equal(brig_cg_shares_to_weight(0), 0);
+    assert_int_equal(brig_cg_shares_to_weight(2), 1);
+    assert_int_equal(brig_cg_shares_to_weight(1024), 39);
+    assert_int_equal(brig_cg_shares_to_weight(262144), 10000);
+    assert_int_equal(brig_cg_shares_to_weight(1), 1);
+    assert_int_equal(brig_cg_shares_to_weight(1000000), 10000);
+}
+
+static void test_cpu_max(void **state)
+{
+    char buf[64];
+
+    brig_cg_cpu_max(buf, sizeof(buf), true, 50000, true, 100000);
+    assert_string_equal(buf, "50000 100000");
+    brig_cg_cpu_max(buf, sizeof(buf), true, 20000, false, 0);
+    assert_string_equal(buf, "20000 100000");
+    brig_cg_cpu_max(buf, sizeof(buf), true, -1, true, 250000);
+    assert_string_equal(buf, "max 250000");
+    brig_cg_cpu_max(buf, sizeof(buf), false, 0, true, 50000);
+    assert_string_equal(buf, "max 50000");
+}
+
+static void expect_swap(bool swap_set, int64_t swap, bool limit_set, int64_t limit, int want_ret, bool want_set,
+                        int64_t want)
+{
+    const char *why = NULL;
+    bool set = true;
+    int64_t out = 12345;
+
+    assert_int_equal(brig_cg_swap_v2(swap_set, swap, limit_set, limit, &set, &out, &why), want_ret);
+    if (want_ret < 0) {
+        assert_non_null(why);
+        return;
+    }
+    assert_int_equal(set, want_set);
+    if (want_set)
+        assert_int_equal(out, want);
+}
+
+static void test_swap_v2(void **state)
+{
+    expect_swap(true, 200 << 20, true, 100 << 20, 0, true, 100 << 20); /* memsw 200M = 100M + 100M swap */
+    expect_swap(true, 100 << 20, true, 100 << 20, 0, true, 0);         /* no swap at all */
+    expect_swap(true, -1, true, 100 << 20, 0, true, -1);
+    expect_swap(false, 0, true, -1, 0, true, -1); /* unlimited memory: unlimited swap too */
+    expect_swap(false, 0, true, 100 << 20, 0, false, 0);
+    expect_swap(true, 0, true, 100 << 20, 0, false, 0);
+    expect_swap(true, 50 << 20, true, 100 << 20, -EINVAL, false, 0); /* below the limit */
+    expect_swap(true, 50 << 20, false, 0, -EINVAL, false, 0);        /* no limit */
+    expect_swap(true, -2, true, 100, -EINVAL, false, 0);
+}
+
+static void test_limit_text_and_hugetlb(void **state)
+{
+    char buf[32];
+
+    brig_cg_limit_text(buf, sizeof(buf), -1);
+    assert_string_equal(buf, "max");
+    brig_cg_limit_text(buf, sizeof(buf), 4096);
+    assert_string_equal(buf, "4096");
+    assert_int_equal(brig_cg_hugetlb_size_ok("2MB"), 0);
+    assert_int_equal(brig_cg_hugetlb_size_ok("1GB"), 0);
+    assert_int_equal(brig_cg_hugetlb_size_ok("64KB"), 0);
+    assert_int_equal(brig_cg_hugetlb_size_ok("2mb"), -EINVAL);
+    assert_int_equal(brig_cg_hugetlb_size_ok("MB"), -EINVAL);
+    assert_int_equal(brig_cg_hugetlb_size_ok("2MB/../x"), -EINVAL);
+}
+
+static void test_memory_size(void **state)
+{
+    int64_t v = 0;
+
+    assert_int_equal(brig_parse_memory_size("1024", &v), 0);
+    assert_int_equal(v, 1024);
+    assert_int_equal(brig_parse_memory_size("512m", &v), 0);
+    assert_int_equal(v, 512LL << 20);
+    assert_int_equal(brig_parse_memory_size("1g", &v), 0);
+    assert_int_equal(v, 1LL << 30);
+    assert_int_equal(brig_parse_memory_size("64K", &v), 0);
+    assert_int_equal(v, 64 << 10);
+    assert_int_equal(brig_parse_memory_size("2MiB", &v), 0);
+    assert_int_equal(v, 2 << 20);
+    assert_int_equal(brig_parse_memory_size("3mb", &v), 0);
+    assert_int_equal(v, 3 << 20);
+    assert_int_equal(brig_parse_memory_size("100b", &v), 0);
+    assert_int_equal(v, 100);
+    assert_int_equal(brig_parse_memory_size("-1", &v), 0);
+    assert_int_equal(v, -1);
+    assert_int_equal(brig_parse_memory_size("", &v), -EINVAL);
+    assert_int_equal(brig_parse_memory_size("m", &v), -EINVAL);
+    assert_int_equal(brig_parse_memory_size("12x", &v), -EINVAL);
+    assert_int_equal(brig_parse_memory_size("-2", &v), -EINVAL);
+    assert_int_equal(brig_parse_memory_size("99999999999999p", &v), -ERANGE);
+}
+
+/* ---- device rules ---- */
+
+static struct brig_device_cgroup rule(bool allow, const char *type, int64_t major, int64_t minor, const char *access)
+{
+    struct brig_device_cgroup r = {.allow = allow, .type = (char *) type, .access = (char *) access};
+
+    r.major.set = major >= 0;
+    r.major.value = major;
+    r.minor.set = minor >= 0;
+    r.minor.value = minor;
+    return r;
+}
+
+static void test_rule_text(void **state)
+{
+    struct brig_dev_rule r = {true, 'c', 1, 3, 7};
+    char buf[64];
+
+    brig_dev_rule_text(&r, buf, sizeof(buf));
+    assert_string_equal(buf, "c 1:3 rwm");
+    r = (struct brig_dev_rule){false, 'b', 8, -1, 2};
+    brig_dev_rule_text(&r, buf, sizeof(buf));
+    assert_string_equal(buf, "b 8:* r");
+    r = (struct brig_dev_rule){false, 'a', -1, -1, 7};
+    brig_dev_rule_text(&r, buf, sizeof(buf));
+    assert_string_equal(buf, "a");
+}
+
+static void test_rules_build_errors(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    struct brig_dev_rule *rules = NULL;
+    struct brig_device_cgroup bad_type = rule(true, "x", 1, 3, "rwm");
+    struct brig_device_cgroup bad_access = rule(true, "c", 1, 3, "rwx");
+    size_t n = 0;
+
+    assert_int_equal(brig_dev_rules_build(&bad_type, 1, NULL, 0, &rules, &n, &err), -EINVAL);
+    assert_string_equal(err->msg, "linux.resources.devices[0].type: `x` is not a, b or c");
+    brig_err_free(&err);
+    assert_int_equal(brig_dev_rules_build(&bad_access, 1, NULL, 0, &rules, &n, &err), -EINVAL);
+    assert_string_equal(err->msg, "linux.resources.devices[0].access: `rwx` is not a subset of rwm");
+}
+
+/* ---- a tiny interpreter of the instructions brig emits ---- */
+
+static int run_prog(const struct bpf_insn *prog, size_t n, uint32_t type, uint32_t access, uint32_t major, uint32_t minor)
+{
+    struct bpf_cgroup_dev_ctx ctx = {.access_type = (access << 16) | type, .major = major, .minor = minor};
+    uint64_t reg[11] = {0};
+
+    for (size_t pc = 0; pc < n; pc++) {
+        const struct bpf_insn *i = &prog[pc];
+        uint8_t cls = BPF_CLASS(i->code), op = BPF_OP(i->code);
+        bool taken = false;
+        switch (cls) {
+        case BPF_LDX:
+            assert_int_equal(i->src_reg, 1);
+            assert_int_equal(BPF_SIZE(i->code), BPF_W);
+            reg[i->dst_reg] = *(const uint32_t *) ((const char *) &ctx + i->off);
+            break;
+        case BPF_ALU64: {
+            uint64_t src = BPF_SRC(i->code) == BPF_X ? reg[i->src_reg] : (uint64_t) (int64_t) i->imm;
+            switch (op) {
+            case BPF_MOV: reg[i->dst_reg] = src; break;
+            case BPF_AND: reg[i->dst_reg] &= src; break;
+            case BPF_RSH: reg[i->dst_reg] >>= src; break;
+            default: fail_msg("unexpected ALU op %#x at %zu", op, pc);
+            }
+            break;
+        }
+        case BPF_JMP32:
+            assert_int_equal(BPF_SRC(i->code), BPF_K);
+            if (op == BPF_JNE)
+                taken = (uint32_t) reg[i->dst_reg] != (uint32_t) i->imm;
+            else if (op == BPF_JEQ)
+                taken = (uint32_t) reg[i->dst_reg] == (uint32_t) i->imm;
+            else
+                fail_msg("unexpected JMP32 op %#x at %zu", op, pc);
+            if (taken) {
+                assert_true(i->off >= 0 && pc + 1 + (size_t) i->off < n);
+                pc += (size_t) i->off;
+            }
+            break;
+        case BPF_JMP:
+            assert_int_equal(op, BPF_EXIT);
+            return (int) reg[0];
+        default:
+            fail_msg("unexpected class %#x at %zu", cls, pc);
+        }
+    }
+    fail_msg("program ran off its end");
+    return -1;
+}
+
+#define CHR BPF_DEVCG_DEV_CHAR
+#define BLK BPF_DEVCG_DEV_BLOCK
+#define R BPF_DEVCG_ACC_READ
+#define W BPF_DEVCG_ACC_WRITE
+#define M BPF_DEVCG_ACC_MKNOD
+
+struct prog {
+    struct bpf_insn *insns;
+    size_t n;
+};
+
+static struct prog build(const struct brig_device_cgroup *cfg, size_t n_cfg, const struct brig_device *devices,
+                         size_t n_devices)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free struct brig_dev_rule *rules = NULL;
+    struct prog p = {0};
+    void *insns = NULL;
+    size_t n = 0;
+
+    assert_int_equal(brig_dev_rules_build(cfg, n_cfg, devices, n_devices, &rules, &n, &err), 0);
+    assert_int_equal(brig_dev_bpf_build(rules, n, &insns, &p.n, &err), 0);
+    p.insns = insns;
+    return p;
+}
+
+/* runc's default config: deny everything, the defaults come back on top. */
+static void test_bpf_default_config(void **state)
+{
+    struct brig_device_cgroup cfg[] = {rule(false, NULL, -1, -1, "rwm")};
+    struct brig_device fuse = {.type = (char *) "c", .major = 10, .minor = 229};
+    struct prog p = build(cfg, 1, &fuse, 1);
+
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 1, 3), 1);   /* /dev/null */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 9), 1);       /* /dev/urandom */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 136, 7), 1); /* a pts */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 10, 229), 1); /* linux.devices */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, M, 4, 1), 1);       /* mknod of any char device */
+    assert_int_equal(run_prog(p.insns, p.n, BLK, M, 8, 0), 1);
+    assert_int_equal(run_prog(p.insns, p.n, BLK, R, 8, 0), 0);       /* but not using it */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 4, 1), 0);   /* tty1 */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 1), 0);       /* /dev/mem */
+    free(p.insns);
+}
+
+static void test_bpf_deny_default_device(void **state)
+{
+    struct brig_device_cgroup cfg[] = {rule(false, NULL, -1, -1, "rwm"), rule(false, "c", 1, 3, "rwm")};
+    struct prog p = build(cfg, 2, NULL, 0);
+
+    assert_int_equal(run_prog(p.insns, p.n, CHR, W, 1, 3), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 1, 5), 1);
+    free(p.insns);
+}
+
+static void test_bpf_partial_access(void **state)
+{
+    struct brig_device_cgroup cfg[] = {
+        rule(true, "b", 8, -1, "r"),  /* read any sd disk */
+        rule(false, "c", 1, 5, "w"),  /* /dev/zero read-only */
+    };
+    struct prog p = build(cfg, 2, NULL, 0);
+
+    assert_int_equal(run_prog(p.insns, p.n, BLK, R, 8, 16), 1);
+    assert_int_equal(run_prog(p.insns, p.n, BLK, R | W, 8, 16), 0);
+    assert_int_equal(run_prog(p.insns, p.n, BLK, W, 8, 0), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 5), 1);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 1, 5), 0);
+    free(p.insns);
+}
+
+static void test_bpf_allow_all(void **state)
+{
+    struct brig_device_cgroup cfg[] = {rule(true, "a", -1, -1, NULL)};
+    struct prog p = build(cfg, 1, NULL, 0);
+
+    assert_int_equal(run_prog(p.insns, p.n, BLK, R | W | M, 253, 4), 1);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 4, 1), 1);
+    free(p.insns);
+}
+
+static void test_bpf_large_numbers(void **state)
+{
+    struct brig_device_cgroup cfg[] = {rule(true, "c", 4000000000LL, 7, "rw")};
+    struct prog p = build(cfg, 1, NULL, 0);
+
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 4000000000U, 7), 1);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 4000000001U, 7), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, M, 4000000000U, 7), 1); /* mknod comes from the default */
+    free(p.insns);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shares_to_weight),
+        cmocka_unit_test(test_cpu_max),
+        cmocka_unit_test(test_swap_v2),
+        cmocka_unit_test(test_limit_text_and_hugetlb),
+        cmocka_unit_test(test_memory_size),
+        cmocka_unit_test(test_rule_text),
+        cmocka_unit_test(test_rules_build_errors),
+        cmocka_unit_test(test_bpf_default_config),
+        cmocka_unit_test(test_bpf_deny_default_device),
+        cmocka_unit_test(test_bpf_partial_access),
+        cmocka_unit_test(test_bpf_allow_all),
+        cmocka_unit_test(test_bpf_large_numbers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
