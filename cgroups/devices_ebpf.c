@@ -26,8 +26,9 @@ enum { R0, R1, R_ACCESS_TYPE, R_TYPE, R_ACCESS, R_MAJOR, R_MINOR, R_SCRATCH };
 
 #define ACC_ALL 7u
 
-/* Instructions of one rule's block: each test jumps past the block when the request does not match. */
-static size_t emit_rule(const struct brig_dev_rule *rule, struct bpf_insn *out)
+/* Instructions of one rule's block: each test jumps past the block when the request does not match.
+ * *always is set when the block matches every request (nothing after it is reachable). */
+static size_t emit_rule(const struct brig_dev_rule *rule, struct bpf_insn *out, bool *always)
 {
     struct bpf_insn block[16];
     size_t n = 0, jumps[8], n_jumps = 0;
@@ -61,6 +62,7 @@ static size_t emit_rule(const struct brig_dev_rule *rule, struct bpf_insn *out)
     block[n++] = EXIT();
     for (size_t i = 0; i < n_jumps; i++)
         block[jumps[i]].off = (int16_t) (n - jumps[i] - 1);
+    *always = n_jumps == 0;
     if (out)
         memcpy(out, block, n * sizeof(*block));
     return n;
@@ -79,23 +81,31 @@ int brig_dev_bpf_build(const struct brig_dev_rule *rules, size_t n, void **insns
         LDX_W(R_MINOR, R1, offsetof(struct bpf_cgroup_dev_ctx, minor)),
     };
     struct bpf_insn *prog;
-    size_t count = ARRAY_SIZE(prologue) + 2, at;
+    size_t count = ARRAY_SIZE(prologue), at;
+    bool always = false;
 
-    for (size_t i = 0; i < n; i++)
-        count += emit_rule(&rules[i], NULL);
+    /* The last matching rule decides: test them from the end, the first match returns. The verifier
+     * refuses unreachable code, so emission stops at a rule that matches everything (the deny-all that
+     * starts every list, usually). */
+    for (size_t i = n; i-- > 0 && !always;)
+        count += emit_rule(&rules[i], NULL, &always);
+    if (!always)
+        count += 2;
     /* BPF_MAXINSNS is what an unprivileged verifier takes; far more than any real rule list needs. */
     if (count > BPF_MAXINSNS)
-        return brig_err_set(err, E2BIG, "linux.resources.devices: %zu rules make too large a program", n);
+        return brig_err_msg(err, E2BIG, "linux.resources.devices: %zu rules make too large a program", n);
     prog = calloc(count, sizeof(*prog));
     if (!prog)
         return brig_err_set(err, ENOMEM, "linux.resources.devices");
     memcpy(prog, prologue, sizeof(prologue));
     at = ARRAY_SIZE(prologue);
-    /* The last matching rule decides: test them from the end, the first match returns. */
-    for (size_t i = n; i-- > 0;)
-        at += emit_rule(&rules[i], prog + at);
-    prog[at++] = MOV64_IMM(R0, 0);
-    prog[at++] = EXIT();
+    always = false;
+    for (size_t i = n; i-- > 0 && !always;)
+        at += emit_rule(&rules[i], prog + at, &always);
+    if (!always) {
+        prog[at++] = MOV64_IMM(R0, 0);
+        prog[at++] = EXIT();
+    }
     *insns = prog;
     *n_insns = at;
     return 0;
@@ -146,12 +156,16 @@ int brig_dev_bpf_attach(int dirfd, const void *insns, size_t n_insns, const char
         prog_fd = bpf(BPF_PROG_LOAD, &attr);
     }
     if (prog_fd < 0) {
-        char *last = log + strlen(log);
-        while (last > log && last[-1] == '\n')
-            *--last = '\0';
-        last = strrchr(log, '\n');
-        return brig_err_sys(err, "load device program for `%s`%s%s", where, *log ? ": verifier: " : "",
-                            last ? last + 1 : log);
+        /* The verifier's reason is the last line before its statistics ("processed N insns ..."). */
+        const char *reason = "";
+        for (char *line = log, *next; *line; line = next) {
+            next = line + strcspn(line, "\n");
+            if (*next)
+                *next++ = '\0';
+            if (strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17) && *line)
+                reason = line;
+        }
+        return brig_err_sys(err, "load device program for `%s`%s%s", where, *reason ? ": verifier: " : "", reason);
     }
 
     /* The programs attached before (an update, or someone else's): detached once ours is in place. */

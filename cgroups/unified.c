@@ -24,22 +24,17 @@ int brig_cg_apply_unified(const struct brig_cg_apply *a, const struct brig_resou
         controller[clen] = '\0';
         if (!h)
             return brig_cg_unsupported(err, what, "cgroup v1 only: no unified hierarchy");
-        if (!brig_cg_is_v2(a->set)) {
+        if (strcmp(controller, "cgroup") != 0) {
             /* cgroup.* files exist without a controller; the others need theirs in the unified hierarchy. */
-            if (strcmp(controller, "cgroup") != 0 && !brig_cg_find(a, controller, err)) {
-                char cause[160];
-                snprintf(cause, sizeof(cause), "controller `%s` is not in the unified hierarchy of this hybrid host",
-                         controller);
+            char cause[160];
+            if (brig_cg_find_v1(a->set, controller)) {
+                snprintf(cause, sizeof(cause), "controller `%s` is bound to cgroup v1 here", controller);
                 return brig_cg_unsupported(err, what, cause);
             }
-            if (strcmp(controller, "cgroup") != 0 && brig_cg_find(a, controller, err) != h) {
-                char cause[160];
-                snprintf(cause, sizeof(cause), "controller `%s` is bound to cgroup v1 on this host", controller);
+            if (brig_cg_find(a, controller, err) != h) {
+                snprintf(cause, sizeof(cause), "controller `%s` is not in the unified hierarchy", controller);
                 return brig_cg_unsupported(err, what, cause);
             }
-        } else if (strcmp(controller, "cgroup") != 0) {
-            brig_cg_v2_enable(h, a->rel, controller, err);
-            brig_err_free(err);
         }
         ret = brig_cg_write(a, h, key, value, what, err);
         if (ret < 0)

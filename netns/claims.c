@@ -229,30 +229,47 @@ void net_port_release(int ports_fd, uint8_t proto, uint16_t port, const char *id
     release(ports_fd, name, id);
 }
 
+static int check_duplicates(const struct brig_net_port *ports, size_t n, struct brig_err **err)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            uint32_t a0 = ports[i].host_port, a1 = a0 + ports[i].count;
+            uint32_t b0 = ports[j].host_port, b1 = b0 + ports[j].count;
+            if (ports[i].proto == ports[j].proto && a0 < b1 && b0 < a1)
+                return brig_err_set(err, EINVAL, "port %u/%s is published twice", a0 > b0 ? a0 : b0,
+                                    net_proto_name(ports[i].proto));
+        }
+    return 0;
+}
+
 /* Host ports are claimed whatever host address they bind: a port published on every address and the same
- * port on one address would otherwise both match. */
+ * port on one address would otherwise both match. A claim that already names this container is a leftover
+ * of an earlier attempt with the same id (ids are unique while the state directory exists): it is kept. */
 int net_ports_claim(int ports_fd, const struct brig_net_port *ports, size_t n, const char *id,
                     struct brig_err **err)
 {
+    int ret = check_duplicates(ports, n, err);
+
+    if (ret < 0)
+        return ret;
     for (size_t i = 0; i < n; i++) {
         for (uint32_t k = 0; k < ports[i].count; k++) {
             uint16_t port = (uint16_t) (ports[i].host_port + k);
             char name[32], owner[1100];
-            int ret;
 
             port_name(ports[i].proto, port, name, sizeof(name));
             ret = claim(ports_fd, name, id);
             if (ret == 0)
                 continue;
-            if (ret == -EEXIST)
+            if (ret == -EEXIST) {
                 owner_of(ports_fd, name, owner, sizeof(owner));
-            /* Undo this call's claims only: a port listed twice is a conflict with ourselves. */
+                if (!strcmp(owner, id))
+                    continue;
+            }
+            /* Undo this call's claims: teardown would too, but the caller may not run it. */
             for (size_t j = 0; j <= i; j++)
                 for (uint32_t m = 0; m < (j < i ? ports[j].count : k); m++)
                     net_port_release(ports_fd, ports[j].proto, (uint16_t) (ports[j].host_port + m), id);
-            if (ret == -EEXIST && !strcmp(owner, id))
-                return brig_err_set(err, EADDRINUSE, "port %u/%s is published twice", port,
-                                    net_proto_name(ports[i].proto));
             if (ret == -EEXIST)
                 return brig_err_set(err, EADDRINUSE, "port %u/%s is already published by container `%s`", port,
                                     net_proto_name(ports[i].proto), *owner ? owner : "(being created)");

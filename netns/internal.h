@@ -49,6 +49,7 @@ struct net_record {
     char *veth;
     char *ip;    /* NULL until the lease is taken */
     char *ports; /* canonical brig_net_parse_ports() text, "" when none */
+    char *subnet; /* "10.89.0.0/24": its element leaves the nft set with the bridge */
     bool keep_bridge;
 };
 
@@ -145,15 +146,20 @@ struct net_forward {
     uint16_t port;
 };
 
+struct net_subnet {
+    struct in_addr addr;
+    uint8_t prefix;
+};
+
 /* Creates table `ip brig` with its maps, sets and rules unless it exists. */
 int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err);
-/* One atomic batch: adds `bridge` to the bridges set (when not NULL) and the forwards to the maps. Creates
+/* One atomic batch: adds `subnet` to the subnets set (when not NULL) and the forwards to the maps. Creates
  * the table first when it is missing. */
-int net_nft_add(struct net_nl *nl, const char *bridge, const struct net_forward *fw, size_t n,
+int net_nft_add(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err);
-/* One batch removing the forwards (and `bridge` from the set, when not NULL); elements already gone are
+/* One batch removing the forwards (and `subnet` from the set, when not NULL); elements already gone are
  * skipped. */
-int net_nft_del(struct net_nl *nl, const char *bridge, const struct net_forward *fw, size_t n,
+int net_nft_del(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err);
 
 /* ---- /etc/hosts and /etc/resolv.conf (etc.c) ---- */

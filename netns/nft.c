@@ -2,7 +2,7 @@
  * remove map elements, so starting or removing one is a single atomic batch and the rule set never grows:
  *
  *   table ip brig {
- *     set bridges { type ifname }                       # one element per brig bridge
+ *     set subnets { type ipv4_addr; flags interval }     # one element per brig network
  *     map pf_ip  { type inet_proto . ipv4_addr . inet_service : ipv4_addr . inet_service }
  *     map pf_any { type inet_proto . inet_service : ipv4_addr . inet_service }
  *     chain pf { dnat ip to meta l4proto . ip daddr . th dport map @pf_ip
@@ -10,10 +10,11 @@
  *     chain prerouting  { type nat hook prerouting priority dstnat; jump pf }
  *     chain output      { type nat hook output priority -100; jump pf }
  *     chain postrouting { type nat hook postrouting priority srcnat;
- *        iifname @bridges oifname != @bridges masquerade         # outbound from the containers
- *        ct status dnat iifname @bridges masquerade              # hairpin: container → host port → container
+ *        ip saddr @subnets ip daddr != @subnets masquerade       # outbound from the containers
+ *        ct status dnat ip saddr @subnets masquerade             # hairpin: container → host port → container
  *        ct status dnat ip saddr 127.0.0.0/8 masquerade }        # 127.0.0.1:port (with route_localnet)
- *   } */
+ *   }
+ * Postrouting knows no input interface, so containers are recognised by their source subnet. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -22,7 +23,6 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -34,7 +34,7 @@
 #include "internal.h"
 #include "../util/util.h"
 
-#define SET_BRIDGES "bridges"
+#define SET_SUBNETS "subnets"
 #define MAP_PF_IP "pf_ip"
 #define MAP_PF_ANY "pf_any"
 
@@ -42,7 +42,6 @@
 #define TYPE_IPADDR 7
 #define TYPE_INET_PROTOCOL 12
 #define TYPE_INET_SERVICE 13
-#define TYPE_IFNAME 41
 #define CONCAT(a, b) (((a) << 6) | (b))
 
 /* Every message of a batch carries this header; the batch begin/end carry the subsystem in res_id. */
@@ -196,7 +195,7 @@ static void fib_daddr_local(struct nftnl_rule *r)
     cmp(r, NFT_REG32_00, NFT_CMP_EQ, &local, sizeof(local));
 }
 
-enum { ID_BRIDGES = 1, ID_PF_IP, ID_PF_ANY };
+enum { ID_SUBNETS = 1, ID_PF_IP, ID_PF_ANY };
 
 #define IP_SADDR_OFFSET 12
 #define IP_DADDR_OFFSET 16
@@ -229,18 +228,18 @@ static void rule_jump_pf(struct nftnl_rule *r)
 
 static void rule_masq_outbound(struct nftnl_rule *r)
 {
-    meta(r, NFT_META_IIFNAME, NFT_REG32_00);
-    lookup(r, SET_BRIDGES, ID_BRIDGES, NFT_REG32_00, -1, false);
-    meta(r, NFT_META_OIFNAME, NFT_REG32_00);
-    lookup(r, SET_BRIDGES, ID_BRIDGES, NFT_REG32_00, -1, true);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR_OFFSET, 4, NFT_REG32_00);
+    lookup(r, SET_SUBNETS, ID_SUBNETS, NFT_REG32_00, -1, false);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_DADDR_OFFSET, 4, NFT_REG32_00);
+    lookup(r, SET_SUBNETS, ID_SUBNETS, NFT_REG32_00, -1, true);
     masquerade(r);
 }
 
 static void rule_masq_hairpin(struct nftnl_rule *r)
 {
     ct_dnat(r);
-    meta(r, NFT_META_IIFNAME, NFT_REG32_00);
-    lookup(r, SET_BRIDGES, ID_BRIDGES, NFT_REG32_00, -1, false);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR_OFFSET, 4, NFT_REG32_00);
+    lookup(r, SET_SUBNETS, ID_SUBNETS, NFT_REG32_00, -1, false);
     masquerade(r);
 }
 
@@ -278,7 +277,7 @@ static int put_rule(struct net_msgs *m, struct net_nl *nl, const char *chain, ru
 }
 
 static int put_set(struct net_msgs *m, struct net_nl *nl, const char *name, uint32_t id, uint32_t key_len,
-                   uint32_t key_type, uint32_t data_len, uint32_t data_type)
+                   uint32_t key_type, uint32_t data_len, uint32_t data_type, uint32_t flags)
 {
     struct nftnl_set *s = nftnl_set_alloc();
     struct nlmsghdr *nlh;
@@ -293,17 +292,8 @@ static int put_set(struct net_msgs *m, struct net_nl *nl, const char *name, uint
     nftnl_set_set_u32(s, NFTNL_SET_ID, id);
     nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
     nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
-    if (key_type == TYPE_IFNAME) {
-        /* Interface names are strings in host order: without this `nft list` prints them reversed. */
-        struct nftnl_udata_buf *udata = nftnl_udata_buf_alloc(64);
-        if (udata) {
-            nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, 1 /* nft's BYTEORDER_HOST_ENDIAN */);
-            nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata), nftnl_udata_buf_len(udata));
-            nftnl_udata_buf_free(udata);
-        }
-    }
+    nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags | (data_len ? NFT_SET_MAP : 0));
     if (data_len) {
-        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
         nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, data_len);
         nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
     }
@@ -373,14 +363,14 @@ int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err)
     if (!ret)
         ret = put_table(&m, nl);
     if (!ret)
-        ret = put_set(&m, nl, SET_BRIDGES, ID_BRIDGES, IFNAMSIZ, TYPE_IFNAME, 0, 0);
+        ret = put_set(&m, nl, SET_SUBNETS, ID_SUBNETS, 4, TYPE_IPADDR, 0, 0, NFT_SET_INTERVAL);
     if (!ret)
         ret = put_set(&m, nl, MAP_PF_IP, ID_PF_IP, 12,
                       CONCAT(CONCAT(TYPE_INET_PROTOCOL, TYPE_IPADDR), TYPE_INET_SERVICE), 8,
-                      CONCAT(TYPE_IPADDR, TYPE_INET_SERVICE));
+                      CONCAT(TYPE_IPADDR, TYPE_INET_SERVICE), 0);
     if (!ret)
         ret = put_set(&m, nl, MAP_PF_ANY, ID_PF_ANY, 8, CONCAT(TYPE_INET_PROTOCOL, TYPE_INET_SERVICE), 8,
-                      CONCAT(TYPE_IPADDR, TYPE_INET_SERVICE));
+                      CONCAT(TYPE_IPADDR, TYPE_INET_SERVICE), 0);
     if (!ret)
         ret = put_chain(&m, nl, "pf", -1, 0);
     if (!ret)
@@ -449,13 +439,16 @@ static uint32_t reg_port(uint16_t port)
     return r;
 }
 
-static int add_elem(struct nftnl_set *s, const void *key, uint32_t key_len, const void *data, uint32_t data_len)
+static int add_elem(struct nftnl_set *s, const void *key, uint32_t key_len, const void *data, uint32_t data_len,
+                    bool interval_end)
 {
     struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 
     if (!e)
         return -ENOMEM;
     nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, key_len);
+    if (interval_end)
+        nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
     if (data)
         nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data, data_len);
     nftnl_set_elem_add(s, e);
@@ -473,7 +466,7 @@ static struct nftnl_set *elem_set(const char *name)
     return s;
 }
 
-/* Fills the two maps' element lists from `fw` (bridge: the bridges set). Data only when adding. */
+/* Fills the two maps' element lists from `fw` . Data only when adding. */
 static int fill_elems(struct nftnl_set *pf_ip, struct nftnl_set *pf_any, const struct net_forward *fw, size_t n,
                       bool with_data)
 {
@@ -482,10 +475,10 @@ static int fill_elems(struct nftnl_set *pf_ip, struct nftnl_set *pf_any, const s
         int ret;
         if (fw[i].host_ip.s_addr != INADDR_ANY) {
             struct fw_key_ip key = {reg_u8(fw[i].proto), fw[i].host_ip.s_addr, reg_port(fw[i].host_port)};
-            ret = add_elem(pf_ip, &key, sizeof(key), with_data ? &value : NULL, sizeof(value));
+            ret = add_elem(pf_ip, &key, sizeof(key), with_data ? &value : NULL, sizeof(value), false);
         } else {
             struct fw_key_any key = {reg_u8(fw[i].proto), reg_port(fw[i].host_port)};
-            ret = add_elem(pf_any, &key, sizeof(key), with_data ? &value : NULL, sizeof(value));
+            ret = add_elem(pf_any, &key, sizeof(key), with_data ? &value : NULL, sizeof(value), false);
         }
         if (ret < 0)
             return ret;
@@ -493,12 +486,12 @@ static int fill_elems(struct nftnl_set *pf_ip, struct nftnl_set *pf_any, const s
     return 0;
 }
 
-/* One batch of element adds or deletes over the bridges set and the two maps. */
-static int run_elems(struct net_nl *nl, int cmd, int ignore, const char *bridge, const struct net_forward *fw,
-                     size_t n, const char *what, struct brig_err **err)
+/* One batch of element adds or deletes over the subnets set and the two maps. */
+static int run_elems(struct net_nl *nl, int cmd, int ignore, const struct net_subnet *subnet,
+                     const struct net_forward *fw, size_t n, const char *what, struct brig_err **err)
 {
-    struct nftnl_set *sets[3] = {elem_set(SET_BRIDGES), elem_set(MAP_PF_IP), elem_set(MAP_PF_ANY)};
-    size_t counts[3] = {bridge ? 1 : 0, 0, 0};
+    struct nftnl_set *sets[3] = {elem_set(SET_SUBNETS), elem_set(MAP_PF_IP), elem_set(MAP_PF_ANY)};
+    size_t counts[3] = {subnet ? 1 : 0, 0, 0};
     bool adding = cmd == NFT_MSG_NEWSETELEM;
     struct net_msgs m = {.buf = NULL};
     int ret = -ENOMEM;
@@ -507,17 +500,19 @@ static int run_elems(struct net_nl *nl, int cmd, int ignore, const char *bridge,
         counts[fw[i].host_ip.s_addr != INADDR_ANY ? 1 : 2]++;
     if (!sets[0] || !sets[1] || !sets[2] || net_msgs_init(&m, 4096 + n * 128) < 0)
         goto out;
-    if (bridge) {
-        char key[IFNAMSIZ] = {0};
-        snprintf(key, sizeof(key), "%s", bridge);
-        if (add_elem(sets[0], key, sizeof(key), NULL, 0) < 0)
+    if (subnet) {
+        /* An interval is two elements: its start, and the first address after it marked as the end. */
+        uint32_t start = subnet->addr.s_addr & htonl(net_mask4(subnet->prefix));
+        uint32_t end = htonl(ntohl(start) + (uint32_t) (~net_mask4(subnet->prefix)) + 1);
+        if (add_elem(sets[0], &start, sizeof(start), NULL, 0, false) < 0 ||
+            (end != 0 && add_elem(sets[0], &end, sizeof(end), NULL, 0, true) < 0))
             goto out;
     }
     if (fill_elems(sets[1], sets[2], fw, n, adding) < 0)
         goto out;
     ret = batch_edge(&m, nl, NFNL_MSG_BATCH_BEGIN);
     for (int k = 0; k < 3 && ret == 0; k++) {
-        /* The bridge may already be in the set (its other containers); a port may not be in a map. */
+        /* The subnet may already be in the set (its other containers); a port may not be in a map. */
         uint16_t flags = adding ? (uint16_t) (NLM_F_CREATE | (k ? NLM_F_EXCL : 0)) : 0;
         struct nlmsghdr *nlh;
         if (!counts[k])
@@ -544,10 +539,10 @@ out:
     return ret;
 }
 
-int net_nft_add(struct net_nl *nl, const char *bridge, const struct net_forward *fw, size_t n,
+int net_nft_add(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err)
 {
-    int ret = run_elems(nl, NFT_MSG_NEWSETELEM, 0, bridge, fw, n, "publish ports in nftables table `ip brig`", err);
+    int ret = run_elems(nl, NFT_MSG_NEWSETELEM, 0, subnet, fw, n, "publish ports in nftables table `ip brig`", err);
 
     if (ret != -ENOENT)
         return ret;
@@ -556,13 +551,13 @@ int net_nft_add(struct net_nl *nl, const char *bridge, const struct net_forward 
     ret = net_nft_ensure_table(nl, err);
     if (ret < 0)
         return ret;
-    return run_elems(nl, NFT_MSG_NEWSETELEM, 0, bridge, fw, n, "publish ports in nftables table `ip brig`", err);
+    return run_elems(nl, NFT_MSG_NEWSETELEM, 0, subnet, fw, n, "publish ports in nftables table `ip brig`", err);
 }
 
-int net_nft_del(struct net_nl *nl, const char *bridge, const struct net_forward *fw, size_t n,
+int net_nft_del(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err)
 {
-    int ret = run_elems(nl, NFT_MSG_DELSETELEM, 0, bridge, fw, n, "remove ports from nftables table `ip brig`",
+    int ret = run_elems(nl, NFT_MSG_DELSETELEM, 0, subnet, fw, n, "remove ports from nftables table `ip brig`",
                         err);
 
     if (ret != -ENOENT)
@@ -571,8 +566,8 @@ int net_nft_del(struct net_nl *nl, const char *bridge, const struct net_forward 
      * batch was dropped whole, so remove the rest one by one. */
     brig_err_free(err);
     ret = 0;
-    if (bridge)
-        ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, bridge, NULL, 0, "remove bridge from nftables set", err);
+    if (subnet)
+        ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, subnet, NULL, 0, "remove a subnet from nftables set", err);
     for (size_t i = 0; i < n && ret == 0; i++)
         ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, NULL, &fw[i], 1,
                         "remove a port from nftables table `ip brig`", err);

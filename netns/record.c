@@ -45,8 +45,8 @@ int net_ports_format(const struct brig_net_port *ports, size_t n, char **out)
 int net_record_write(int dir_fd, const struct net_record *rec, struct brig_err **err)
 {
     cleanup_free char *text = NULL;
-    int len = asprintf(&text, "id=%s\nnetwork=%s\nbridge=%s\nveth=%s\nkeep=%d\nports=%s\nip=%s\n", rec->id,
-                       rec->network, rec->bridge, rec->veth, rec->keep_bridge, rec->ports ? rec->ports : "",
+    int len = asprintf(&text, "id=%s\nnetwork=%s\nbridge=%s\nsubnet=%s\nveth=%s\nkeep=%d\nports=%s\nip=%s\n",
+                       rec->id, rec->network, rec->bridge, rec->subnet, rec->veth, rec->keep_bridge, rec->ports ? rec->ports : "",
                        rec->ip ? rec->ip : "");
 
     if (len < 0)
@@ -88,6 +88,8 @@ int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
             ret = take(&rec->network, value);
         else if (!strcmp(line, "bridge"))
             ret = take(&rec->bridge, value);
+        else if (!strcmp(line, "subnet"))
+            ret = take(&rec->subnet, value);
         else if (!strcmp(line, "veth"))
             ret = take(&rec->veth, value);
         else if (!strcmp(line, "ports"))
@@ -101,7 +103,7 @@ int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
             return brig_err_set(err, ENOMEM, "network record");
         }
     }
-    if (!rec->id || !rec->network || !rec->bridge || !rec->veth) {
+    if (!rec->id || !rec->network || !rec->bridge || !rec->veth || !rec->subnet) {
         net_record_clear(rec);
         return brig_err_set(err, EINVAL, "network record `%s`: incomplete", BRIG_NET_RECORD_FILE);
     }
@@ -114,6 +116,7 @@ void net_record_clear(struct net_record *rec)
     free(rec->network);
     free(rec->bridge);
     free(rec->veth);
+    free(rec->subnet);
     free(rec->ip);
     free(rec->ports);
     memset(rec, 0, sizeof(*rec));

@@ -86,6 +86,7 @@ static int copy_ports(const struct brig_net_opts *opts, struct brig_net *net)
 static int write_record(const struct brig_net *net, const char *ip, struct brig_err **err)
 {
     cleanup_free char *ports = NULL;
+    char subnet[INET_ADDRSTRLEN + 4], addr[INET_ADDRSTRLEN];
     struct net_record rec = {
         .id = net->id,
         .network = (char *) net->cfg.name,
@@ -98,6 +99,9 @@ static int write_record(const struct brig_net *net, const char *ip, struct brig_
     if (net_ports_format(net->ports, net->n_ports, &ports) < 0)
         return brig_err_set(err, ENOMEM, "network record");
     rec.ports = ports;
+    inet_ntop(AF_INET, &net->cfg.subnet, addr, sizeof(addr));
+    snprintf(subnet, sizeof(subnet), "%s/%u", addr, net->cfg.prefix);
+    rec.subnet = subnet;
     return net_record_write(net->state_dir_fd, &rec, err);
 }
 
@@ -327,7 +331,7 @@ static int attach_nft(struct brig_net *net, struct brig_err **err)
     ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
     if (ret < 0)
         return ret;
-    ret = net_nft_add(&nl, net->cfg.bridge, fw, n, err);
+    ret = net_nft_add(&nl, &(struct net_subnet){net->cfg.subnet, net->cfg.prefix}, fw, n, err);
     net_nl_close(&nl);
     return ret;
 }
@@ -432,11 +436,14 @@ static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_
     if (flock(net_fd, LOCK_EX) < 0)
         return brig_err_sys(err, "lock network `%s`", rec->network);
     if (net_leases_empty(leases_fd)) {
+        struct net_subnet subnet;
         ret = delete_link(rec->bridge, err);
+        if (ret == 0 && net_parse_cidr4(rec->subnet, &subnet.addr, &subnet.prefix) < 0)
+            ret = brig_err_set(err, EINVAL, "network record: subnet `%s`", rec->subnet);
         if (ret == 0)
             ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
         if (ret == 0)
-            ret = net_nft_del(&nl, rec->bridge, NULL, 0, err);
+            ret = net_nft_del(&nl, &subnet, NULL, 0, err);
         net_nl_close(&nl);
     }
     flock(net_fd, LOCK_UN);

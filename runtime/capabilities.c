@@ -35,26 +35,18 @@ static int last_cap(void)
 
 int brig_cap_from_name(const char *name, int *cap)
 {
-    if (strncmp(name, "CAP_", 4) != 0)
-        return -EINVAL;
-    for (int c = 0; c <= last_cap(); c++) {
-        cleanup_cap_str char *lower = NULL;
-        const char *a, *b;
+    cap_value_t value;
 
-        lower = cap_to_name((cap_value_t) c); /* "cap_chown"; a number when libcap has no name */
-        if (!lower)
-            return -ENOMEM;
-        if (strncmp(lower, "cap_", 4) != 0)
-            continue;
-        for (a = lower + 4, b = name + 4; *a && *b; a++, b++)
-            if (*b != (*a >= 'a' && *a <= 'z' ? *a - 'a' + 'A' : *a))
-                break;
-        if (!*a && !*b) {
-            *cap = c;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    /* cap_from_name() takes lower case, numbers and whole cap_text expressions: accept only OCI's form. */
+    if (strncmp(name, "CAP_", 4) != 0 || !name[4])
+        return -EINVAL;
+    for (const char *p = name + 4; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return -EINVAL;
+    if (cap_from_name(name, &value) < 0 || value < 0 || value > last_cap())
+        return -EINVAL;
+    *cap = value;
+    return 0;
 }
 
 uint64_t brig_caps_read_bounding(void)

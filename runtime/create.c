@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "internal.h"
+#include "hooks.h"
 #include "process.h"
 #include "security.h"
 #include "../util/util.h"
@@ -126,18 +128,46 @@ static int make_exec_fifo(const struct brig_container_dir *dir, const struct bri
     return 0;
 }
 
-static int wait_ready(int sync_fd, pid_t pid, struct brig_err **err)
+static int send_go(int sync_fd, const char *payload, size_t len, struct brig_err **err)
+{
+    char go = BRIG_SYNC_GO;
+    struct iovec iov[2] = {{.iov_base = &go, .iov_len = 1}, {.iov_base = (void *) payload, .iov_len = len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = payload ? 2 : 1};
+
+    if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+        return brig_err_sys(err, "release container init");
+    return 0;
+}
+
+/* Waits for READY, running prestart and createRuntime hooks when the init asks for them. */
+static int wait_ready(int sync_fd, pid_t pid, const struct brig_spec *spec, const char *state_json,
+                      struct brig_err **err)
 {
     char buf[4200];
     ssize_t n;
+    int ret;
 
-    do
-        n = recv(sync_fd, buf, sizeof(buf), 0);
-    while (n < 0 && errno == EINTR);
-    if (n > 0 && buf[0] == BRIG_SYNC_READY)
-        return 0;
-    if (n > 1 && buf[0] == BRIG_SYNC_ERROR)
-        return brig_err_decode(err, buf + 1, (int) n - 1);
+    for (;;) {
+        do
+            n = recv(sync_fd, buf, sizeof(buf), 0);
+        while (n < 0 && errno == EINTR);
+        if (n > 0 && buf[0] == BRIG_SYNC_READY)
+            return 0;
+        if (n > 1 && buf[0] == BRIG_SYNC_ERROR)
+            return brig_err_decode(err, buf + 1, (int) n - 1);
+        if (n == 1 && buf[0] == BRIG_SYNC_HOOKS) {
+            ret = brig_hooks_run("prestart", spec->hooks.prestart, spec->hooks.n_prestart, state_json, err);
+            if (ret == 0)
+                ret = brig_hooks_run("createRuntime", spec->hooks.create_runtime, spec->hooks.n_create_runtime,
+                                     state_json, err);
+            if (ret == 0)
+                ret = send_go(sync_fd, NULL, 0, err);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
+        break;
+    }
     {
         int status = 0;
         if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
@@ -147,12 +177,23 @@ static int wait_ready(int sync_fd, pid_t pid, struct brig_err **err)
     }
 }
 
-static int send_go(int sync_fd, struct brig_err **err)
+/* "creating\0created\0" state JSON for the hooks the init runs itself. */
+static int hook_payload(const struct brig_state *state, char **creating, char **payload, size_t *len,
+                        struct brig_err **err)
 {
-    char go = BRIG_SYNC_GO;
+    cleanup_free char *created = NULL;
+    int ret = brig_hooks_state_json(state, "creating", creating, err);
 
-    if (send(sync_fd, &go, 1, MSG_NOSIGNAL) != 1)
-        return brig_err_sys(err, "release container init");
+    if (ret == 0)
+        ret = brig_hooks_state_json(state, "created", &created, err);
+    if (ret < 0)
+        return ret;
+    *len = strlen(*creating) + 1 + strlen(created) + 1;
+    *payload = malloc(*len);
+    if (!*payload)
+        return brig_err_msg(err, ENOMEM, "hook state");
+    memcpy(*payload, *creating, strlen(*creating) + 1);
+    memcpy(*payload + strlen(*creating) + 1, created, strlen(created) + 1);
     return 0;
 }
 
@@ -267,6 +308,9 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     struct brig_state *state = NULL;
     struct brig_init_args init_args;
     cleanup_security struct brig_security security = {.seccomp.listener_sock = -1};
+    cleanup_free char *hook_state = NULL;
+    cleanup_free char *hook_go = NULL;
+    size_t hook_go_len = 0;
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -361,6 +405,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         goto fail;
     state->creating = true;
+    state->has_hooks = brig_hooks_any(&spec->hooks);
     ret = brig_store_save(&progress.dir, state, err);
     if (ret < 0)
         goto fail;
@@ -374,10 +419,15 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         goto fail;
     progress.cgroup_made = true;
-    ret = send_go(sync_fds[0], err);
+    if (state->has_hooks) {
+        ret = hook_payload(state, &hook_state, &hook_go, &hook_go_len, err);
+        if (ret < 0)
+            goto fail;
+    }
+    ret = send_go(sync_fds[0], hook_go, hook_go_len, err);
     if (ret < 0)
         goto fail;
-    ret = wait_ready(sync_fds[0], progress.pid, err);
+    ret = wait_ready(sync_fds[0], progress.pid, spec, hook_state, err);
     if (ret < 0)
         goto fail;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "hooks.h"
 #include "process.h"
 #include "security.h"
 #include "../rootfs/rootfs.h"
@@ -36,17 +37,45 @@ __attribute__((noreturn)) static void report_and_exit(int sync_fd, struct brig_e
     _exit(1);
 }
 
-static int wait_for_go(int sync_fd, struct brig_err **err)
+/* GO may carry the state JSON for the hooks that run in here: "creating" and "created" versions. */
+static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
 {
-    char msg = 0;
+    static char buf[256 * 1024];
     ssize_t n;
 
     do
-        n = recv(sync_fd, &msg, 1, 0);
+        n = recv(args->sync_fd, buf, sizeof(buf) - 1, 0);
     while (n < 0 && errno == EINTR);
-    if (n != 1 || msg != BRIG_SYNC_GO)
+    if (n < 1 || buf[0] != BRIG_SYNC_GO)
         return brig_err_msg(err, EPIPE, "container init: parent went away");
+    buf[n] = '\0';
+    if (n > 1) {
+        /* Copied: the next GO (after the createRuntime hooks) reuses the buffer. */
+        args->hook_state_creating = strdup(buf + 1);
+        args->hook_state_created = (size_t) n > strlen(buf + 1) + 2 ? strdup(buf + 2 + strlen(buf + 1)) : NULL;
+    }
     return 0;
+}
+
+/* prestart and createRuntime run in the runtime's namespaces: the parent runs them while we wait, after the
+ * mounts are made and before pivot_root; createContainer then runs here, in the container's namespaces. */
+static int run_create_hooks(struct brig_init_args *args, struct brig_err **err)
+{
+    const struct brig_hooks *hooks = &args->spec->hooks;
+    char msg = BRIG_SYNC_HOOKS;
+    int ret;
+
+    if (hooks->n_prestart || hooks->n_create_runtime) {
+        if (send(args->sync_fd, &msg, 1, MSG_NOSIGNAL) != 1)
+            return brig_err_sys(err, "container init: ask for the createRuntime hooks");
+        ret = wait_for_go(args, err);
+        if (ret < 0)
+            return ret;
+    }
+    if (!hooks->n_create_container)
+        return 0;
+    return brig_hooks_run("createContainer", hooks->create_container, hooks->n_create_container,
+                          args->hook_state_creating ? args->hook_state_creating : "{}", err);
 }
 
 static int become_root_in_user_ns(struct brig_err **err)
@@ -108,7 +137,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     };
     int ret;
 
-    ret = wait_for_go(args->sync_fd, err);
+    ret = wait_for_go(args, err);
     if (ret < 0)
         return ret;
     ret = brig_security_init_begin(args->security, err);
@@ -136,6 +165,11 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         ret = brig_rootfs_prepare(&rootfs, err);
         if (ret < 0)
             return ret;
+    }
+    ret = run_create_hooks(args, err);
+    if (ret < 0)
+        return ret;
+    if (has_mount_ns) {
         ret = brig_rootfs_pivot(&rootfs, err);
         if (ret < 0)
             return ret;
@@ -217,6 +251,12 @@ void brig_init_main(struct brig_init_args *args)
     close(args->state_dir_fd);
     if (write(fifo, &go, 1) != 1)
         _exit(1);
+    if (args->spec->hooks.n_start_container &&
+        brig_hooks_run("startContainer", args->spec->hooks.start_container, args->spec->hooks.n_start_container,
+                       args->hook_state_created ? args->hook_state_created : "{}", &err) < 0) {
+        brig_write_all(fifo, err->msg, strlen(err->msg));
+        _exit(1);
+    }
 
     reset_signals();
     env = args->spec->process->env ? args->spec->process->env : (char *[]){NULL};

@@ -48,6 +48,7 @@ enum brig_sync_msg {
     BRIG_SYNC_GO = 'g',    /* parent → init: id maps written, cgroup joined */
     BRIG_SYNC_READY = 'r', /* init → parent: set up, waiting on the exec fifo */
     BRIG_SYNC_ERROR = 'e', /* init → parent: followed by an encoded brig_err */
+    BRIG_SYNC_HOOKS = 'h', /* init → parent: mounts made, run prestart/createRuntime, then GO again */
 };
 
 struct brig_init_args {
@@ -62,6 +63,8 @@ struct brig_init_args {
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
     int parent_only_fds[3]; /* closed by the init at once: the state lock must stay with the parent */
+    char *hook_state_creating; /* state JSON for createContainer hooks, from the GO message */
+    char *hook_state_created;  /* ... and for startContainer hooks */
     struct brig_security *security; /* checked and compiled before the clone (security.h) */
 };
 
@@ -103,6 +106,10 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
 /* Releases the init through the exec fifo and waits until its user process is exec'd (or reports why not). */
 int brig_start_created(const struct brig_context *ctx, struct brig_container_dir *dir, struct brig_state *state,
                        struct brig_err **err);
+/* Runs the poststart or poststop hooks of a container (when it has any) with `status` in the state; a
+ * failure is a warning. */
+void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_state *state, const char *phase,
+                              const char *status);
 /* Kills the container's processes, removes its cgroup and state directory. */
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
                            const struct brig_state *state, struct brig_err **err);

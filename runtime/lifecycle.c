@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "hooks.h"
 #include "internal.h"
 #include "../util/util.h"
 
@@ -170,6 +171,8 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
     if (ret < 0)
         return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
     brig_log(ctx, BRIG_LOG_DEBUG, "container %s deleted", dir->id);
+    if (state)
+        brig_run_lifecycle_hooks(ctx, state, "poststop", "stopped");
     return 0;
 }
 
@@ -347,4 +350,28 @@ done:
         brig_state_free(entries[i].state);
     free(entries);
     return ret;
+}
+
+void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_state *state, const char *phase,
+                              const char *status)
+{
+    cleanup_spec struct brig_spec *spec = NULL;
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free char *json = NULL;
+    const struct brig_hook *hooks;
+    size_t n;
+
+    if (!state->has_hooks || !state->config_path)
+        return;
+    if (brig_spec_load(state->config_path, &spec, &err) < 0) {
+        brig_log(ctx, BRIG_LOG_WARNING, "%s hooks of `%s` not run: %s", phase, state->id, err->msg);
+        return;
+    }
+    hooks = strcmp(phase, "poststart") ? spec->hooks.poststop : spec->hooks.poststart;
+    n = strcmp(phase, "poststart") ? spec->hooks.n_poststop : spec->hooks.n_poststart;
+    if (!n)
+        return;
+    /* A failing poststart or poststop hook is reported; the lifecycle goes on (runtime-spec). */
+    if (brig_hooks_state_json(state, status, &json, &err) < 0 || brig_hooks_run(phase, hooks, n, json, &err) < 0)
+        brig_log(ctx, BRIG_LOG_WARNING, "%s", err->msg);
 }

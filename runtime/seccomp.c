@@ -446,6 +446,28 @@ static bool cache_load(const char *path, const char *key, size_t key_len, struct
     return true;
 }
 
+/* A private temporary file renamed into place: concurrent creates of one profile never see half a file. */
+static int write_cache_file(const char *dir, const char *path, const char *data, size_t len)
+{
+    cleanup_free char *tmp = NULL;
+    int fd, ret = 0;
+
+    if (asprintf(&tmp, "%s/.tmp-XXXXXX", dir) < 0) {
+        tmp = NULL;
+        return -ENOMEM;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ret = brig_write_all(fd, data, len);
+    close(fd);
+    if (ret == 0 && rename(tmp, path) < 0)
+        ret = -errno;
+    if (ret < 0)
+        unlink(tmp);
+    return ret;
+}
+
 static void cache_store(const struct brig_context *ctx, const char *path, const char *key, size_t key_len,
                         const struct brig_seccomp_plan *plan)
 {
@@ -457,6 +479,7 @@ static void cache_store(const struct brig_context *ctx, const char *path, const 
     size_t len = magic_len + 8 + key_len + 8 + insns_len;
     uint64_t v;
     char *p;
+    int ret;
 
     if (asprintf(&dir, "%s/%s", ctx->root, CACHE_DIR) < 0) {
         dir = NULL;
@@ -477,9 +500,14 @@ static void cache_store(const struct brig_context *ctx, const char *path, const 
     memcpy(p, &v, 8);
     p += 8;
     memcpy(p, plan->insns, insns_len);
-    if (brig_mkdir_p(dir, 0700, &err) < 0 ||
-        brig_write_file_atomic_at(AT_FDCWD, path, data, len, 0600, &err) < 0)
-        brig_log(ctx, BRIG_LOG_DEBUG, "seccomp cache: %s", err ? err->msg : "write failed");
+    /* The state root as the store makes it (others traverse it), the cache private to root. */
+    if (brig_mkdir_p(ctx->root, 0711, &err) < 0 || brig_mkdir_p(dir, 0700, &err) < 0) {
+        brig_log(ctx, BRIG_LOG_DEBUG, "seccomp cache: %s", err->msg);
+        return;
+    }
+    ret = write_cache_file(dir, path, data, len);
+    if (ret < 0)
+        brig_log(ctx, BRIG_LOG_DEBUG, "seccomp cache: write `%s`: %s", path, strerror(-ret));
 }
 
 /* ---- listener ---- */

@@ -95,6 +95,7 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
     }
     (void) init_died;
     brig_log(ctx, BRIG_LOG_DEBUG, "container %s started (pid %d)", dir->id, state->pid);
+    brig_run_lifecycle_hooks(ctx, state, "poststart", "running");
     return 0;
 }
 

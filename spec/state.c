@@ -50,6 +50,8 @@ static int stored_json(yajl_gen g, const struct brig_state *st)
         s = jgen_key_bool(g, "rootless", st->rootless);
     if (s == yajl_gen_status_ok && st->creating)
         s = jgen_key_bool(g, "creating", st->creating);
+    if (s == yajl_gen_status_ok && st->has_hooks)
+        s = jgen_key_bool(g, "hooks", st->has_hooks);
     GEN_OPT_STR(g, s, "configPath", st->config_path);
     GEN_OPT_STR(g, s, "startError", st->start_error);
     if (s == yajl_gen_status_ok)
@@ -135,6 +137,7 @@ static int parse_state(struct jctx *c, yajl_val doc, struct brig_state *st)
     JTRY(jopt_bool(c, doc, NULL, "systemdCgroup", &st->systemd_cgroup));
     JTRY(jopt_bool(c, doc, NULL, "rootless", &st->rootless));
     JTRY(jopt_bool(c, doc, NULL, "creating", &st->creating));
+    JTRY(jopt_bool(c, doc, NULL, "hooks", &st->has_hooks));
     JTRY(jopt_str(c, doc, NULL, "configPath", &st->config_path));
     return jopt_str(c, doc, NULL, "startError", &st->start_error);
 }

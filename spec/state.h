@@ -28,6 +28,7 @@ struct brig_state {
     bool systemd_cgroup;
     bool rootless;
     bool creating;          /* written before the init is released; cleared once it is ready */
+    bool has_hooks;         /* start and delete load the config only when it has hooks */
     char *config_path;      /* absolute path of the config.json used at create */
     char *start_error;      /* why the last start failed, if it did */
 };

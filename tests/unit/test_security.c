@@ -42,7 +42,7 @@ static struct brig_context test_ctx(const char *root)
 static char *prepare_error(const char *process_extra, const char *linux_extra)
 {
     cleanup_spec struct brig_spec *spec = parse(process_extra, linux_extra);
-    struct brig_context ctx = test_ctx("/nonexistent/brig-test-root");
+    struct brig_context ctx = test_ctx("/proc/brig-test-no-cache");
     cleanup_security struct brig_security sec = {.seccomp.listener_sock = -1};
     struct brig_err *err = NULL;
     char *msg = NULL;
@@ -290,7 +290,7 @@ static void test_sched_plan(void **state)
         parse("\"scheduler\":{\"policy\":\"SCHED_BATCH\",\"nice\":5,\"flags\":[\"SCHED_FLAG_RESET_ON_FORK\"]},"
               "\"ioPriority\":{\"class\":\"IOPRIO_CLASS_IDLE\",\"priority\":7}",
               "\"personality\":{\"domain\":\"LINUX32\",\"flags\":[\"ADDR_NO_RANDOMIZE\"]}");
-    struct brig_context ctx = test_ctx("/nonexistent");
+    struct brig_context ctx = test_ctx("/proc/brig-test-no-cache");
     cleanup_err struct brig_err *err = NULL;
     struct brig_sched_plan plan;
 

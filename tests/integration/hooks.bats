@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# OCI hooks: order, namespaces, state on stdin, env/args, timeouts and failure semantics.
+
+load helpers
+
+# A host hook that appends "<name> <status> <pid>" (from the state on stdin) to $TEST_DIR/hooks.log.
+host_hook() {
+	local name=$1
+	jq -n --arg name "$name" --arg log "$TEST_DIR/hooks.log" \
+		'{path: "/bin/sh", args: ["sh", "-c", "s=$(cat); echo \"$0 $(echo \"$s\" | jq -r .status) $(echo \"$s\" | jq -r .pid) $HOOK_ENV\" >> \"$1\"", $name, $log], env: ["PATH=/usr/bin:/bin", "HOOK_ENV=env-ok"]}'
+}
+
+@test "all six hooks run in order with the state on stdin, their args and env" {
+	bundle_set_args sh -c 'sleep 0.2'
+	bundle_jq '.hooks = {prestart: [$pre], createRuntime: [$cr], createContainer: [$cc], poststart: [$ps], poststop: [$pt],
+		  startContainer: [{path: "/bin/sh", args: ["sh", "-c", "cat > /tmp/start-state; hostname > /tmp/start-host"]}]}' \
+		--argjson pre "$(host_hook prestart)" --argjson cr "$(host_hook createRuntime)" \
+		--argjson cc "$(host_hook createContainer)" --argjson ps "$(host_hook poststart)" \
+		--argjson pt "$(host_hook poststop)"
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_success
+	local log
+	log=$(cat "$TEST_DIR/hooks.log")
+	echo "$log"
+	[ "$(awk '{print $1}' <<<"$log" | tr '\n' ' ')" = "prestart createRuntime createContainer poststart poststop " ]
+	grep -q "^prestart creating [1-9]" <<<"$log"
+	grep -q "^createContainer creating [1-9].* env-ok" <<<"$log"
+	grep -q "^poststart running" <<<"$log"
+	grep -q "^poststop stopped" <<<"$log"
+	# startContainer ran inside the container (its /tmp, its hostname), before the process.
+	[ "$(jq -r .status "$ROOTFS/tmp/start-state")" = created ]
+	[ "$(cat "$ROOTFS/tmp/start-host")" = "$(jq -r .hostname "$BUNDLE/config.json")" ]
+	assert_nothing_left
+}
+
+@test "createContainer runs in the container's namespaces, createRuntime in the runtime's" {
+	bundle_jq '.hooks = {
+		createRuntime: [{path: "/bin/sh", args: ["sh", "-c", "readlink /proc/self/ns/mnt >> \($log)"]}],
+		createContainer: [{path: "/bin/sh", args: ["sh", "-c", "readlink /proc/self/ns/mnt >> \($log)"]}]}' \
+		--arg log "$TEST_DIR/ns.log"
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_success
+	local host
+	host=$(readlink /proc/self/ns/mnt)
+	[ "$(sed -n 1p "$TEST_DIR/ns.log")" = "$host" ]
+	[ "$(sed -n 2p "$TEST_DIR/ns.log")" != "$host" ]
+}
+
+@test "a failing createRuntime hook fails create with its message, nothing left" {
+	bundle_jq '.hooks.createRuntime = [{path: "/bin/sh", args: ["sh", "-c", "echo hook says no >&2; exit 3"]}]'
+	brig_create
+	assert_failure
+	assert_output_contains "createRuntime[0]"
+	assert_output_contains "status 3"
+	assert_output_contains "hook says no"
+	run brig delete "$ID"
+	assert_nothing_left
+}
+
+@test "a failing createContainer hook destroys the container" {
+	bundle_jq '.hooks.createContainer = [{path: "/bin/false"}]'
+	brig_create
+	assert_failure
+	assert_output_contains "createContainer[0]"
+	assert_nothing_left
+}
+
+@test "a hook that times out is killed and fails the create" {
+	bundle_jq '.hooks.prestart = [{path: "/bin/sleep", args: ["sleep", "30"], timeout: 1}]'
+	local start=$SECONDS
+	brig_create
+	assert_failure
+	assert_output_contains "timed out after 1 s"
+	[ $((SECONDS - start)) -lt 10 ]
+	assert_nothing_left
+}
+
+@test "a failing startContainer hook fails start" {
+	bundle_set_args sleep 100
+	bundle_jq '.hooks.startContainer = [{path: "/bin/sh", args: ["sh", "-c", "exit 4"]}]'
+	brig_create
+	assert_success
+	run brig start "$ID"
+	assert_failure
+	assert_output_contains "startContainer[0]"
+	wait_for_status "$ID" stopped
+	run brig delete "$ID"
+	assert_nothing_left
+}
+
+@test "failing poststart and poststop hooks are warnings: the lifecycle goes on" {
+	bundle_set_args true
+	bundle_jq '.hooks.poststart = [{path: "/bin/false"}] | .hooks.poststop = [{path: "/bin/false"}]'
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_success
+	assert_output_contains "poststart[0]"
+	assert_output_contains "poststop[0]"
+	assert_nothing_left
+}
