@@ -282,6 +282,8 @@ static int clone_init(struct brig_init_args *args, int parent_sync_fd, pid_t *pi
     if (ret < 0)
         return brig_err_sys(err, "clone container init");
     if (ret == 0) {
+        brig_protect_brig_binary(!(args->ns_plan->clone_flags & CLONE_NEWUSER) &&
+                                 args->ns_plan->join_fds[BRIG_NS_USER] < 0);
         close(parent_sync_fd);
         for (size_t i = 0; i < ARRAY_SIZE(args->parent_only_fds); i++)
             if (args->parent_only_fds[i] >= 0)

@@ -203,8 +203,9 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
     ret = brig_process_set_user(c->proc, err);
     if (ret < 0)
         return ret;
-    if (chdir(c->proc->cwd) < 0)
-        return brig_err_sys(err, "cwd: chdir to `%s` as uid %u", c->proc->cwd, c->proc->user.uid);
+    ret = brig_process_enter_cwd(c->proc, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_find_executable(c->proc, exe, exe_len, err);
     if (ret < 0)
         return ret;
@@ -369,6 +370,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
         uint64_t args[8] = {CLONE_PIDFD, (uint64_t) (uintptr_t) &pidfd, 0, 0, SIGCHLD, 0, 0, 0};
         long r = syscall(SYS_clone3, args, sizeof(args));
         if (r == 0) {
+            brig_protect_brig_binary(ns.fds[0] < 0);
             struct exec_child child = {.opts = opts, .proc = proc, .ns = &ns, .sync_fd = sync_fds[1],
                                        .console_fd = console_child};
             close(sync_fds[0]);

@@ -219,8 +219,9 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     if (ret < 0)
         return ret;
     /* Again as the user: the cwd must be usable by the process, and stays inside the container. */
-    if (chdir(proc->cwd) < 0)
-        return brig_err_sys(err, "process.cwd: chdir to `%s` as uid %u", proc->cwd, proc->user.uid);
+    ret = brig_process_enter_cwd(proc, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_find_executable(proc, exe, exe_len, err);
     if (ret < 0)
         return ret;

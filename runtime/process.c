@@ -321,3 +321,21 @@ int brig_process_make_cwd(const struct brig_process *proc, struct brig_err **err
         return 0;
     return brig_err_wrap(err, brig_mkdir_p(proc->cwd, 0755, err), "process.cwd");
 }
+
+void brig_protect_brig_binary(bool no_user_ns)
+{
+    if (no_user_ns)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int brig_process_enter_cwd(const struct brig_process *proc, struct brig_err **err)
+{
+    char cwd[4096];
+
+    if (chdir(proc->cwd) < 0)
+        return brig_err_sys(err, "process.cwd: chdir to `%s` as uid %u", proc->cwd, proc->user.uid);
+    /* getcwd() fails with ENOENT when the directory is not reachable from our root. */
+    if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+        return brig_err_msg(err, EPERM, "process.cwd: `%s` is outside the container", proc->cwd);
+    return 0;
+}

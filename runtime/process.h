@@ -16,6 +16,12 @@ int brig_process_apply_oom_score(const struct brig_process *proc, struct brig_er
 int brig_process_set_user(const struct brig_process *proc, struct brig_err **err);
 /* Resolves args[0] in the container (PATH from process.env) into `out`. */
 int brig_process_find_executable(const struct brig_process *proc, char *out, size_t len, struct brig_err **err);
+/* Until it exec's, a container process is a clone of brig: /proc/<pid>/exe is brig's binary, which a
+ * process in the container must not open (the 2019 runc overwrite). Without a user namespace the container's
+ * root passes DAC checks on the host, so the clone is made non-dumpable: /proc/<pid>/exe (and fd, environ...)
+ * then need CAP_SYS_PTRACE in the host's user namespace. With one, host DAC already keeps the binary safe, and
+ * the init must stay dumpable to write its own /proc/self files. exec resets dumpability. */
+void brig_protect_brig_binary(bool no_user_ns);
 /* Only 0-2 and the `preserve_fds` after them may reach the user process: marks the rest close-on-exec. */
 int brig_seal_fds(unsigned preserve_fds, struct brig_err **err);
 /* Default dispositions and an empty mask: what brig blocked or ignored must not leak into the process. */
@@ -25,6 +31,9 @@ void brig_reset_signals(void);
 int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_err **err);
 /* Adds HOME (from the container's /etc/passwd, or "/") when process.env has none; call after pivot_root. */
 int brig_process_default_home(struct brig_process *proc, struct brig_err **err);
+/* chdir to process.cwd and make sure it is inside the container's root: a cwd like /proc/self/fd/N could
+ * otherwise land on a directory of the host that brig still has open (the 2024 leaked-cwd escapes). */
+int brig_process_enter_cwd(const struct brig_process *proc, struct brig_err **err);
 /* Creates process.cwd when missing (as root, before the user switch), like runc. */
 int brig_process_make_cwd(const struct brig_process *proc, struct brig_err **err);
 int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err);
