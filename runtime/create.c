@@ -246,6 +246,30 @@ static int check_systemd(const struct brig_context *ctx, struct brig_err **err)
     return 0;
 }
 
+static bool resources_requested(const struct brig_resources *r)
+{
+    return r && (r->memory || r->cpu || r->pids_limit.set || r->block_io || r->n_hugepage_limits ||
+                 r->has_network || r->n_rdma || r->n_unified);
+}
+
+/* Rootless on a host that does not delegate cgroups to the user (cgroup v1, or v2 without delegation): the
+ * container runs without them, unless its config asks for limits, which are then an error. Returns true
+ * when the failure was absorbed (and says so in debug output). */
+static bool rootless_without_cgroups(const struct brig_context *ctx, const struct brig_spec *spec, int ret,
+                                     struct brig_err **err)
+{
+    if (!(ctx->rootless || geteuid() != 0) || (ret != -EACCES && ret != -EPERM && ret != -EROFS))
+        return false;
+    if (resources_requested(spec->linux_cfg ? spec->linux_cfg->resources : NULL)) {
+        brig_err_wrap(err, ret, "linux.resources: rootless, the limits cannot be applied without cgroups");
+        return false;
+    }
+    brig_log(ctx, BRIG_LOG_DEBUG, "rootless: every cgroup controller skipped, the container runs without cgroups (%s)",
+             (*err)->msg);
+    brig_err_free(err);
+    return true;
+}
+
 /* Opens what the terminal needs: the --console-socket, or for a foreground `run`, a private socket pair
  * whose other end receives the pty master. */
 static int open_console(const struct brig_spec *spec, const struct brig_create_opts *opts, bool for_run,
@@ -418,9 +442,15 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
             goto fail;
     }
     ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
+    if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
+        free(state->cgroup_path);
+        state->cgroup_path = NULL;
+        ret = brig_store_save(&progress.dir, state, err);
+    } else if (ret == 0) {
+        progress.cgroup_made = true;
+    }
     if (ret < 0)
         goto fail;
-    progress.cgroup_made = true;
     if (state->has_hooks) {
         ret = hook_payload(state, &hook_state, &hook_go, &hook_go_len, err);
         if (ret < 0)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# Rootless: an unprivileged user (made by the test) runs containers in a user namespace, with its state under
+# $XDG_RUNTIME_DIR/brig and without cgroups where the host does not delegate them.
+
+load helpers
+
+setup() {
+	common_setup
+	RL_USER=brigrl${RAND:0:6}
+	useradd -M -d /nonexistent -s /bin/sh "$RL_USER"
+	RL_XDG=$TEST_DIR/xdg
+	mkdir -p "$RL_XDG" "$TEST_DIR/rl"
+	chown "$RL_USER" "$RL_XDG" "$TEST_DIR/rl"
+	chmod 700 "$RL_XDG"
+	cp "$BRIG" "$TEST_DIR/brig-rl" && chmod 755 "$TEST_DIR/brig-rl"
+	# The rootless user's bundle: its own config, the shared busybox rootfs (readable by everyone).
+	su "$RL_USER" -c "cd $TEST_DIR/rl && $TEST_DIR/brig-rl spec --rootless"
+	jq --arg r "$ROOTFS" --arg tok "BRIG_TEST_TOKEN=$TOKEN" '.root.path = $r | .process.terminal = false
+		| .process.env += [$tok]' "$TEST_DIR/rl/config.json" >"$TEST_DIR/rl.json"
+	cp "$TEST_DIR/rl.json" "$TEST_DIR/rl/config.json"
+}
+
+teardown() {
+	# The user's containers first, then the user.
+	su "$RL_USER" -c "XDG_RUNTIME_DIR=$RL_XDG $TEST_DIR/brig-rl delete --force rl1" >/dev/null 2>&1 || true
+	pkill -KILL -u "$RL_USER" 2>/dev/null || true
+	userdel "$RL_USER" 2>/dev/null || true
+	common_teardown
+}
+
+as_user() {
+	run su "$RL_USER" -c "cd $TEST_DIR/rl && XDG_RUNTIME_DIR=$RL_XDG BRIG_TEST_TOKEN=$TOKEN $TEST_DIR/brig-rl $*"
+}
+
+@test "spec --rootless runs as an unprivileged user: root inside is the user outside" {
+	jq '.process.args = ["sh", "-c", "id -u; cat /proc/self/uid_map"]' "$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
+	as_user --debug run rl1
+	assert_success
+	local uid
+	uid=$(id -u "$RL_USER")
+	printf '%s\n' "$output" | grep -qx 0 || fail "id -u inside is not 0: $output"
+	printf '%s\n' "$output" | grep -Eq "^ +0 +$uid +1$" || fail "uid_map does not map 0 to $uid: $output"
+	# Said which cgroups were skipped (this host does not delegate v1 cgroups to users).
+	assert_output_contains "cgroup controller skipped"
+	[ -z "$(ls -A "$RL_XDG/brig" 2>/dev/null)" ]
+}
+
+@test "rootless state lives under \$XDG_RUNTIME_DIR/brig and the lifecycle works" {
+	jq '.process.args = ["sleep", "100"]' "$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
+	as_user create rl1 '</dev/null' '>/dev/null' '2>&1'
+	assert_success
+	[ -f "$RL_XDG/brig/rl1/state.json" ]
+	as_user state rl1
+	assert_success
+	[ "$(jq -r .status <<<"$output")" = created ]
+	as_user start rl1
+	assert_success
+	as_user delete --force rl1
+	assert_success
+	[ ! -e "$RL_XDG/brig/rl1" ]
+}
+
+@test "rootless with cgroup limits the host will not delegate: a clear error, nothing left" {
+	jq '.process.args = ["true"] | .linux.resources = {pids: {limit: 10}}' "$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
+	as_user run rl1
+	assert_one_line_error
+	assert_output_contains "linux.resources"
+	[ ! -e "$RL_XDG/brig/rl1" ]
+}
