@@ -19,7 +19,10 @@ static const char create_usage[] =
     "      --pid-file FILE      write the container's init pid to FILE\n"
     "      --preserve-fds N     pass N extra file descriptors (3...) to the container\n"
     "      --no-pivot           use chroot instead of pivot_root (for ramdisk roots)\n"
-    "      --no-new-keyring     keep the caller's session keyring\n";
+    "      --no-new-keyring     keep the caller's session keyring\n"
+    "      --network NAME       attach to brig's bridge network NAME (`brig`: the default one; `none`)\n"
+    "      --ip ADDR            a static address on that network\n"
+    "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n";
 
 static const char run_usage[] =
     "Usage: brig run [options] CONTAINER_ID\n"
@@ -38,7 +41,10 @@ static const char run_usage[] =
     "      --preserve-fds N     pass N extra file descriptors (3...) to the container\n"
     "      --no-pivot           use chroot instead of pivot_root (for ramdisk roots)\n"
     "      --no-new-keyring     keep the caller's session keyring\n"
-    "      --no-subreaper       accepted for runc compatibility\n";
+    "      --no-subreaper       accepted for runc compatibility\n"
+    "      --network NAME       attach to brig's bridge network NAME (`brig`: the default one; `none`)\n"
+    "      --ip ADDR            a static address on that network\n"
+    "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n";
 
 enum {
     OPT_CONSOLE_SOCKET = 256,
@@ -49,6 +55,8 @@ enum {
     OPT_NO_NEW_KEYRING,
     OPT_KEEP,
     OPT_NO_SUBREAPER,
+    OPT_NETWORK,
+    OPT_IP,
 };
 
 int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char **argv,
@@ -66,6 +74,9 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
         {"detach", no_argument, NULL, 'd'},
         {"keep", no_argument, NULL, OPT_KEEP},
         {"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
+        {"network", required_argument, NULL, OPT_NETWORK},
+        {"ip", required_argument, NULL, OPT_IP},
+        {"publish", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -75,7 +86,7 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
     *help = false;
     memset(opts, 0, sizeof(*opts));
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+b:f:dh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+b:f:dp:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
             opts->bundle = optarg;
@@ -116,6 +127,20 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
                 return cmd_usage_error(ctx, command, "unknown option `%s`", argv[optind - 1]);
             opts->keep |= opt == OPT_KEEP;
             break;
+        case OPT_NETWORK:
+            opts->network = optarg;
+            break;
+        case OPT_IP:
+            opts->ip = optarg;
+            break;
+        case 'p': {
+            char **grown = realloc(opts->publish, (opts->n_publish + 1) * sizeof(char *));
+            if (!grown)
+                return 1;
+            opts->publish = grown;
+            opts->publish[opts->n_publish++] = optarg;
+            break;
+        }
         case 'h':
             cmd_print_help(is_run ? run_usage : create_usage);
             *help = true;
@@ -136,7 +161,7 @@ int cmd_create(struct brig_context *ctx, int argc, char **argv)
 
     if (ret || help)
         return ret;
-    if (brig_container_create(ctx, &opts, &err) < 0)
-        return cmd_fail(ctx, err);
-    return 0;
+    ret = brig_container_create(ctx, &opts, &err) < 0 ? cmd_fail(ctx, err) : 0;
+    free(opts.publish);
+    return ret;
 }

@@ -95,6 +95,7 @@ int main(int argc, char **argv)
     const char *log_path = NULL;
     const char *rootless = NULL;
     char *default_root = NULL;
+    char *absolute_root = NULL;
     int opt;
     int status;
 
@@ -151,6 +152,12 @@ int main(int argc, char **argv)
         else
             ctx.root = BRIG_DEFAULT_ROOT;
     }
+    /* Absolute: the state root is recorded in files (network leases) and used after chdir. */
+    if (ctx.root[0] != '/') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof(cwd)) && asprintf(&absolute_root, "%s/%s", cwd, ctx.root) > 0)
+            ctx.root = absolute_root;
+    }
     if (optind >= argc) {
         fputs(usage, stderr);
         return 1;
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
             optind = 1;
             status = commands[i].fn(&ctx, sub_argc, sub_argv);
             free(default_root);
+            free(absolute_root);
             return status;
         }
     }
@@ -171,5 +179,6 @@ int main(int argc, char **argv)
     }
     status = cmd_usage_error(&ctx, "brig", "unknown command `%s`", argv[optind]);
     free(default_root);
+    free(absolute_root);
     return status;
 }

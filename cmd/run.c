@@ -1,3 +1,5 @@
+#include <stdlib.h>
+
 #include "cmd.h"
 #include "create_opts.h"
 
@@ -11,7 +13,7 @@ int cmd_run(struct brig_context *ctx, int argc, char **argv)
 
     if (ret || help)
         return ret;
-    if (brig_container_run(ctx, &opts, &exit_status, &err) < 0)
-        return cmd_fail(ctx, err);
-    return exit_status;
+    ret = brig_container_run(ctx, &opts, &exit_status, &err) < 0 ? cmd_fail(ctx, err) : exit_status;
+    free(opts.publish);
+    return ret;
 }

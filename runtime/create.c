@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "hooks.h"
+#include "../netns/netns.h"
 #include "process.h"
 #include "security.h"
 #include "../util/util.h"
@@ -45,6 +46,8 @@ struct create_progress {
     enum brig_cgroup_mode cgroup_mode;
     char *cgroup_path;
     bool cgroup_made;
+    const char *root;
+    bool net_prepared;
 };
 
 static void undo_create(struct create_progress *p)
@@ -59,6 +62,9 @@ static void undo_create(struct create_progress *p)
         close(p->pidfd);
     if (p->cgroup_made)
         brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
+    brig_err_free(&ignored);
+    if (p->net_prepared)
+        brig_net_teardown(p->root, p->dir.dir_fd, &ignored);
     brig_err_free(&ignored);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
@@ -318,10 +324,79 @@ static int clone_init(struct brig_init_args *args, int parent_sync_fd, pid_t *pi
     return 0;
 }
 
+static int network_options(const struct brig_context *ctx, const struct brig_spec *spec,
+                           const struct brig_create_opts *opts, struct brig_net_opts *net_opts, struct brig_err **err)
+{
+    int ret = brig_net_opts_from_spec(spec, net_opts, err);
+
+    if (ret == 0 && opts->network)
+        ret = brig_net_opts_set_network(net_opts, opts->network, err);
+    if (ret == 0 && opts->ip)
+        ret = brig_net_opts_set_ip(net_opts, opts->ip, err);
+    for (size_t i = 0; ret == 0 && i < opts->n_publish; i++)
+        ret = brig_net_opts_add_ports(net_opts, opts->publish[i], err);
+    if (ret == 0 && (opts->network || opts->ip || opts->n_publish))
+        ret = brig_net_opts_check_spec(net_opts, spec, err);
+    if (ret == 0 && net_opts->enabled && (ctx->rootless || geteuid() != 0))
+        ret = brig_err_msg(err, EPERM, "network: brig's bridge network needs root (rootless containers get none)");
+    return ret;
+}
+
+static bool spec_mounts(const struct brig_spec *spec, const char *destination)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++)
+        if (!strcmp(spec->mounts[i].destination, destination))
+            return true;
+    return false;
+}
+
+/* /etc/hosts and /etc/resolv.conf for brig's network, unless the config mounts its own. The array replaces
+ * spec->mounts for this create only; *added owns it. */
+static int add_network_files(struct brig_spec *spec, const struct brig_net *net, struct brig_mount **added)
+{
+    static char *ro_bind[] = {"rbind", "ro", NULL};
+    const char *files[][2] = {{"/etc/hosts", brig_net_hosts_path(net)}, {"/etc/resolv.conf", brig_net_resolv_path(net)}};
+    struct brig_mount *mounts = calloc(spec->n_mounts + 2, sizeof(*mounts));
+    size_t n = spec->n_mounts;
+
+    if (!mounts)
+        return -ENOMEM;
+    memcpy(mounts, spec->mounts, spec->n_mounts * sizeof(*mounts));
+    for (size_t i = 0; i < 2; i++) {
+        if (!files[i][1] || spec_mounts(spec, files[i][0]))
+            continue;
+        mounts[n++] = (struct brig_mount){.destination = (char *) files[i][0], .source = (char *) files[i][1],
+                                          .type = "bind", .options = ro_bind, .n_options = 2};
+    }
+    spec->mounts = mounts;
+    spec->n_mounts = n;
+    *added = mounts;
+    return 0;
+}
+
+static char *join_ports(char **items, size_t n, const char *annotation)
+{
+    size_t len = annotation ? strlen(annotation) + 1 : 0;
+    char *out, *p;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(items[i]) + 1;
+    if (len == 0)
+        return NULL;
+    out = p = calloc(1, len + 1);
+    if (!out)
+        return NULL;
+    if (annotation)
+        p += sprintf(p, "%s", annotation);
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%s", p == out ? "" : ",", items[i]);
+    return out;
+}
+
 int brig_create_container(const struct brig_context *ctx, const struct brig_create_opts *opts, bool for_run,
                           struct brig_created *out, struct brig_err **err)
 {
-    struct create_progress progress = {.dir = {.root_fd = -1, .dir_fd = -1}, .pidfd = -1};
+    struct create_progress progress = {.dir = {.root_fd = -1, .dir_fd = -1}, .pidfd = -1, .root = ctx->root};
     cleanup_spec struct brig_spec *spec = NULL;
     cleanup_free char *bundle = NULL;
     cleanup_free char *rootfs = NULL;
@@ -337,6 +412,9 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     cleanup_free char *hook_state = NULL;
     cleanup_free char *hook_go = NULL;
     size_t hook_go_len = 0;
+    struct brig_net_opts net_opts = {0};
+    cleanup_net struct brig_net *net = NULL;
+    cleanup_free struct brig_mount *net_mounts = NULL;
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -380,6 +458,9 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     ret = brig_ns_plan_init(spec, &ns_plan, err);
     if (ret < 0)
         goto fail;
+    ret = network_options(ctx, spec, opts, &net_opts, err);
+    if (ret < 0)
+        goto fail;
     ret = open_console(spec, opts, for_run, &console_init_end, &console_our_end, err);
     if (ret < 0)
         goto fail;
@@ -391,6 +472,16 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     ret = make_exec_fifo(&progress.dir, spec, err);
     if (ret < 0)
         goto fail;
+    if (net_opts.enabled) {
+        progress.net_prepared = true;
+        ret = brig_net_prepare(ctx->root, progress.dir.dir_fd, opts->id, spec->hostname, &net_opts, &net, err);
+        if (ret < 0)
+            goto fail;
+        if (add_network_files(spec, net, &net_mounts) < 0) {
+            ret = brig_err_msg(err, ENOMEM, "network files");
+            goto fail;
+        }
+    }
     state_dir_path_fd = openat(progress.dir.dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (state_dir_path_fd < 0) {
         ret = brig_err_sys(err, "open state directory");
@@ -451,6 +542,14 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     }
     if (ret < 0)
         goto fail;
+    if (net) {
+        ret = brig_net_attach(net, progress.pid, err);
+        if (ret < 0)
+            goto fail;
+        state->net_ip = strdup(brig_net_ip(net));
+        state->net_ports =
+            join_ports(opts->publish, opts->n_publish, brig_spec_annotation(spec, BRIG_NET_ANNOTATION_PORTS));
+    }
     if (state->has_hooks) {
         ret = hook_payload(state, &hook_state, &hook_go, &hook_go_len, err);
         if (ret < 0)
@@ -495,6 +594,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
 
     close(sync_fds[0]);
     brig_ns_plan_release(&ns_plan);
+    brig_net_opts_clear(&net_opts);
     free(progress.cgroup_path);
     out->pid = progress.pid;
     out->pidfd = progress.pidfd;
@@ -513,6 +613,7 @@ fail:
     if (sync_fds[1] >= 0)
         close(sync_fds[1]);
     brig_ns_plan_release(&ns_plan);
+    brig_net_opts_clear(&net_opts);
     undo_create(&progress);
     return brig_err_wrap(err, ret, "create container `%s`", opts->id);
 }

@@ -13,6 +13,7 @@
 
 #include "hooks.h"
 #include "internal.h"
+#include "../netns/netns.h"
 #include "../util/util.h"
 
 static void set_status(struct brig_state *state, const char *status)
@@ -167,6 +168,9 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
         if (ret < 0)
             return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
     }
+    ret = brig_net_teardown(ctx->root, dir->dir_fd, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
     ret = brig_store_remove(dir, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "delete container `%s`", dir->id);

@@ -55,6 +55,11 @@ struct brig_create_opts {
     bool no_new_keyring;
     bool detach; /* run only */
     bool keep;   /* run only: keep the container's state after it exits */
+    /* brig's own networking, like the run.brig.* annotations: --network NAME|none, --ip, -p/--publish. */
+    const char *network;
+    const char *ip;
+    char **publish;
+    size_t n_publish;
 };
 
 /* Ids: letters, digits, and `_ + - .`, not starting with `.`, at most 1024 bytes (no `/`, no `..`). */

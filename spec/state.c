@@ -53,6 +53,8 @@ static int stored_json(yajl_gen g, const struct brig_state *st)
     if (s == yajl_gen_status_ok && st->has_hooks)
         s = jgen_key_bool(g, "hooks", st->has_hooks);
     GEN_OPT_STR(g, s, "configPath", st->config_path);
+    GEN_OPT_STR(g, s, "ip", st->net_ip);
+    GEN_OPT_STR(g, s, "ports", st->net_ports);
     GEN_OPT_STR(g, s, "startError", st->start_error);
     if (s == yajl_gen_status_ok)
         s = yajl_gen_map_close(g);
@@ -81,6 +83,8 @@ static int public_json(yajl_gen g, const struct brig_state *st)
         s = jgen_key_str(g, "owner", st->owner);
     if (s == yajl_gen_status_ok && st->n_annotations > 0)
         s = gen_annotations(g, st);
+    GEN_OPT_STR(g, s, "ip", st->net_ip);
+    GEN_OPT_STR(g, s, "ports", st->net_ports);
     if (s == yajl_gen_status_ok)
         s = yajl_gen_map_close(g);
     return s == yajl_gen_status_ok ? 0 : -EINVAL;
@@ -132,6 +136,8 @@ static int parse_state(struct jctx *c, yajl_val doc, struct brig_state *st)
     JTRY(jopt_str(c, doc, NULL, "created", &st->created));
     JTRY(jopt_str(c, doc, NULL, "owner", &st->owner));
     JTRY(jopt_kv(c, doc, NULL, "annotations", &st->annotations, &st->n_annotations));
+    JTRY(jopt_str(c, doc, NULL, "ip", &st->net_ip));
+    JTRY(jopt_str(c, doc, NULL, "ports", &st->net_ports));
     JTRY(jopt_u64v(c, doc, NULL, "initStartTime", &st->init_start_time));
     JTRY(jopt_str(c, doc, NULL, "cgroupPath", &st->cgroup_path));
     JTRY(jopt_bool(c, doc, NULL, "systemdCgroup", &st->systemd_cgroup));
@@ -185,5 +191,7 @@ void brig_state_free(struct brig_state *st)
     free(st->cgroup_path);
     free(st->config_path);
     free(st->start_error);
+    free(st->net_ip);
+    free(st->net_ports);
     free(st);
 }

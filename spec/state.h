@@ -21,6 +21,8 @@ struct brig_state {
     char *owner;
     struct brig_kv *annotations;
     size_t n_annotations;
+    char *net_ip;    /* brig's own network, when the container has one: printed as "ip" */
+    char *net_ports; /* published ports as given ("8080:80/tcp,..."): printed as "ports" */
 
     /* Stored only. */
     uint64_t init_start_time; /* /proc/PID/stat starttime: detects pid reuse */

@@ -299,6 +299,35 @@ static void test_bpf_large_numbers(void **state)
     free(p.insns);
 }
 
+/* update --resources: a lone linux.resources object through the spec parser. */
+static void test_parse_resources(void **state)
+{
+    static const char good[] = "{\"memory\": {\"limit\": 1048576, \"swap\": -1}, \"pids\": {\"limit\": 9},"
+                               " \"unified\": {\"memory.high\": \"max\"}}";
+    static const char bad[] = "{\"cpu\": {\"shares\": -5}}";
+    cleanup_err struct brig_err *err = NULL;
+    struct brig_spec *spec = NULL;
+    const struct brig_resources *r;
+
+    assert_int_equal(brig_spec_parse_resources(good, strlen(good), "r.json", &spec, &err), 0);
+    r = spec->linux_cfg->resources;
+    assert_true(r->memory->limit.set);
+    assert_int_equal(r->memory->limit.value, 1048576);
+    assert_int_equal(r->memory->swap.value, -1);
+    assert_int_equal(r->pids_limit.value, 9);
+    assert_int_equal(r->n_unified, 1);
+    assert_string_equal(r->unified[0].key, "memory.high");
+    brig_spec_free(spec);
+    spec = NULL;
+    assert_true(brig_spec_parse_resources(bad, strlen(bad), "r.json", &spec, &err) < 0);
+    assert_null(spec);
+    if (strncmp(err->msg, "r.json: cpu.shares: expected", 28) != 0)
+        fail_msg("%s", err->msg);
+    brig_err_free(&err);
+    assert_true(brig_spec_parse_resources("[]", 2, "-", &spec, &err) < 0);
+    assert_string_equal(err->msg, "-: expected an object");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_bpf_partial_access),
         cmocka_unit_test(test_bpf_allow_all),
         cmocka_unit_test(test_bpf_large_numbers),
+        cmocka_unit_test(test_parse_resources),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# brig's own networking through the CLI: `run -p`, `--network`, annotations, state, and teardown.
+# A network namespace made by the test stands for the host (nsenter keeps the host's /sys mounts);
+# nothing touches the machine's own interfaces or firewall.
+
+load helpers
+
+setup() {
+	common_setup
+	HOST_NS=$(make_netns host)
+	ip netns exec "$HOST_NS" ip link set lo up
+}
+
+in_host() {
+	nsenter --net="/run/netns/$HOST_NS" "$@"
+}
+
+brig_in_host() {
+	BRIG_TEST_TOKEN=$TOKEN in_host timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" "$@"
+}
+
+@test "run -p publishes a port: it answers on 127.0.0.1 and the host address, state shows ip and ports" {
+	bundle_set_args sh -c 'while true; do echo hello-from-container | nc -l -p 80; done'
+	remember_id "$ID"
+	brig_in_host run -d --bundle "$BUNDLE" -p 18080:80 "$ID" </dev/null >/dev/null 2>"$TEST_DIR/err"
+	run brig_in_host state "$ID"
+	assert_success
+	local ip
+	ip=$(jq -r .ip <<<"$output")
+	[[ "$ip" == 10.89.0.* ]] || fail "no ip in state: $output"
+	[ "$(jq -r .ports <<<"$output")" = "18080:80" ]
+	local i
+	for i in $(seq 1 50); do
+		run in_host busybox nc -w 2 127.0.0.1 18080 </dev/null
+		[[ "$output" == *hello-from-container* ]] && break
+		sleep 0.1
+	done
+	assert_output_contains hello-from-container
+	run in_host busybox nc -w 2 10.89.0.1 18080 </dev/null
+	assert_output_contains hello-from-container
+	run brig_in_host delete --force "$ID"
+	assert_success
+	# No veth, lease, port claim or map element left.
+	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth left"
+	[ -z "$(ls -A "$BRIG_ROOT/.net/ports" 2>/dev/null)" ] || fail "port claim left"
+	[ -z "$(ls -A "$BRIG_ROOT/.net/networks/brig/leases" 2>/dev/null)" ] || fail "lease left"
+	! ip netns exec "$HOST_NS" nft list map ip brig pf_any 2>/dev/null | grep -q 18080 || fail "map element left"
+}
+
+@test "the run.brig.* annotations do what the flags do; a published port is refused twice" {
+	bundle_set_args sleep 100
+	bundle_jq '.annotations["run.brig.ports"] = "18081:80"'
+	remember_id "$ID"
+	brig_in_host run -d --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>&1
+	run brig_in_host state "$ID"
+	[ "$(jq -r .ports <<<"$output")" = "18081:80" ]
+	local b2
+	b2=$(make_bundle "$ID-2")
+	run brig_in_host run -d --bundle "$b2" -p 18081:80 "$ID-2"
+	assert_one_line_error
+	assert_output_contains "18081/tcp is already published by container \`$ID\`"
+	[ ! -e "$BRIG_ROOT/$ID-2" ]
+	run brig_in_host delete --force "$ID"
+	assert_success
+}
+
+@test "a container without --network or annotations gets only lo, as with runc" {
+	run_in_container sh -c 'ls /sys/class/net'
+	assert_success
+	[ "$(echo $output)" = "lo" ]
+}
+
+@test "brig killed in the middle of create: delete --force still removes veth, lease and ports" {
+	bundle_set_args sleep 100
+	bundle_jq '.hooks.createRuntime = [{path: "/bin/sleep", args: ["sleep", "30"]}]'
+	remember_id "$ID"
+	brig_in_host create --bundle "$BUNDLE" -p 18082:80 "$ID" </dev/null >/dev/null 2>&1 &
+	local creator=$!
+	# Wait until the network is attached (the hook holds create), then kill brig.
+	local i
+	for i in $(seq 1 100); do
+		[ -n "$(ip netns exec "$HOST_NS" ip -o link show type veth 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	pkill -KILL -f "root $BRIG_ROOT create" || true
+	wait "$creator" 2>/dev/null || true
+	pkill -KILL -f "sleep 30" || true
+	run brig_in_host delete --force "$ID"
+	assert_success
+	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth left"
+	[ -z "$(ls -A "$BRIG_ROOT/.net/ports" 2>/dev/null)" ] || fail "port claim left"
+	[ -z "$(ls -A "$BRIG_ROOT/.net/networks/brig/leases" 2>/dev/null)" ] || fail "lease left"
+	[ ! -e "$BRIG_ROOT/$ID" ]
+}
