@@ -7,6 +7,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "util/util.h"
@@ -153,6 +158,122 @@ int brig_rootfs_mount_fs(const struct brig_rootfs_ctx *ctx, int rootfd, const ch
     return finish_mount(rootfd, fallback, dest, "bind", opts, BIND_REMOUNT_FLAGS(opts->flags) != 0, err);
 }
 
+static int write_id_map(pid_t pid, const char *file, const struct brig_id_mapping *maps, size_t n,
+                        struct brig_err **err)
+{
+    char path[64], text[4096];
+    size_t len = 0;
+
+    /* An id mapping of a mount reads on-disk ids (hostID) and shows container ids: the mount's user
+     * namespace has the on-disk ids inside and the container's ids outside. */
+    for (size_t i = 0; i < n && len < sizeof(text); i++)
+        len += (size_t) snprintf(text + len, sizeof(text) - len, "%u %u %u\n", maps[i].host_id,
+                                 maps[i].container_id, maps[i].size);
+    snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+    return brig_write_file_at(AT_FDCWD, path, text, len, err);
+}
+
+/* A user namespace holding the mount's mappings, for MOUNT_ATTR_IDMAP: a child is born in it, its maps are
+ * written, and the namespace outlives it through the returned fd. */
+static int idmap_userns(const struct brig_mount *m, struct brig_err **err)
+{
+    int ready[2], report[2];
+    char path[64], proc_pid[32] = {0};
+    pid_t pid, proc_id;
+    int fd = -1, ret;
+
+    /* The init may have a pid namespace of its own while /proc is still the host's: the child tells us the
+     * pid under which /proc knows it. */
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return brig_err_sys(err, "idmapped mount: pipe");
+    if (pipe2(report, O_CLOEXEC) < 0) {
+        close(ready[0]);
+        close(ready[1]);
+        return brig_err_sys(err, "idmapped mount: pipe");
+    }
+    pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid < 0) {
+        ret = brig_err_sys(err, "idmapped mount: create user namespace");
+        close(ready[0]);
+        close(ready[1]);
+        close(report[0]);
+        close(report[1]);
+        return ret;
+    }
+    if (pid == 0) {
+        char c, self[32] = {0};
+        close(ready[1]);
+        close(report[0]);
+        if (readlink("/proc/self", self, sizeof(self) - 1) > 0)
+            (void) !write(report[1], self, strlen(self));
+        close(report[1]);
+        (void) !read(ready[0], &c, 1);
+        _exit(0);
+    }
+    close(ready[0]);
+    close(report[1]);
+    (void) !read(report[0], proc_pid, sizeof(proc_pid) - 1);
+    close(report[0]);
+    proc_id = (pid_t) atoi(proc_pid);
+    ret = proc_id > 0 ? 0 : brig_err_set(err, ESRCH, "idmapped mount: user namespace helper is gone");
+    if (ret == 0)
+        ret = write_id_map(proc_id, "uid_map", m->uid_mappings, m->n_uid_mappings, err);
+    if (ret == 0)
+        ret = write_id_map(proc_id, "gid_map", m->gid_mappings, m->n_gid_mappings, err);
+    if (ret == 0) {
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", proc_id);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            ret = brig_err_sys(err, "idmapped mount: open `%s`", path);
+    }
+    close(ready[1]);
+    waitpid(pid, NULL, 0);
+    return ret < 0 ? ret : fd;
+}
+
+/* uidMappings/gidMappings on a bind mount: a detached copy of the source gets the id mapping, then is moved
+ * onto the target (open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount). */
+static int mount_idmapped(const struct brig_rootfs_ctx *ctx, int rootfd, const struct brig_mount *m,
+                          const struct brig_mount_opts *opts, struct brig_err **err)
+{
+    bool recursive = opts->flags & MS_REC;
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
+    cleanup_free char *joined = NULL;
+    cleanup_close int userns = -1;
+    cleanup_close int tree = -1;
+    cleanup_close int target = -1;
+    const char *source = m->source;
+    struct stat st;
+
+    if (!source)
+        return brig_err_set(err, EINVAL, "idmapped mount on `%s`: no source", m->destination);
+    if (!m->n_uid_mappings || !m->n_gid_mappings)
+        return brig_err_set(err, 0, "idmapped mount on `%s`: both uidMappings and gidMappings are needed",
+                            m->destination);
+    if (source[0] != '/' && ctx->bundle) {
+        if (asprintf(&joined, "%s/%s", ctx->bundle, source) < 0)
+            return brig_err_set(err, ENOMEM, "idmapped mount on `%s`", m->destination);
+        source = joined;
+    }
+    if (stat(source, &st) < 0)
+        return brig_err_sys(err, "bind mount source `%s`", source);
+    target = brig_rootfs_mkdir_in_root(rootfd, m->destination, !S_ISDIR(st.st_mode), err);
+    if (target < 0)
+        return target_error(m->destination, target, err);
+    userns = idmap_userns(m, err);
+    if (userns < 0)
+        return userns;
+    tree = (int) open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+    if (tree < 0)
+        return brig_err_sys(err, "idmapped mount: clone `%s`", source);
+    attr.userns_fd = (uint64_t) userns;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof(attr)) < 0)
+        return brig_err_sys(err, "idmapped mount: map ids of `%s`", source);
+    if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return brig_err_sys(err, "idmapped mount: move `%s` onto `%s`", source, m->destination);
+    return finish_mount(rootfd, source, m->destination, "bind", opts, BIND_REMOUNT_FLAGS(opts->flags) != 0, err);
+}
+
 static bool is_bind(const struct brig_mount *m, const struct brig_mount_opts *opts)
 {
     return (opts->flags & MS_BIND) || (m->type && strcmp(m->type, "bind") == 0);
@@ -166,14 +287,17 @@ int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_
 
     if (!m->destination)
         return brig_err_set(err, EINVAL, "mounts[%zu]: no destination", idx);
-    if (m->n_uid_mappings || m->n_gid_mappings)
-        return brig_err_set(err, EOPNOTSUPP, "mounts[%zu]: destination `%s`: idmapped mounts", idx,
-                            m->destination);
     r = brig_mount_opts_parse(m->options, m->n_options, &opts, err);
     if (r < 0)
         return brig_err_wrap(err, r, "mounts[%zu]", idx);
 
-    if (is_bind(m, &opts))
+    if (m->n_uid_mappings || m->n_gid_mappings) {
+        if (!is_bind(m, &opts))
+            r = brig_err_set(err, 0, "destination `%s`: id mappings are only supported on bind mounts",
+                             m->destination);
+        else
+            r = mount_idmapped(ctx, rootfd, m, &opts, err);
+    } else if (is_bind(m, &opts))
         r = mount_bind(ctx, rootfd, m->source, m->destination, &opts, err);
     else if (!m->type)
         r = brig_err_set(err, EINVAL, "destination `%s`: no type", m->destination);
