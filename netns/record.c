@@ -34,8 +34,9 @@ int net_ports_format(const struct brig_net_port *ports, size_t n, char **out)
         char ip[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &ports[i].host_ip, ip, sizeof(ip));
         len += (size_t) snprintf(text + len, cap - len, "%s%s:%u-%u:%u-%u/%s", i ? "," : "", ip,
-                                 ports[i].host_port, ports[i].host_port + ports[i].count - 1,
-                                 ports[i].container_port, ports[i].container_port + ports[i].count - 1,
+                                 (unsigned) ports[i].host_port, (unsigned) (ports[i].host_port + ports[i].count - 1),
+                                 (unsigned) ports[i].container_port,
+                                 (unsigned) (ports[i].container_port + ports[i].count - 1),
                                  net_proto_name(ports[i].proto));
     }
     *out = text;

@@ -92,7 +92,7 @@ int brig_parse_signal(const char *name, int *sig, struct brig_err **err)
         *sig = (int) number;
         return 0;
     }
-    for (i = 0; name[i] && i < sizeof(upper) - 1; i++)
+    for (i = 0; i < sizeof(upper) - 1 && name[i]; i++)
         upper[i] = (char) (name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
     upper[i] = '\0';
     *sig = signal_number_from_name(strncmp(upper, "SIG", 3) ? upper : upper + 3);

@@ -14,6 +14,7 @@ TEST_PACKAGES=(
 	libcmocka-dev bats jq busybox-static
 	runc crun
 	iproute2 nftables uidmap time procps util-linux coreutils
+	cppcheck clang-tidy hyperfine
 )
 # ---- Added by later issues (keep this list, one package per line, with the issue that needs it) ----
 # qemu-system-x86      issue 4: cgroup v2 guest lane
