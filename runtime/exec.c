@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "process.h"
+#include "security.h"
 #include "../util/util.h"
 
 #ifndef CLONE_PIDFD
@@ -157,6 +158,24 @@ static int build_process(const struct brig_exec_opts *opts, struct brig_spec *co
     }
     if (opts->tty >= 0)
         proc->terminal = opts->tty;
+    if (opts->n_caps) {
+        struct brig_capabilities *caps = &proc->capabilities;
+        char ***sets[] = {&caps->bounding, &caps->effective, &caps->permitted, &caps->inheritable, &caps->ambient};
+        size_t *counts[] = {&caps->n_bounding, &caps->n_effective, &caps->n_permitted, &caps->n_inheritable,
+                            &caps->n_ambient};
+        proc->has_capabilities = true;
+        for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
+            /* Lives as long as the short-lived exec process. */
+            char **grown = calloc(*counts[i] + opts->n_caps + 1, sizeof(char *));
+            if (!grown)
+                return brig_err_msg(err, ENOMEM, "--cap");
+            if (*counts[i])
+                memcpy(grown, *sets[i], *counts[i] * sizeof(char *));
+            memcpy(grown + *counts[i], opts->caps, opts->n_caps * sizeof(char *));
+            *sets[i] = grown;
+            *counts[i] += opts->n_caps;
+        }
+    }
     *out = proc;
     return 0;
 }
@@ -164,6 +183,7 @@ static int build_process(const struct brig_exec_opts *opts, struct brig_spec *co
 struct exec_child {
     const struct brig_exec_opts *opts;
     struct brig_process *proc;
+    struct brig_security *security;
     struct exec_ns *ns;
     int sync_fd;
     int console_fd;
@@ -180,6 +200,9 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
     while (n < 0 && errno == EINTR);
     if (n != 1 || go != BRIG_SYNC_GO)
         return brig_err_msg(err, EPIPE, "exec: parent went away");
+    ret = brig_security_init_begin(c->security, err);
+    if (ret < 0)
+        return ret;
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++) {
         if (c->ns->fds[i] < 0)
             continue;
@@ -200,7 +223,13 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
         return ret;
     if (chdir(c->proc->cwd) < 0)
         return brig_err_sys(err, "cwd: chdir to `%s`", c->proc->cwd);
+    ret = brig_security_before_user(c->security, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_set_user(c->proc, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_security_after_user(c->security, err);
     if (ret < 0)
         return ret;
     ret = brig_process_enter_cwd(c->proc, err);
@@ -219,7 +248,8 @@ __attribute__((noreturn)) static void exec_child_main(struct exec_child *c)
     char buf[4200];
     int len;
 
-    if (exec_child_setup(c, exe, sizeof(exe), &err) == 0) {
+    if (exec_child_setup(c, exe, sizeof(exe), &err) == 0 &&
+        brig_exec_affinity_apply_final(c->proc, 0, &err) == 0 && brig_security_before_exec(c->security, &err) == 0) {
         brig_reset_signals();
         execve(exe, c->proc->args, c->proc->env ? c->proc->env : (char *[]){NULL});
         brig_err_sys(&err, "exec `%s`", exe);
@@ -288,6 +318,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     cleanup_spec struct brig_spec *config = NULL;
     cleanup_spec struct brig_spec *process_spec = NULL;
     struct brig_process *proc = NULL;
+    cleanup_security struct brig_security security = {.seccomp.listener_sock = -1};
     struct exec_ns ns = {.pid_fd = -1, .time_fd = -1};
     enum brig_cgroup_mode mode;
     cleanup_free char *cgroup_path = NULL;
@@ -324,6 +355,11 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     ret = brig_process_validate(proc, err);
     if (ret < 0)
         return ret;
+    /* The container's security config (seccomp, LSM...) with this process's capabilities and user. */
+    config->process = proc;
+    ret = brig_security_prepare(ctx, config, opts->id, state->bundle, &security, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "exec in container `%s`", opts->id);
     if (proc->terminal) {
         int pair[2];
         if (opts->console_socket) {
@@ -371,8 +407,8 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
         long r = syscall(SYS_clone3, args, sizeof(args));
         if (r == 0) {
             brig_protect_brig_binary(ns.fds[0] < 0);
-            struct exec_child child = {.opts = opts, .proc = proc, .ns = &ns, .sync_fd = sync_fds[1],
-                                       .console_fd = console_child};
+            struct exec_child child = {.opts = opts, .proc = proc, .security = &security, .ns = &ns,
+                                       .sync_fd = sync_fds[1], .console_fd = console_child};
             close(sync_fds[0]);
             exec_child_main(&child);
         }
@@ -384,6 +420,9 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     }
     close(sync_fds[1]);
     sync_fds[1] = -1;
+    ret = brig_exec_affinity_apply_initial(proc, pid, err);
+    if (ret < 0)
+        goto kill_child;
     ret = brig_cgroup_join(mode, cgroup_path, pid, err);
     if (ret < 0)
         goto kill_child;
