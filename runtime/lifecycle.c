@@ -297,7 +297,8 @@ int brig_container_list(const struct brig_context *ctx, enum brig_list_format fo
     ret = load_entries(ctx, &entries, &n, err);
     if (ret < 0)
         return ret;
-    qsort(entries, n, sizeof(*entries), compare_entries);
+    if (n > 1)
+        qsort(entries, n, sizeof(*entries), compare_entries);
     out = open_memstream(&buf, &buf_len);
     if (!out) {
         ret = brig_err_sys(err, "list");
