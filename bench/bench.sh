@@ -172,13 +172,14 @@ echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
 echo 'root:x:0:' >"$rootfs/etc/group"
 
 # One config for everyone (from brig's `spec`, which writes runc's defaults), one bundle per runtime so
-# each gets its own cgroupsPath.
+# each gets its own cgroupsPath. ociVersion 1.0.2: crun 1.8 refuses versions it does not know.
 (cd "$work" && "$brig" spec) || { echo "bench: brig spec failed" >&2; exit 1; }
 for spec in "${runtimes[@]}"; do
 	name=${spec%%=*}
 	mkdir -p "$work/bundle-$name" "$work/root-$name"
 	jq --arg r "$rootfs" --arg cg "/brig-bench/$name" '
 		.root.path = $r | .process.terminal = false | .process.args = ["/bin/true"]
+		| .ociVersion = "1.0.2"
 		| .linux.cgroupsPath = $cg' "$work/config.json" >"$work/bundle-$name/config.json"
 done
 

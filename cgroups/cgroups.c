@@ -130,7 +130,7 @@ int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, c
         brig_err_free(err);
     if (ret == 0 && cfg)
         ret = brig_cgroup_apply_set(&set, rel, cfg->resources, cfg, false, err);
-    for (i = 0; i < set.n && ret == 0; i++) {
+    for (i = 0; i < set.n && ret == 0 && pid > 0; i++) {
         ret = brig_cgroup_write_pid(&set.h[i], rel, pid, err);
         pl[i].pid_written = ret == 0;
     }

@@ -50,6 +50,9 @@ struct brig_cgroup_config {
  * On failure nothing is left behind (an existing cgroup is kept, not removed). */
 int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
                       struct brig_err **err);
+/* With pid 0, brig_cgroup_enter() only creates the cgroup and applies the limits; brig_cgroup_join() then
+ * moves the process in. The split lets create overlap the pid write (on v1 it waits for an RCU grace
+ * period) with the init's own setup. */
 
 /* Applies changed resources to an existing container cgroup (`update`). Device rules are left alone. */
 int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struct brig_resources *resources,

@@ -216,6 +216,8 @@ static int mount_v1(const struct brig_rootfs_ctx *ctx, int rootfd, const char *d
         *path++ = '\0';
         if (!*controllers) /* the cgroup2 line of a hybrid host */
             continue;
+        if (ctx->cgroup_path && !ctx->new_cgroup_ns)
+            path = (char *) ctx->cgroup_path;
         r = mount_hierarchy(ctx, rootfd, dest, mountinfo, controllers, path, readonly, err);
         if (r < 0)
             return r;

@@ -17,6 +17,8 @@ struct brig_rootfs_ctx {
     bool no_pivot;       /* --no-pivot: chroot instead of pivot_root */
     bool in_user_ns;     /* devices are bind-mounted from the host instead of mknod */
     bool new_cgroup_ns;  /* a cgroup mount shows the container's own cgroup as root */
+    const char *cgroup_path; /* the container's cgroup (same in every hierarchy), when the init may not be
+                              * in it yet; NULL: read /proc/self/cgroup */
 };
 
 /* Makes the mounts private (or as `linux.rootfsPropagation` asks), bind-mounts the rootfs onto itself,

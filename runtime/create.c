@@ -507,6 +507,8 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .console_fd = console_init_end,
         .listen_fds = inherited_listen_fds(),
         .parent_only_fds = {progress.dir.dir_fd, progress.dir.root_fd, console_our_end},
+        /* Rootless may end up without cgroups: then the init reads /proc/self/cgroup itself. */
+        .cgroup_path = ctx->rootless || geteuid() != 0 ? NULL : progress.cgroup_path,
         .security = &security,
     };
     ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
@@ -532,7 +534,9 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         if (ret < 0)
             goto fail;
     }
-    ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
+    /* The cgroup and its limits now, the pid after GO: on cgroup v1 the pid write waits for an RCU grace
+     * period, which then overlaps the init's mounts (the init learns the path from init_args). */
+    ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, 0, err);
     if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
         free(state->cgroup_path);
         state->cgroup_path = NULL;
@@ -543,9 +547,6 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         goto fail;
     if (net) {
-        ret = brig_net_attach(net, progress.pid, err);
-        if (ret < 0)
-            goto fail;
         state->net_ip = strdup(brig_net_ip(net));
         state->net_ports =
             join_ports(opts->publish, opts->n_publish, brig_spec_annotation(spec, BRIG_NET_ANNOTATION_PORTS));
@@ -558,6 +559,24 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     ret = send_go(sync_fds[0], hook_go, hook_go_len, err);
     if (ret < 0)
         goto fail;
+    if (progress.cgroup_made) {
+        ret = brig_cgroup_join(progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
+        if (ret < 0)
+            goto fail;
+    }
+    if (ns_plan.new_cgroup_ns) {
+        char placed = BRIG_SYNC_CGROUP;
+        if (send(sync_fds[0], &placed, 1, MSG_NOSIGNAL) != 1) {
+            ret = brig_err_sys(err, "tell container init its cgroup is ready");
+            goto fail;
+        }
+    }
+    /* Also while the init works: the veth goes straight into its network namespace. */
+    if (net) {
+        ret = brig_net_attach(net, progress.pid, err);
+        if (ret < 0)
+            goto fail;
+    }
     ret = wait_ready(sync_fds[0], progress.pid, spec, hook_state, err);
     if (ret < 0)
         goto fail;

@@ -134,6 +134,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         .no_pivot = args->opts->no_pivot,
         .in_user_ns = new_user_ns || args->ns_plan->join_fds[BRIG_NS_USER] >= 0,
         .new_cgroup_ns = args->ns_plan->new_cgroup_ns,
+        .cgroup_path = args->cgroup_path,
     };
     int ret;
 
@@ -156,8 +157,18 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         if (ret < 0)
             return ret;
     }
-    if (args->ns_plan->new_cgroup_ns && unshare(CLONE_NEWCGROUP) < 0)
-        return brig_err_sys(err, "create cgroup namespace");
+    if (args->ns_plan->new_cgroup_ns) {
+        /* The namespace's root is the cgroup we are in when we create it: wait until we are in ours. */
+        char msg = 0;
+        ssize_t n;
+        do
+            n = recv(args->sync_fd, &msg, 1, 0);
+        while (n < 0 && errno == EINTR);
+        if (n != 1 || msg != BRIG_SYNC_CGROUP)
+            return brig_err_msg(err, EPIPE, "container init: parent went away before the cgroup was ready");
+        if (unshare(CLONE_NEWCGROUP) < 0)
+            return brig_err_sys(err, "create cgroup namespace");
+    }
     ret = set_names(spec, err);
     if (ret < 0)
         return ret;

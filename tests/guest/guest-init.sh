@@ -56,6 +56,8 @@ run_job() {
 		/bin/busybox stty -F /dev/ttyS1 raw -echo
 		cd "$cwd" || exit 126
 		load_env
+		# Tells the test helpers they run in the guest lane (tests/guest/helpers.bash).
+		export BRIG_GUEST_LANE=1
 		# A new session: criu (and anything that checks its process group or controlling tty) sees a
 		# normal job, not init's session. The subshell is no group leader, so setsid need not fork.
 		exec setsid -w "${argv[@]}"

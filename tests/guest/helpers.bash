@@ -10,6 +10,26 @@ source "$(dirname "${BASH_SOURCE[0]}")/../integration/helpers.bash"
 
 CGROUP2_ROOT=/sys/fs/cgroup
 
+# In the guest (guest-init.sh sets BRIG_GUEST_LANE), every test's `cp -a` of the rootfs cache would read
+# it over 9p, which costs seconds under TCG: copy the host-built cache into the guest's tmpfs /run once
+# per boot and let the tests copy from there. The host's cache is built by lane.sh before the boot.
+if [ -n "${BRIG_GUEST_LANE:-}" ]; then
+	HOST_ROOTFS_CACHE=$ROOTFS_CACHE
+	ROOTFS_CACHE=/run/brig-lane/test-rootfs
+	build_rootfs_cache() {
+		[ -e "$ROOTFS_CACHE/.complete" ] && return 0
+		[ -e "$HOST_ROOTFS_CACHE/.complete" ] ||
+			{ echo "no test rootfs at $HOST_ROOTFS_CACHE: run the lane through tests/guest/lane.sh" >&2; return 1; }
+		mkdir -p "${ROOTFS_CACHE%/*}"
+		(
+			flock 9
+			[ -e "$ROOTFS_CACHE/.complete" ] && exit 0
+			rm -rf "$ROOTFS_CACHE.tmp"
+			cp -a "$HOST_ROOTFS_CACHE" "$ROOTFS_CACHE.tmp" && mv "$ROOTFS_CACHE.tmp" "$ROOTFS_CACHE"
+		) 9>"$ROOTFS_CACHE.lock"
+	}
+fi
+
 is_cgroup2_root() {
 	[ "$(stat -f -c %T "$CGROUP2_ROOT" 2>/dev/null)" = cgroup2fs ]
 }

@@ -79,12 +79,18 @@ qemu_pid= tail_pid=
 
 cleanup() {
 	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
-	if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
+	if [ -n "$qemu_pid" ]; then
+		# timeout(1) passes the TERM on to qemu; it leads its own process group (qemu's too), which
+		# gets a KILL if qemu has not gone within 5 seconds.
 		kill "$qemu_pid" 2>/dev/null
-		sleep 0.5
-		kill -9 "$qemu_pid" 2>/dev/null
+		local i
+		for i in $(seq 50); do
+			kill -0 "$qemu_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL -- "-$qemu_pid" 2>/dev/null
+		wait "$qemu_pid" 2>/dev/null
 	fi
-	[ -n "$qemu_pid" ] && wait "$qemu_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
