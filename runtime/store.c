@@ -26,7 +26,11 @@ int brig_validate_id(const char *id, struct brig_err **err)
         if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
             c == '-' || c == '.')
             continue;
-        return brig_err_msg(err, EINVAL, "invalid container id `%s`: character `%c` is not allowed", id, c);
+        /* Quoted safely: the message must stay one printable line whatever the id holds. */
+        if (c > 0x20 && c < 0x7f)
+            return brig_err_msg(err, EINVAL, "invalid container id `%.64s`: character `%c` is not allowed", id, c);
+        return brig_err_msg(err, EINVAL, "invalid container id: byte 0x%02x at offset %zu is not allowed",
+                            (unsigned char) c, i);
     }
     return 0;
 }

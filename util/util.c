@@ -157,13 +157,27 @@ int brig_mkdir_p(const char *path, mode_t mode, struct brig_err **err)
 int brig_now_rfc3339(char *buf, size_t len)
 {
     struct timespec ts;
-    struct tm tm;
-    char base[32];
+    int64_t days, secs, era, doe, yoe, doy, mp, year, month, day;
 
+    /* By hand: glibc's gmtime_r() and strftime() load /etc/localtime, a file read on every container start
+     * for a UTC time. Days to civil date as in Howard Hinnant's algorithm. */
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    return snprintf(buf, len, "%s.%09ldZ", base, ts.tv_nsec) < (int) len ? 0 : -ENAMETOOLONG;
+    days = ts.tv_sec / 86400;
+    secs = ts.tv_sec % 86400;
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    day = doy - (153 * mp + 2) / 5 + 1;
+    month = mp < 10 ? mp + 3 : mp - 9;
+    year = yoe + era * 400 + (month <= 2);
+    return snprintf(buf, len, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", (long long) year,
+                    (long long) month, (long long) day, (long long) (secs / 3600), (long long) (secs / 60 % 60),
+                    (long long) (secs % 60), ts.tv_nsec) < (int) len
+               ? 0
+               : -ENAMETOOLONG;
 }
 
 int brig_parse_u64(const char *s, uint64_t *out)

@@ -1,0 +1,157 @@
+/* Helpers of util/ and the id rules of runtime/. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+#include "util/util.h"
+
+static void test_now_rfc3339_is_utc(void **state)
+{
+    char ours[64], theirs[64];
+    time_t before = time(NULL);
+    struct tm tm;
+
+    (void) state;
+    assert_int_equal(brig_now_rfc3339(ours, sizeof(ours)), 0);
+    gmtime_r(&before, &tm);
+    strftime(theirs, sizeof(theirs), "%Y-%m-%dT%H:%M", &tm);
+    /* Same minute (the test does not straddle one in practice), nanoseconds and a Z. */
+    assert_memory_equal(ours, theirs, strlen(theirs));
+    assert_int_equal(strlen(ours), strlen("2026-01-01T00:00:00.000000000Z"));
+    assert_int_equal(ours[strlen(ours) - 1], 'Z');
+    assert_int_equal(brig_now_rfc3339(ours, 10), -ENAMETOOLONG);
+}
+
+static void test_error_chain(void **state)
+{
+    struct brig_err *err = NULL;
+
+    (void) state;
+    assert_int_equal(brig_err_set(&err, ENOENT, "open `%s`", "/x"), -ENOENT);
+    assert_string_equal(err->msg, "open `/x`: No such file or directory");
+    assert_int_equal(brig_err_wrap(&err, -ENOENT, "mounts[%d]", 2), -ENOENT);
+    assert_string_equal(err->msg, "mounts[2]: open `/x`: No such file or directory");
+    brig_err_free(&err);
+    assert_null(err);
+    assert_int_equal(brig_err_msg(&err, EEXIST, "container `%s` already exists", "a"), -EEXIST);
+    assert_string_equal(err->msg, "container `a` already exists");
+    brig_err_free(&err);
+    assert_int_equal(brig_err_set(&err, 0, "plain"), -EINVAL);
+    assert_string_equal(err->msg, "plain");
+    brig_err_free(&err);
+}
+
+static void test_error_encoding(void **state)
+{
+    struct brig_err *err = NULL, *back = NULL;
+    char buf[256];
+    int len;
+
+    (void) state;
+    brig_err_msg(&err, EPERM, "mount `proc` on `/proc`");
+    len = brig_err_encode(err, buf, sizeof(buf));
+    assert_int_equal(brig_err_decode(&back, buf, len), -EPERM);
+    assert_string_equal(back->msg, "mount `proc` on `/proc`");
+    brig_err_free(&err);
+    brig_err_free(&back);
+    assert_true(brig_err_decode(&back, "garbage", 7) < 0);
+    brig_err_free(&back);
+}
+
+static void test_parse_numbers(void **state)
+{
+    uint64_t u = 0;
+    int64_t i = 0;
+
+    (void) state;
+    assert_int_equal(brig_parse_u64("42", &u), 0);
+    assert_int_equal(u, 42);
+    assert_int_equal(brig_parse_u64("-1", &u), -EINVAL);
+    assert_int_equal(brig_parse_u64("4x", &u), -EINVAL);
+    assert_int_equal(brig_parse_u64("", &u), -EINVAL);
+    assert_int_equal(brig_parse_u64("99999999999999999999999", &u), -ERANGE);
+    assert_int_equal(brig_parse_i64("-7", &i), 0);
+    assert_int_equal(i, -7);
+}
+
+static void test_container_ids(void **state)
+{
+    struct brig_err *err = NULL;
+    const char *good[] = {"a", "web-1", "x.y_z+1", "ABC"};
+    const char *bad[] = {"", "a/b", "..", ".hidden", "a b", "a\nb", "é"};
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+        assert_int_equal(brig_validate_id(good[i], &err), 0);
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_true(brig_validate_id(bad[i], &err) < 0);
+        assert_non_null(err);
+        assert_null(strchr(err->msg, 0x0a));
+        brig_err_free(&err);
+    }
+}
+
+static void test_signals(void **state)
+{
+    struct brig_err *err = NULL;
+    int sig = 0;
+
+    (void) state;
+    assert_int_equal(brig_parse_signal("KILL", &sig, &err), 0);
+    assert_int_equal(sig, 9);
+    assert_int_equal(brig_parse_signal("sigterm", &sig, &err), 0);
+    assert_int_equal(sig, 15);
+    assert_int_equal(brig_parse_signal("10", &sig, &err), 0);
+    assert_int_equal(sig, 10);
+    assert_int_equal(brig_parse_signal("RTMIN+2", &sig, &err), 0);
+    assert_true(sig > 32);
+    assert_true(brig_parse_signal("NOPE", &sig, &err) < 0);
+    assert_string_equal(err->msg, "unknown signal `NOPE`");
+    brig_err_free(&err);
+    assert_true(brig_parse_signal("0", &sig, &err) < 0);
+    brig_err_free(&err);
+    assert_true(brig_parse_signal("999", &sig, &err) < 0);
+    brig_err_free(&err);
+}
+
+static void test_atomic_write(void **state)
+{
+    char dir[] = "/tmp/brig-util-XXXXXX";
+    struct brig_err *err = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    char path[64];
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    assert_int_equal(brig_write_file_atomic_at(AT_FDCWD, path, "hello", 5, 0600, &err), 0);
+    assert_int_equal(brig_read_file_at(AT_FDCWD, path, &text, &len, &err), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal(text, "hello");
+    free(text);
+    unlink(path);
+    assert_int_equal(brig_read_file_at(AT_FDCWD, path, &text, &len, &err), -ENOENT);
+    brig_err_free(&err);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_now_rfc3339_is_utc), cmocka_unit_test(test_error_chain),
+        cmocka_unit_test(test_error_encoding),     cmocka_unit_test(test_parse_numbers),
+        cmocka_unit_test(test_container_ids),      cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_atomic_write),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
