@@ -15,6 +15,7 @@ int cmd_kill(struct brig_context *ctx, int argc, char **argv);
 int cmd_delete(struct brig_context *ctx, int argc, char **argv);
 int cmd_spec(struct brig_context *ctx, int argc, char **argv);
 int cmd_version(struct brig_context *ctx, int argc, char **argv);
+int cmd_features(struct brig_context *ctx, int argc, char **argv);
 int cmd_update(struct brig_context *ctx, int argc, char **argv);
 int cmd_pause(struct brig_context *ctx, int argc, char **argv);
 int cmd_resume(struct brig_context *ctx, int argc, char **argv);

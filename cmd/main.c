@@ -27,6 +27,7 @@ static const char usage[] =
     "  ps         list the processes of a container\n"
     "  events     print OOM events and resource statistics of a container\n"
     "  spec       write a default config.json\n"
+    "  features   print what this runtime supports (runtime-spec features JSON)\n"
     "  version    print version information\n"
     "\n"
     "Global options:\n"
@@ -45,7 +46,7 @@ static const struct {
 } commands[] = {
     {"create", cmd_create}, {"start", cmd_start},   {"exec", cmd_exec},   {"run", cmd_run},   {"state", cmd_state},
     {"list", cmd_list},     {"kill", cmd_kill}, {"delete", cmd_delete},
-    {"spec", cmd_spec},     {"version", cmd_version},
+    {"spec", cmd_spec},     {"features", cmd_features},     {"version", cmd_version},
     {"update", cmd_update}, {"pause", cmd_pause},   {"resume", cmd_resume}, {"ps", cmd_ps},
     {"events", cmd_events},
 };

@@ -213,3 +213,18 @@ int brig_mount_opts_parse(char *const *options, size_t n_options, struct brig_mo
     out->data = data;
     return 0;
 }
+
+size_t brig_rootfs_mount_option_names(const char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(flag_options) && n < max; i++)
+        out[n++] = flag_options[i].name;
+    for (size_t i = 0; i < ARRAY_SIZE(propagation_options) && n < max; i++)
+        out[n++] = propagation_options[i].name;
+    for (size_t i = 0; i < ARRAY_SIZE(rec_options) && n < max; i++)
+        out[n++] = rec_options[i].name;
+    for (size_t i = 0; i < ARRAY_SIZE(ignored_options) && n < max; i++)
+        out[n++] = ignored_options[i];
+    return n;
+}

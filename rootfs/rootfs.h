@@ -41,4 +41,7 @@ int brig_rootfs_open_in_root(int rootfs_fd, const char *path, int flags, mode_t 
  * `as_file`), resolving inside the root, and returns an O_PATH fd of the final component, or -errno. */
 int brig_rootfs_mkdir_in_root(int rootfs_fd, const char *path, bool as_file, struct brig_err **err);
 
+/* Every mount option brig accepts (for `features`): fills out[0..max) and returns the count. */
+size_t brig_rootfs_mount_option_names(const char **out, size_t max);
+
 #endif

@@ -103,6 +103,9 @@ struct brig_exec_opts {
 int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_opts *opts, int *exit_status,
                         struct brig_err **err);
 
+/* The runtime-spec `features` document of this brig. */
+int brig_features_print(const struct brig_context *ctx, char **json, struct brig_err **err);
+
 /* Pretty runtime-spec state JSON of one container. */
 int brig_container_state_json(const struct brig_context *ctx, const char *id, char **json, struct brig_err **err);
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "../util/error.h"
+#include "features.h"
 
 #define BRIG_OCI_VERSION "1.2.0"
 

@@ -41,7 +41,9 @@ for entry in "${formats[@]}"; do
 		# status and judge by what came out.
 		tail -c "+$((offset + 1))" "$image" | $cmd >"$tmp" 2>/dev/null || true
 		if [ -s "$tmp" ] && is_elf "$tmp"; then
+			chmod 644 "$tmp"
 			mv "$tmp" "$out"
+			echo "$0: extracted the $name-compressed kernel from $image" >&2
 			trap - EXIT
 			exit 0
 		fi

@@ -37,6 +37,7 @@ load_env() {
 		case "$name" in
 		PWD | OLDPWD | SHLVL | _ | HOSTNAME | BASH_* | SHELLOPTS | BASHOPTS) continue ;;
 		esac
+		# shellcheck disable=SC2163 # exports NAME=VALUE as given
 		export "$kv"
 	done <"$LANE/env"
 }

@@ -54,13 +54,12 @@ proc_cgroup2() {
 thaw_cgroups() {
 	local cg f
 	for cg in $(owned_cgroups); do
-		for f in $(find "/sys/fs/cgroup/freezer$cg" -name freezer.state 2>/dev/null); do
+		while IFS= read -r f; do
 			echo THAWED >"$f" 2>/dev/null || true
-		done
-		if is_cgroup2_root; then
-			for f in $(find "$CGROUP2_ROOT$cg" -name cgroup.freeze 2>/dev/null); do
-				echo 0 >"$f" 2>/dev/null || true
-			done
-		fi
+		done < <(find "/sys/fs/cgroup/freezer$cg" -name freezer.state 2>/dev/null)
+		is_cgroup2_root || continue
+		while IFS= read -r f; do
+			echo 0 >"$f" 2>/dev/null || true
+		done < <(find "$CGROUP2_ROOT$cg" -name cgroup.freeze 2>/dev/null)
 	done
 }

@@ -75,17 +75,18 @@ initramfs=$cache/initramfs-$kver.cpio
 tmp=$(mktemp -d /tmp/brig-lane.XXXXXX)
 share=$tmp/share
 mkdir -p "$share"
-qemu_pid= tail_pid=
+qemu_pid='' tail_pid=''
 
 cleanup() {
+	# Best effort from here on: a kill of what has already gone must not stop the removal below.
+	set +e
 	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
 	if [ -n "$qemu_pid" ]; then
 		# timeout(1) passes the TERM on to qemu; it leads its own process group (qemu's too), which
 		# gets a KILL if qemu has not gone within 5 seconds.
 		kill "$qemu_pid" 2>/dev/null
-		local i
-		for i in $(seq 50); do
-			kill -0 "$qemu_pid" 2>/dev/null || break
+		local tries=50
+		while [ $((tries--)) -gt 0 ] && kill -0 "$qemu_pid" 2>/dev/null; do
 			sleep 0.1
 		done
 		kill -KILL -- "-$qemu_pid" 2>/dev/null
@@ -100,7 +101,8 @@ trap 'exit 143' TERM HUP
 printf '%s\0' "$@" >"$share/argv"
 pwd >"$share/cwd"
 env -0 >"$share/env"
-: >"$tmp/output.log" >"$tmp/console.log"
+: >"$tmp/output.log"
+: >"$tmp/console.log"
 
 cmdline="console=ttyS0 panic=-1 tsc=reliable no_timer_check mitigations=off quiet"
 cmdline+=" brig_init=$here/guest-init.sh"
