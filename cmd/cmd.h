@@ -33,4 +33,9 @@ void cmd_print_help(const char *usage);
 int cmd_take_id(const struct brig_context *ctx, const char *command, int argc, char **argv, int optind_now,
                 const char **id);
 
+/* For commands whose only argument is the container id: 0 with *id set, 0 with *id NULL after --help,
+ * or the exit status of a usage error. */
+int cmd_parse_id_only(const struct brig_context *ctx, const char *command, const char *usage, int argc, char **argv,
+                      const char **id);
+
 #endif

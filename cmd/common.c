@@ -1,3 +1,4 @@
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,4 +41,22 @@ int cmd_take_id(const struct brig_context *ctx, const char *command, int argc, c
         return cmd_usage_error(ctx, command, "unexpected argument `%s`", argv[optind_now + 1]);
     *id = argv[optind_now];
     return 0;
+}
+
+int cmd_parse_id_only(const struct brig_context *ctx, const char *command, const char *usage, int argc, char **argv,
+                      const char **id)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int opt;
+
+    *id = NULL;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            cmd_print_help(usage);
+            return 0;
+        }
+        return cmd_usage_error(ctx, command, "unknown option `%s`", argv[optind - 1]);
+    }
+    return cmd_take_id(ctx, command, argc, argv, optind, id);
 }

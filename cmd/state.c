@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,22 +9,13 @@ static const char usage[] = "Usage: brig state CONTAINER_ID\n"
 
 int cmd_state(struct brig_context *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct brig_err *err = NULL;
     const char *id = NULL;
     char *json = NULL;
-    int opt;
+    int ret = cmd_parse_id_only(ctx, "state", usage, argc, argv, &id);
 
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
-        if (opt == 'h') {
-            cmd_print_help(usage);
-            return 0;
-        }
-        return cmd_usage_error(ctx, "state", "unknown option `%s`", argv[optind - 1]);
-    }
-    if (cmd_take_id(ctx, "state", argc, argv, optind, &id))
-        return 1;
+    if (ret || !id)
+        return ret;
     if (brig_container_state_json(ctx, id, &json, &err) < 0)
         return cmd_fail(ctx, err);
     fputs(json, stdout);

@@ -274,42 +274,6 @@ static int wait_exec(int sync_fd, struct brig_err **err)
     return 0;
 }
 
-static int wait_exit(int pidfd, pid_t pid, int master_fd, int *exit_status, struct brig_err **err)
-{
-    sigset_t forward;
-    cleanup_close int signal_fd = -1;
-
-    sigfillset(&forward);
-    sigdelset(&forward, SIGKILL);
-    sigdelset(&forward, SIGSTOP);
-    signal_fd = signalfd(-1, &forward, SFD_CLOEXEC);
-    if (signal_fd < 0)
-        return brig_err_sys(err, "signalfd");
-    if (master_fd >= 0)
-        return brig_console_proxy(master_fd, pidfd, signal_fd, pid, exit_status, err);
-    for (;;) {
-        struct pollfd fds[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = signal_fd, .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            return brig_err_sys(err, "wait for exec'd process %d", pid);
-        }
-        if (fds[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(signal_fd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD &&
-                si.ssi_signo != SIGWINCH)
-                kill(pid, (int) si.ssi_signo);
-        }
-        if (fds[0].revents & POLLIN) {
-            siginfo_t info = {0};
-            if (waitid(P_PIDFD, (id_t) pidfd, &info, WEXITED) < 0)
-                return brig_err_sys(err, "wait for exec'd process %d", pid);
-            *exit_status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-            return 0;
-        }
-    }
-}
-
 int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_opts *opts, int *exit_status,
                         struct brig_err **err)
 {
@@ -327,7 +291,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     cleanup_close int pidfd = -1;
     cleanup_close int master_fd = -1;
     int sync_fds[2] = {-1, -1};
-    sigset_t all, previous;
+    sigset_t all, previous, forward;
     const char *status;
     pid_t pid = -1;
     int ret;
@@ -402,6 +366,9 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     }
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &previous);
+    forward = all;
+    sigdelset(&forward, SIGKILL);
+    sigdelset(&forward, SIGSTOP);
     {
         uint64_t args[8] = {CLONE_PIDFD, (uint64_t) (uintptr_t) &pidfd, 0, 0, SIGCHLD, 0, 0, 0};
         long r = syscall(SYS_clone3, args, sizeof(args));
@@ -461,7 +428,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
             goto kill_child;
     }
     if (!opts->detach)
-        ret = wait_exit(pidfd, pid, master_fd, exit_status, err);
+        ret = brig_wait_forwarding(pidfd, pid, master_fd, &forward, exit_status, err);
     goto out_mask;
 
 kill_child:

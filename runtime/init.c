@@ -96,31 +96,6 @@ static int set_names(const struct brig_spec *spec, struct brig_err **err)
     return 0;
 }
 
-/* Only 0-2 and the preserved fds may reach the user process: mark everything else close-on-exec. */
-static int seal_fds(unsigned preserve_fds, struct brig_err **err)
-{
-    for (unsigned fd = 3; fd < 3 + preserve_fds; fd++) {
-        int flags = fcntl((int) fd, F_GETFD);
-        if (flags >= 0)
-            fcntl((int) fd, F_SETFD, flags & ~FD_CLOEXEC);
-    }
-    if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        return brig_err_sys(err, "mark inherited file descriptors close-on-exec");
-    return 0;
-}
-
-static void reset_signals(void)
-{
-    sigset_t none;
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct brig_err **err)
 {
     const struct brig_spec *spec = args->spec;
@@ -236,7 +211,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_find_executable(proc, exe, exe_len, err);
     if (ret < 0)
         return ret;
-    return seal_fds(args->listen_fds + args->opts->preserve_fds, err);
+    return brig_seal_fds(args->listen_fds + args->opts->preserve_fds, err);
 }
 
 void brig_init_main(struct brig_init_args *args)
@@ -270,7 +245,7 @@ void brig_init_main(struct brig_init_args *args)
         _exit(1);
     }
 
-    reset_signals();
+    brig_reset_signals();
     env = args->spec->process->env ? args->spec->process->env : (char *[]){NULL};
     if (args->listen_fds > 0) {
         /* sd_listen_fds(3): brig was socket-activated; the container's init gets the fds at 3... */

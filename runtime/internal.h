@@ -2,6 +2,7 @@
 #ifndef BRIG_RUNTIME_INTERNAL_H
 #define BRIG_RUNTIME_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -91,6 +92,11 @@ int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool
 /* In `brig run` with a terminal and no --console-socket: copies between our stdio and the pty master until
  * the container exits. */
 int brig_console_proxy(int master_fd, int pidfd, int signal_fd, pid_t pid, int *exit_status, struct brig_err **err);
+
+/* Waits for the process behind `pidfd`, forwarding the signals in `forward` to it (and proxying its pty when
+ * master_fd >= 0); *exit_status is its status, or 128+signal. */
+int brig_wait_forwarding(int pidfd, pid_t pid, int master_fd, const sigset_t *forward, int *exit_status,
+                         struct brig_err **err);
 
 /* ---- lifecycle pieces shared by create, start and run ---- */
 

@@ -27,15 +27,22 @@ static void forwarded_signals(sigset_t *set)
     sigdelset(set, SIGTSTP);
 }
 
-static int wait_forwarding(int pidfd, int signal_fd, pid_t pid, int *exit_status, struct brig_err **err)
+int brig_wait_forwarding(int pidfd, pid_t pid, int master_fd, const sigset_t *forward, int *exit_status,
+                         struct brig_err **err)
 {
+    cleanup_close int signal_fd = signalfd(-1, forward, SFD_CLOEXEC);
+
+    if (signal_fd < 0)
+        return brig_err_sys(err, "signalfd");
+    if (master_fd >= 0)
+        return brig_console_proxy(master_fd, pidfd, signal_fd, pid, exit_status, err);
     for (;;) {
         struct pollfd fds[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = signal_fd, .events = POLLIN}};
 
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
-            return brig_err_sys(err, "wait for container process %d", pid);
+            return brig_err_sys(err, "wait for process %d", pid);
         }
         if (fds[1].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -46,7 +53,7 @@ static int wait_forwarding(int pidfd, int signal_fd, pid_t pid, int *exit_status
         if (fds[0].revents & POLLIN) {
             siginfo_t info = {0};
             if (waitid(P_PIDFD, (id_t) pidfd, &info, WEXITED) < 0)
-                return brig_err_sys(err, "wait for container process %d", pid);
+                return brig_err_sys(err, "wait for process %d", pid);
             *exit_status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
             return 0;
         }
@@ -57,7 +64,6 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
                        struct brig_err **err)
 {
     struct brig_created created = {.pidfd = -1, .console_master_fd = -1};
-    cleanup_close int signal_fd = -1;
     sigset_t forward, previous;
     int ret;
 
@@ -80,16 +86,7 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
     /* `state`, `kill` and `delete` from other shells must not wait for this container to exit. */
     brig_store_lock(&created.dir, false, NULL);
 
-    signal_fd = signalfd(-1, &forward, SFD_CLOEXEC);
-    if (signal_fd < 0) {
-        ret = brig_err_sys(err, "signalfd");
-        goto out;
-    }
-    if (created.console_master_fd >= 0)
-        ret = brig_console_proxy(created.console_master_fd, created.pidfd, signal_fd, created.pid, exit_status,
-                                 err);
-    else
-        ret = wait_forwarding(created.pidfd, signal_fd, created.pid, exit_status, err);
+    ret = brig_wait_forwarding(created.pidfd, created.pid, created.console_master_fd, &forward, exit_status, err);
     if (!opts->keep) {
         cleanup_err struct brig_err *cleanup_error = NULL;
         int dret = brig_store_lock(&created.dir, true, &cleanup_error);
