@@ -99,8 +99,9 @@ static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hier
 
     if ((c->realtime_period.set && c->realtime_period.value) || (c->realtime_runtime.set && c->realtime_runtime.value))
         return brig_cg_unsupported(err, WHAT "realtimeRuntime", "cgroup v2 has no realtime cpu limits");
-    if (c->idle.set && c->idle.value != 0) {
-        ret = brig_cg_write_i64(a, h, "cpu.idle", c->idle.value, WHAT "idle", err);
+    /* The kernel refuses a weight for an idle group: leaving idle comes first, entering it last. */
+    if (c->idle.set && c->idle.value == 0) {
+        ret = brig_cg_write_i64(a, h, "cpu.idle", 0, WHAT "idle", err);
         if (ret < 0)
             return ret;
     }
@@ -112,15 +113,23 @@ static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hier
     }
     if ((c->quota.set && c->quota.value != 0) || (c->period.set && c->period.value != 0)) {
         bool quota_set = c->quota.set && c->quota.value != 0;
+        bool period_set = c->period.set && c->period.value != 0;
         int64_t quota = c->quota.value;
+        uint64_t period = c->period.value;
         cleanup_free char *current = NULL;
 
-        /* An update of the period alone keeps the quota in force. */
-        if (!quota_set && a->update && brig_cg_read(h, a->rel, "cpu.max", &current) >= 0) {
-            current[strcspn(current, " \n")] = '\0';
-            quota_set = brig_parse_i64(current, &quota) == 0;
+        /* An update of one of the two keeps the other in force ("QUOTA PERIOD", or "max PERIOD"). */
+        if ((!quota_set || !period_set) && a->update && brig_cg_read(h, a->rel, "cpu.max", &current) >= 0) {
+            char *second = current + strcspn(current, " \n");
+            if (*second == ' ')
+                *second++ = '\0';
+            second[strcspn(second, " \n")] = '\0';
+            if (!quota_set)
+                quota_set = brig_parse_i64(current, &quota) == 0;
+            if (!period_set)
+                period_set = brig_parse_u64(second, &period) == 0 && period != 0;
         }
-        brig_cg_cpu_max(buf, sizeof(buf), quota_set, quota, c->period.set, c->period.value);
+        brig_cg_cpu_max(buf, sizeof(buf), quota_set, quota, period_set, period);
         ret = brig_cg_write(a, h, "cpu.max", buf, c->quota.set ? WHAT "quota" : WHAT "period", err);
         if (ret < 0)
             return ret;
@@ -130,8 +139,8 @@ static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hier
         if (ret < 0)
             return ret;
     }
-    if (c->idle.set && c->idle.value == 0) {
-        ret = brig_cg_write_i64(a, h, "cpu.idle", 0, WHAT "idle", err);
+    if (c->idle.set && c->idle.value != 0) {
+        ret = brig_cg_write_i64(a, h, "cpu.idle", c->idle.value, WHAT "idle", err);
         if (ret < 0)
             return ret;
     }

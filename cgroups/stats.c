@@ -334,10 +334,12 @@ static void hugetlb_stats(struct stats_ctx *c)
         {
             char f2[96], f3[96];
             snprintf(file, sizeof(file), h->unified ? "hugetlb.%s.current" : "hugetlb.%s.usage_in_bytes", size);
-            snprintf(f2, sizeof(f2), h->unified ? "hugetlb.%s.max" : "hugetlb.%s.max_usage_in_bytes", size);
+            /* v2 keeps no peak usage (hugetlb.<size>.max is the limit): 0 there, as runc reports it. */
+            snprintf(f2, sizeof(f2), "hugetlb.%s.max_usage_in_bytes", size);
             snprintf(f3, sizeof(f3), h->unified ? "hugetlb.%s.events" : "hugetlb.%s.failcnt", size);
             fprintf(c->out, "%s\"%s\":{\"usage\":%llu,\"max\":%llu,\"failcnt\":%llu}", first ? "" : ",", size,
-                    (unsigned long long) read_u64(h, c->rel, file), (unsigned long long) read_u64(h, c->rel, f2),
+                    (unsigned long long) read_u64(h, c->rel, file),
+                    (unsigned long long) (h->unified ? 0 : read_u64(h, c->rel, f2)),
                     (unsigned long long) (h->unified ? keyed_file_u64(h, c->rel, f3, "max") : read_u64(h, c->rel, f3)));
         }
         first = false;

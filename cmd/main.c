@@ -61,10 +61,26 @@ enum {
     OPT_CRIU,
 };
 
+/* Root in a user namespace that is not the initial one, as under rootless Podman: uid 0 there owns no host
+ * cgroups or /run. The initial namespace maps every id: "0 0 4294967295". */
+static bool in_user_namespace(void)
+{
+    unsigned long inside, outside, count;
+    FILE *f = fopen("/proc/self/uid_map", "re");
+    bool initial;
+
+    if (!f)
+        return false;
+    initial = fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+              count == 4294967295UL;
+    fclose(f);
+    return !initial;
+}
+
 static int parse_rootless(const char *value, bool *rootless)
 {
     if (!value || !strcmp(value, "auto")) {
-        *rootless = geteuid() != 0;
+        *rootless = geteuid() != 0 || in_user_namespace();
         return 0;
     }
     if (!strcmp(value, "true")) {
@@ -148,7 +164,10 @@ int main(int argc, char **argv)
     }
     if (!ctx.root) {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
-        if (ctx.rootless && geteuid() != 0 && xdg && *xdg && asprintf(&default_root, "%s/brig", xdg) > 0)
+        /* Root in a user namespace uses $XDG_RUNTIME_DIR too, unless it says it is the real root ($USER). */
+        const char *user = getenv("USER");
+        bool user_runtime_dir = geteuid() != 0 || (in_user_namespace() && !(user && !strcmp(user, "root")));
+        if (ctx.rootless && user_runtime_dir && xdg && *xdg && asprintf(&default_root, "%s/brig", xdg) > 0)
             ctx.root = default_root;
         else
             ctx.root = BRIG_DEFAULT_ROOT;

@@ -54,6 +54,10 @@ int brig_ns_prepare_parent(const struct brig_spec *spec, struct brig_ns_plan *pl
 {
     static const enum brig_ns_type for_children[] = {BRIG_NS_PID, BRIG_NS_TIME};
 
+    if (plan->join_fds[BRIG_NS_PID] >= 0)
+        plan->own_pid_fd = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+    if (plan->join_fds[BRIG_NS_TIME] >= 0 || plan->new_time_ns)
+        plan->own_time_fd = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
     for (size_t i = 0; i < ARRAY_SIZE(for_children); i++) {
         enum brig_ns_type type = for_children[i];
         if (plan->join_fds[type] < 0)
@@ -64,6 +68,20 @@ int brig_ns_prepare_parent(const struct brig_spec *spec, struct brig_ns_plan *pl
     if (plan->new_time_ns)
         return create_time_ns(spec, err);
     return 0;
+}
+
+void brig_ns_restore_parent(struct brig_ns_plan *plan)
+{
+    if (plan->own_pid_fd >= 0) {
+        setns(plan->own_pid_fd, CLONE_NEWPID);
+        close(plan->own_pid_fd);
+        plan->own_pid_fd = -1;
+    }
+    if (plan->own_time_fd >= 0) {
+        setns(plan->own_time_fd, CLONE_NEWTIME);
+        close(plan->own_time_fd);
+        plan->own_time_fd = -1;
+    }
 }
 
 int brig_ns_join_in_child(struct brig_ns_plan *plan, struct brig_err **err)

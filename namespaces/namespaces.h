@@ -15,6 +15,8 @@ struct brig_ns_plan {
     bool new_cgroup_ns;           /* unshared by the init after it is placed in its cgroup */
     bool new_time_ns;             /* unshared by the parent before clone (offsets need an empty ns) */
     int join_fds[BRIG_NS__COUNT]; /* opened `path` namespaces, -1 when not joined */
+    int own_pid_fd;               /* the parent's own pid/time namespaces for children, saved by */
+    int own_time_fd;              /* brig_ns_prepare_parent() when it changes them, else -1 */
 };
 
 /* Validates the namespace list (known types, no duplicates, user/time/cgroup support), opens every `path`
@@ -25,6 +27,10 @@ void brig_ns_plan_release(struct brig_ns_plan *plan);
 /* In the parent, before clone: joins a pid or time namespace given by path (they apply to children only),
  * and creates a new time namespace with the configured offsets. */
 int brig_ns_prepare_parent(const struct brig_spec *spec, struct brig_ns_plan *plan, struct brig_err **err);
+
+/* In the parent right after clone: back to its own pid and time namespaces for children, so that hooks and
+ * anything else it starts later run in the runtime's namespaces. */
+void brig_ns_restore_parent(struct brig_ns_plan *plan);
 
 /* In the init right after clone: joins the user namespace given by path (first, so the others are joined
  * with its privileges), then every other namespace given by path except pid and time. */

@@ -145,6 +145,7 @@ int brig_ns_plan_init(const struct brig_spec *spec, struct brig_ns_plan *plan, s
     plan->new_time_ns = false;
     for (int i = 0; i < BRIG_NS__COUNT; i++)
         plan->join_fds[i] = -1;
+    plan->own_pid_fd = plan->own_time_fd = -1;
     if (!cfg)
         return 0;
     for (size_t i = 0; i < cfg->n_namespaces && ret == 0; i++)
@@ -160,6 +161,7 @@ int brig_ns_plan_init(const struct brig_spec *spec, struct brig_ns_plan *plan, s
 
 void brig_ns_plan_release(struct brig_ns_plan *plan)
 {
+    brig_ns_restore_parent(plan);
     for (int i = 0; i < BRIG_NS__COUNT; i++) {
         if (plan->join_fds[i] >= 0)
             close(plan->join_fds[i]);

@@ -420,6 +420,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     memset(&ns_plan, 0, sizeof(ns_plan));
     for (int i = 0; i < BRIG_NS__COUNT; i++)
         ns_plan.join_fds[i] = -1;
+    ns_plan.own_pid_fd = ns_plan.own_time_fd = -1;
     out->console_master_fd = -1;
     ret = brig_validate_id(opts->id, err);
     if (ret < 0)
@@ -512,6 +513,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .security = &security,
     };
     ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
+    brig_ns_restore_parent(&ns_plan);
     close(sync_fds[1]);
     sync_fds[1] = -1;
     if (ret < 0)

@@ -290,6 +290,8 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     cleanup_close int console_child = -1;
     cleanup_close int pidfd = -1;
     cleanup_close int master_fd = -1;
+    cleanup_close int own_pid_ns = -1;
+    cleanup_close int own_time_ns = -1;
     int sync_fds[2] = {-1, -1};
     sigset_t all, previous, forward;
     const char *status;
@@ -339,7 +341,11 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
             console_ours = pair[1];
         }
     }
-    if (opts->cgroup) {
+    if (!state->cgroup_path) {
+        /* A rootless container that runs without cgroups: so does the new process. */
+        if (opts->cgroup)
+            return brig_err_msg(err, EINVAL, "--cgroup: container `%s` runs without cgroups (rootless)", opts->id);
+    } else if (opts->cgroup) {
         if (opts->cgroup[0] == '/' || strstr(opts->cgroup, ".."))
             return brig_err_msg(err, EINVAL, "--cgroup: `%s` must be a relative path below the container's cgroup",
                                 opts->cgroup);
@@ -354,7 +360,10 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     ret = exec_ns_open(state->pid, &ns, err);
     if (ret < 0)
         goto out;
-    /* Both only apply to our children. */
+    /* Both only apply to our children; ours are restored right after the clone, so nothing brig (or a
+     * sanitizer's helper thread) starts later lands in the container. */
+    own_pid_ns = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+    own_time_ns = ns.time_fd >= 0 ? open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC) : -1;
     if ((ns.pid_fd >= 0 && setns(ns.pid_fd, CLONE_NEWPID) < 0) ||
         (ns.time_fd >= 0 && setns(ns.time_fd, CLONE_NEWTIME) < 0)) {
         ret = brig_err_sys(err, "join the pid namespace of container `%s`", opts->id);
@@ -387,10 +396,14 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     }
     close(sync_fds[1]);
     sync_fds[1] = -1;
+    if (ns.pid_fd >= 0 && own_pid_ns >= 0)
+        setns(own_pid_ns, CLONE_NEWPID);
+    if (own_time_ns >= 0)
+        setns(own_time_ns, CLONE_NEWTIME);
     ret = brig_exec_affinity_apply_initial(proc, pid, err);
     if (ret < 0)
         goto kill_child;
-    ret = brig_cgroup_join(mode, cgroup_path, pid, err);
+    ret = cgroup_path ? brig_cgroup_join(mode, cgroup_path, pid, err) : 0;
     if (ret < 0)
         goto kill_child;
     {

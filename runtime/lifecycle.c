@@ -117,7 +117,8 @@ int brig_container_kill(const struct brig_context *ctx, const char *id, int sig,
         /* runc's obsolete --all suppressed this; keep that for callers that rely on it. */
         if (all)
             return 0;
-        return brig_err_msg(err, ESRCH, "container `%s` is not running", id);
+        /* "container not running": containerd's shim matches these words to tell "already exited" apart. */
+        return brig_err_msg(err, ESRCH, "container not running: `%s` has stopped", id);
     }
     if (all) {
         enum brig_cgroup_mode mode;

@@ -15,6 +15,7 @@ TEST_PACKAGES=(
 	runc crun
 	iproute2 nftables uidmap time procps util-linux coreutils
 	cppcheck clang-tidy hyperfine
+	iperf3
 )
 # ---- Added by later issues (keep this list, one package per line, with the issue that needs it) ----
 # qemu-system-x86      issue 4: cgroup v2 guest lane
@@ -23,7 +24,16 @@ TEST_PACKAGES=(
 # containerd           issue 6: ctr smoke tests
 # podman               issue 6: podman tests
 # umoci skopeo         issue 6: OCI images for ctr
-LATER_PACKAGES=()
+LATER_PACKAGES=(
+	# issue 6: real clients drive brig (tests/integration/containerd.bats, podman.bats)
+	containerd            # ctr, containerd-shim-runc-v2
+	umoci skopeo          # the busybox OCI image that ctr imports
+	podman conmon         # Podman 4.3 and its monitor
+	netavark aardvark-dns # Podman's network stack (port publishing test)
+	iptables curl         # netavark's firewall driver; HTTP check of the published port
+	catatonit             # rootless Podman's pause process
+	fuse-overlayfs slirp4netns uidmap # rootless Podman (storage fallback, network, newuidmap)
+)
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).
 GUEST_LANE_PACKAGES=(

@@ -63,3 +63,200 @@ thaw_cgroups() {
 		done < <(find "$CGROUP2_ROOT$cg" -name cgroup.freeze 2>/dev/null)
 	done
 }
+
+# ---------------------------------------------------------------------------------------------------------
+# Lean helpers for suites that run many containers (cgroup_v2_limits.bats). Under TCG every exec counts
+# (jq ~0.8 s, brig ~0.3 s), so a suite sets up once per file instead of once per test: one rootfs copy
+# shared by every container (root.path is absolute), one `brig spec` + jq into a template whose
+# placeholders plain bash fills per container, and files read with `read` (a builtin, no fork).
+
+# lane_setup_file: from setup_file. Exports TEST_DIR, RAND, TOKEN, BRIG_ROOT, ROOTFS and CG_PREFIX,
+# which the shared helpers (brig, brig_detached, owned_cgroups ...) use as in a per-test setup.
+lane_setup_file() {
+	build_rootfs_cache
+	TEST_DIR=$(mktemp -d /tmp/brig-lane.XXXXXX)
+	chmod 755 "$TEST_DIR"
+	RAND=${TEST_DIR##*.}
+	RAND=${RAND,,}
+	TOKEN=brigtest-$RAND
+	BRIG_ROOT=$TEST_DIR/state
+	ROOTFS=$TEST_DIR/rootfs
+	CG_PREFIX=$CGROUP_TEST_TOP/$RAND
+	export TEST_DIR RAND TOKEN BRIG_ROOT ROOTFS CG_PREFIX
+	mkdir -p "$BRIG_ROOT"
+	: >"$TEST_DIR/ids" >"$TEST_DIR/netns" >"$TEST_DIR/cgroups"
+	cp -a "$ROOTFS_CACHE" "$ROOTFS"
+	(cd "$TEST_DIR" && brig_noroot spec) || return 1
+	jq -c --arg tok "BRIG_TEST_TOKEN=$TOKEN" --arg rootfs "$ROOTFS" '
+		.process.terminal = false
+		| .process.args = "@ARGS@"
+		| .process.env += [$tok]
+		| .root = {path: $rootfs, readonly: false}
+		| .linux.cgroupsPath = "@CGROUP@"
+		| .linux.resources = "@RESOURCES@"
+		| .linux.devices = "@DEVICES@"
+		| .linux.namespaces += ["@MORE_NS@"]' "$TEST_DIR/config.json" >"$TEST_DIR/config.template"
+}
+
+# lane_teardown: from teardown. Only what a failed test may have left costs anything: each container
+# still in --root is deleted with --force and the cgroups below the prefix go.
+lane_teardown() {
+	local d
+	[ -n "${BRIG_ROOT:-}" ] || return 0
+	for d in "$BRIG_ROOT"/*; do
+		[ -e "$d" ] || continue
+		timeout -k 2 10 "$BRIG" --root "$BRIG_ROOT" delete --force "${d##*/}" >/dev/null 2>&1 </dev/null || true
+	done
+	for d in "$CGROUP2_ROOT$CG_PREFIX"/*/; do
+		[ ! -d "$d" ] || lane_remove_cgroup "${d%/}"
+	done
+	return 0
+}
+
+# lane_teardown_file: from teardown_file. Everything the file made, as common_teardown removes it.
+lane_teardown_file() {
+	[ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR" ] || return 0
+	cleanup_containers
+	cleanup_processes
+	lane_remove_cgroup "$CGROUP2_ROOT$CG_PREFIX"
+	cleanup_mounts
+	rm -rf "$TEST_DIR"
+}
+
+# lane_remove_cgroup DIR: kills what is left in the v2 cgroup DIR and removes it, children first (what
+# cleanup_cgroups does for every hierarchy, with globs instead of find, awk and xargs).
+lane_remove_cgroup() {
+	local child try
+	[ -d "$1" ] || return 0
+	for child in "$1"/*/; do
+		[ -d "$child" ] && lane_remove_cgroup "${child%/}"
+	done
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		echo 0 >"$1/cgroup.freeze" 2>/dev/null
+		echo 1 >"$1/cgroup.kill" 2>/dev/null
+		rmdir "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "could not remove cgroup $1" >&2
+}
+
+# lane_bundle ID ARGS_JSON [RESOURCES_JSON] [DEVICES_JSON]: the config $TEST_DIR/ID.json (the bundle is
+# $TEST_DIR for every container: `-f ID.json`) from the template, with cgroupsPath $CG_PREFIX/ID. The
+# JSON is given as text: '["sleep", "1000"]', '{"pids": {"limit": 5}}'. LANE_MORE_NS adds namespaces
+# to `brig spec`'s: LANE_MORE_NS='{"type": "cgroup"}'.
+lane_bundle() {
+	local id=$1 args=$2 resources=${3:-'{}'} devices=${4:-'[]'} more=${LANE_MORE_NS:-} text
+	IFS= read -r -d '' text <"$TEST_DIR/config.template" || true
+	text=${text//',"@MORE_NS@"'/"${more:+,$more}"}
+	# Quoted replacements: bash 5.2 would otherwise put the pattern in for each `&` (patsub_replacement).
+	text=${text//'"@ARGS@"'/"$args"}
+	text=${text//'"@CGROUP@"'/"\"$CG_PREFIX/$id\""}
+	text=${text//'"@RESOURCES@"'/"$resources"}
+	text=${text//'"@DEVICES@"'/"$devices"}
+	printf '%s' "$text" >"$TEST_DIR/$id.json"
+	echo "$id" >>"$TEST_DIR/ids"
+}
+
+# lane_create ID [flags...]: create from lane_bundle's config, as brig_detached does it but without
+# forking more than timeout and brig; the init's pid lands in $TEST_DIR/ID.pid. Sets $status, $output.
+lane_create() {
+	local id=$1
+	shift
+	status=0
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" create --bundle "$TEST_DIR" \
+		-f "$id.json" --pid-file "$TEST_DIR/$id.pid" "$@" "$id" </dev/null >"$TEST_DIR/$id.out" 2>"$TEST_DIR/$id.err" 3>&- ||
+		status=$?
+	output=
+	IFS= read -r -d '' output <"$TEST_DIR/$id.err" || true
+	output=${output%$'\n'}
+	echo "# create $id: status $status: $output" >&3 2>/dev/null || true
+}
+
+# lane_run ID ARGS_JSON [RESOURCES_JSON] [DEVICES_JSON]: bundle, create and start: a running container.
+lane_run() {
+	lane_bundle "$@"
+	lane_create "$1"
+	assert_success
+	run brig start "$1"
+	assert_success
+}
+
+# lane_refused ID RESOURCES_JSON MESSAGE...: create fails with one line of error holding every MESSAGE,
+# and nothing of the container is left.
+lane_refused() {
+	local id=$1 resources=$2
+	shift 2
+	lane_bundle "$id" '["true"]' "$resources"
+	lane_create "$id"
+	[ "$status" -ne 0 ] || fail "expected $id to be refused"
+	[ -n "$output" ] && [[ "$output" != *$'\n'* ]] || fail "expected one line of error"
+	assert_output_contains "$@"
+	lane_gone "$id"
+}
+
+# The init's pid (from --pid-file), in $REPLY.
+lane_pid() {
+	IFS= read -r REPLY <"$TEST_DIR/$1.pid" || [ -n "$REPLY" ]
+}
+
+# The container's status from `brig state`, in $REPLY, without jq.
+lane_status() {
+	local out
+	out=$(brig state "$1" 2>/dev/null) || true
+	REPLY=
+	[[ "$out" =~ \"status\":\ *\"([a-z]+)\" ]] && REPLY=${BASH_REMATCH[1]}
+	return 0
+}
+
+# lane_wait_file FILE [SECONDS]: waits (builtin sleep loop, no jq) until FILE exists and is not empty.
+lane_wait_file() {
+	local i
+	for ((i = 0; i < ${2:-20} * 10; i++)); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 did not appear within ${2:-20}s"
+}
+
+# cg_check DIR FILE=WANT...: the first line of each DIR/FILE is WANT. Reads with `read` only, and
+# reports every mismatch at once.
+cg_check() {
+	local dir=$1 kv file want value bad=()
+	shift
+	for kv in "$@"; do
+		file=${kv%%=*} want=${kv#*=} value='<missing>'
+		if [ -e "$dir/$file" ]; then
+			value=
+			IFS= read -r value <"$dir/$file" || true
+		fi
+		[ "$value" = "$want" ] || bad+=("$file: \`$value\`, want \`$want\`")
+	done
+	[ ${#bad[@]} -eq 0 ] || fail "in $dir: $(printf '%s; ' "${bad[@]}")"
+}
+
+# cg_has DIR FILE WORD...: every WORD is in DIR/FILE (whitespace-separated, e.g. cgroup.subtree_control).
+cg_has() {
+	local file=$1/$2 text w
+	shift 2
+	IFS= read -r -d '' text <"$file" || true
+	for w in "$@"; do
+		[[ " ${text//$'\n'/ } " == *" $w "* ]] || fail "$file lacks \`$w\`: $text"
+	done
+}
+
+# lane_gone ID: no state, no cgroup and no process of the container ID is left.
+lane_gone() {
+	local dir=$CGROUP2_ROOT$CG_PREFIX/$1
+	[ ! -e "$BRIG_ROOT/$1" ] || fail "state of $1 left in $BRIG_ROOT"
+	[ ! -d "$dir" ] || fail "cgroup $dir left after delete (procs: $(cat "$dir/cgroup.procs" 2>&1))"
+}
+
+# cg_key FILE KEY: the value of KEY in a flat-keyed file ("oom_kill 1"), in $REPLY (empty when absent).
+cg_key() {
+	local k v
+	REPLY=
+	while read -r k v; do
+		[ "$k" = "$2" ] && REPLY=$v && return 0
+	done <"$1"
+	return 0
+}

@@ -29,4 +29,4 @@ fi
 	build_rootfs_cache
 )
 
-exec "$here/run-lane.sh" "${lane_args[@]}" -- bats --tap "${files[@]}"
+exec "$here/run-lane.sh" "${lane_args[@]}" -- bats --tap --timing "${files[@]}"

@@ -97,3 +97,21 @@ host_hook() {
 	assert_output_contains "poststop[0]"
 	assert_nothing_left
 }
+
+@test "hooks run in the runtime's pid namespace even when the container joins another one by path" {
+	bundle_set_args sleep 100
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	assert_success
+	local dir_b pid_a
+	pid_a=$(container_pid "$ID")
+	dir_b=$(make_bundle "$ID-b")
+	CONFIG_BUNDLE=$dir_b bundle_jq '.linux.namespaces = (.linux.namespaces | map(select(.type != "pid"))) +
+		[{type: "pid", path: $p}] | .process.args = ["true"]
+		| .hooks.createRuntime = [{path: "/bin/sh", args: ["sh", "-c", "readlink /proc/self/ns/pid > \($log)"]}]' \
+		--arg p "/proc/$pid_a/ns/pid" --arg log "$TEST_DIR/hook-ns"
+	run brig run --bundle "$dir_b" "$ID-b"
+	assert_success
+	[ "$(cat "$TEST_DIR/hook-ns")" = "$(readlink /proc/self/ns/pid)" ] || fail "hook ran in $(cat "$TEST_DIR/hook-ns")"
+	run brig delete --force "$ID"
+	assert_nothing_left
+}

@@ -4,14 +4,23 @@
 
 load ../helpers
 
-# Only the tests that run a container pay for common_setup (a bundle copy, `brig spec`, jq), which is
-# seconds under TCG.
+# One rootfs and config template for the file (lane_* helpers): a per-test common_setup costs ~10 s
+# under TCG.
+setup_file() {
+	is_cgroup2_root || return 0
+	lane_setup_file
+}
+
+teardown_file() {
+	lane_teardown_file
+}
+
 setup() {
 	require_guest_lane
 }
 
 teardown() {
-	common_teardown
+	lane_teardown
 }
 
 @test "/sys/fs/cgroup is cgroup2 with the memory and pids controllers enabled for children" {
@@ -25,24 +34,17 @@ teardown() {
 }
 
 @test "an absolute cgroupsPath is created in the unified hierarchy and removed on delete" {
-	common_setup
-	bundle_set_args sleep 1000
-	brig_create
-	assert_success
-	run brig start "$ID"
-	assert_success
-	wait_for_status "$ID" running
-	local pid dir
-	pid=$(container_pid "$ID")
-	dir=$(cgroup2_dir "$CG_PREFIX/$ID")
+	local id=c-$RAND dir=$CGROUP2_ROOT$CG_PREFIX/c-$RAND line
+	lane_run "$id" '["sleep", "1000"]'
 	[ -d "$dir" ] || fail "no cgroup $dir"
-	grep -qx "$pid" "$dir/cgroup.procs" || fail "init $pid not in $dir/cgroup.procs: $(cat "$dir/cgroup.procs")"
-	[ "$(proc_cgroup2 "$pid")" = "$CG_PREFIX/$ID" ] || fail "/proc/$pid/cgroup: $(cat "/proc/$pid/cgroup")"
+	lane_pid "$id"
+	cg_check "$dir" "cgroup.procs=$REPLY"
+	IFS= read -r line <"/proc/$REPLY/cgroup"
+	[ "$line" = "0::$CG_PREFIX/$id" ] || fail "/proc/$REPLY/cgroup: $line"
 
-	run brig delete --force "$ID"
+	run brig delete --force "$id"
 	assert_success
-	[ ! -d "$dir" ] || fail "cgroup $dir left after delete"
-	assert_nothing_left
+	lane_gone "$id"
 }
 
 @test "criu check: Looks good" {
