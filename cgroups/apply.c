@@ -13,6 +13,8 @@ static bool has_token(const char *list, const char *word, const char *seps)
 {
     size_t wlen = strlen(word);
 
+    if (!list)
+        return false;
     for (const char *p = list; *p;) {
         size_t len = strcspn(p, seps);
         if (len == wlen && strncmp(p, word, len) == 0)
@@ -72,8 +74,8 @@ int brig_cg_read_i64(const struct brig_cgroup_hierarchy *h, const char *rel, con
     cleanup_free char *text = NULL;
     int ret = brig_cg_read(h, rel, file, &text);
 
-    if (ret < 0)
-        return ret;
+    if (ret < 0 || !text)
+        return ret < 0 ? ret : -EIO;
     text[strcspn(text, "\n")] = '\0';
     if (strcmp(text, "max") == 0) {
         *out = -1;
@@ -105,7 +107,7 @@ static int enable_in(const struct brig_cgroup_hierarchy *h, const char *dir, con
                       : 0;
     if (brig_cg_read(h, dir, "cgroup.subtree_control", &enabled) < 0)
         enabled = NULL;
-    for (char *p = offered; *p;) {
+    for (char *p = offered; p && *p;) {
         size_t len = strcspn(p, " \n");
         if (len > 0 && len < sizeof(word) - 1) {
             memcpy(word + 1, p, len);

@@ -192,8 +192,8 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
     int ret;
 
     ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
+    if (ret < 0 || !rel)
+        return ret < 0 ? ret : brig_err_msg(err, EINVAL, "cgroup: no path to destroy");
     ret = brig_cgroup_set_open(mode, &set, err);
     if (ret < 0)
         return ret;

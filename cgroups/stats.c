@@ -204,7 +204,7 @@ static void memory_stats(struct stats_ctx *c)
                 (unsigned long long) keyed_file_u64(h, c->rel, "memory.events", "max"));
         /* v1 reports memory+swap: so does runc on v2, for the same consumers. */
         fprintf(out, "\"swap\":{\"limit\":%llu,\"usage\":%llu,\"max\":0,\"failcnt\":0},",
-                (unsigned long long) read_u64(h, c->rel, "memory.swap.max"), (unsigned long long) (usage + swap));
+                (unsigned long long) read_u64(h, c->rel, "memory.swap.max"), (unsigned long long) usage + (unsigned long long) swap);
         fputs("\"kernel\":{\"limit\":0,\"usage\":0,\"max\":0,\"failcnt\":0},", out);
         fputs("\"kernelTCP\":{\"limit\":0,\"usage\":0,\"max\":0,\"failcnt\":0},", out);
         raw_map(out, h, c->rel, "memory.stat");
@@ -325,8 +325,8 @@ static void hugetlb_stats(struct stats_ctx *c)
         char size[32], file[96];
         if (sscanf(de->d_name, "hugepages-%llukB", &kb) != 1)
             continue;
-        if (kb >= 1024 * 1024 && kb % (1024 * 1024) == 0)
-            snprintf(size, sizeof(size), "%lluGB", kb / (1024 * 1024));
+        if (kb >= 1024ULL * 1024 && kb % (1024ULL * 1024) == 0)
+            snprintf(size, sizeof(size), "%lluGB", kb / (1024ULL * 1024));
         else if (kb >= 1024 && kb % 1024 == 0)
             snprintf(size, sizeof(size), "%lluMB", kb / 1024);
         else

@@ -12,7 +12,7 @@
 /* "cid hid size" per range, joined by `sep`. */
 static char *format_map(const struct brig_id_mapping *maps, size_t n, const char *sep)
 {
-    size_t cap = n * (3 * 11 + strlen(sep)) + 1, len = 0;
+    size_t cap = n * ((size_t) 3 * 11 + strlen(sep)) + 1, len = 0;
     char *buf = malloc(cap);
 
     if (!buf)

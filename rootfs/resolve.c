@@ -127,7 +127,7 @@ static int mkdir_walk(int rootfs_fd, const char *path, bool as_file, int hops, s
     len = strlen(buf);
 
     fd = create_in_existing_parent(rootfs_fd, buf, len, as_file);
-    if (fd >= 0 || fd != -ENOENT)
+    if (fd != -ENOENT)
         return fd >= 0 ? fd : brig_err_set(err, -fd, "create `%s` in the rootfs", path);
     while (pos < len) {
         size_t start, end;

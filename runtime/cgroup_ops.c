@@ -172,6 +172,8 @@ int brig_container_update(const struct brig_context *ctx, const char *id, const 
         ret = read_resources(resources_path, &file, err);
         if (ret < 0)
             return ret;
+        if (!file || !file->linux_cfg || !file->linux_cfg->resources)
+            return brig_err_msg(err, EINVAL, "--resources `%s`: no resources in it", resources_path);
         merged = *file->linux_cfg->resources;
     }
     if (flags)

@@ -192,8 +192,8 @@ static int hook_payload(const struct brig_state *state, char **creating, char **
 
     if (ret == 0)
         ret = brig_hooks_state_json(state, "created", &created, err);
-    if (ret < 0)
-        return ret;
+    if (ret < 0 || !*creating || !created)
+        return ret < 0 ? ret : brig_err_msg(err, ENOMEM, "hook state");
     *len = strlen(*creating) + 1 + strlen(created) + 1;
     *payload = malloc(*len);
     if (!*payload)

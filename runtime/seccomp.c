@@ -314,7 +314,7 @@ static int add_rules(const struct brig_context *bctx, scmp_filter_ctx ctx, const
         const struct brig_seccomp_syscall *s = &sc->syscalls[i];
         struct scmp_arg_cmp cmps[6];
         uint32_t errno_ret = s->errno_ret.set ? (uint32_t) s->errno_ret.value : EPERM;
-        uint32_t action;
+        uint32_t action = SCMP_ACT_KILL_PROCESS; /* validated before: never kept */
         bool together = distinct_arg_indexes(s);
 
         brig_seccomp_action_from_name(s->action, errno_ret, &action);
@@ -384,7 +384,7 @@ static int compile(const struct brig_context *bctx, const struct brig_seccomp *s
 {
     __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
     uint32_t errno_ret = sc->default_errno_ret.set ? (uint32_t) sc->default_errno_ret.value : EPERM;
-    uint32_t default_action;
+    uint32_t default_action = SCMP_ACT_KILL_PROCESS; /* validated before: never kept */
     int ret;
 
     brig_seccomp_action_from_name(sc->default_action, errno_ret, &default_action);
