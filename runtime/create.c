@@ -119,18 +119,12 @@ static unsigned inherited_listen_fds(void)
     return (unsigned) n;
 }
 
-static int make_exec_fifo(const struct brig_container_dir *dir, const struct brig_spec *spec, struct brig_err **err)
+static int make_exec_fifo(const struct brig_container_dir *dir, struct brig_err **err)
 {
-    uid_t uid;
-    gid_t gid;
-
-    /* Writable by anyone, as runc's: the init opens it after switching to the process's user, and the
-     * state directory's 0711 keeps it unlisted. */
+    /* Writable by anyone, as runc's: the init opens it after switching to the process's user (whatever its
+     * user namespace maps it to), and the state directory's 0711 keeps it unlisted. */
     if (mkfifoat(dir->dir_fd, BRIG_EXEC_FIFO, 0622) < 0 || fchmodat(dir->dir_fd, BRIG_EXEC_FIFO, 0622, 0) < 0)
         return brig_err_sys(err, "create exec fifo");
-    brig_ns_root_ids(spec, &uid, &gid);
-    if ((uid != 0 || gid != 0) && fchownat(dir->dir_fd, BRIG_EXEC_FIFO, uid, gid, 0) < 0)
-        return brig_err_sys(err, "chown exec fifo to %u:%u", uid, gid);
     return 0;
 }
 
@@ -470,7 +464,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         goto fail;
     progress.dir_made = true;
-    ret = make_exec_fifo(&progress.dir, spec, err);
+    ret = make_exec_fifo(&progress.dir, err);
     if (ret < 0)
         goto fail;
     if (net_opts.enabled) {

@@ -91,3 +91,35 @@ start_sleeper() {
 	fds=$(printf '%s\n' "$output" | awk '{print $1}' | sort -n | tr '\n' ' ')
 	[ "$fds" = "0 1 2 " ] || fail "unexpected fds: $output"
 }
+
+@test "exec into a paused container is refused unless --ignore-paused; --cgroup picks a sub-cgroup" {
+	start_sleeper
+	run brig pause "$ID"
+	assert_success
+	run brig exec "$ID" true
+	assert_one_line_error
+	assert_output_contains "paused"
+	# With --ignore-paused it joins, and is frozen with the rest until resume.
+	brig exec --ignore-paused "$ID" sh -c 'echo joined' </dev/null >"$TEST_DIR/ignore.out" 2>&1 &
+	local exec_pid=$!
+	sleep 0.5
+	run brig resume "$ID"
+	assert_success
+	wait "$exec_pid"
+	grep -q joined "$TEST_DIR/ignore.out" || fail "exec --ignore-paused: $(cat "$TEST_DIR/ignore.out")"
+	# A sub-cgroup made by the container's manager (here: by hand in every hierarchy).
+	local mnt
+	for mnt in $(cgroup_mounts); do
+		[ -d "$mnt$CG_PREFIX/$ID" ] || continue
+		mkdir -p "$mnt$CG_PREFIX/$ID/sub"
+		if [ -e "$mnt$CG_PREFIX/$ID/cpuset.cpus" ]; then
+			cat "$mnt$CG_PREFIX/$ID/cpuset.cpus" >"$mnt$CG_PREFIX/$ID/sub/cpuset.cpus"
+			cat "$mnt$CG_PREFIX/$ID/cpuset.mems" >"$mnt$CG_PREFIX/$ID/sub/cpuset.mems"
+		fi
+	done
+	run brig exec --cgroup sub "$ID" cat /proc/self/cgroup
+	assert_success
+	assert_output_contains "$CG_PREFIX/$ID/sub"
+	run brig exec --cgroup ../escape "$ID" true
+	assert_one_line_error
+}

@@ -67,3 +67,30 @@ as_user() {
 	assert_output_contains "linux.resources"
 	[ ! -e "$RL_XDG/brig/rl1" ]
 }
+
+@test "rootless with the user's subordinate ids: several ranges written through newuidmap/newgidmap" {
+	local uid gid sub_uid sub_gid
+	uid=$(id -u "$RL_USER")
+	gid=$(id -g "$RL_USER")
+	sub_uid=$(awk -F: -v u="$RL_USER" '$1 == u { print $2 }' /etc/subuid)
+	sub_gid=$(awk -F: -v u="$RL_USER" '$1 == u { print $2 }' /etc/subgid)
+	[ -n "$sub_uid" ] && [ -n "$sub_gid" ] || skip "useradd gave $RL_USER no subordinate ids"
+	jq --argjson u "$uid" --argjson g "$gid" --argjson su "$sub_uid" --argjson sg "$sub_gid" '
+		.process.args = ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]
+		| .linux.uidMappings = [{containerID: 0, hostID: $u, size: 1}, {containerID: 1, hostID: $su, size: 1000}]
+		| .linux.gidMappings = [{containerID: 0, hostID: $g, size: 1}, {containerID: 1, hostID: $sg, size: 1000}]' \
+		"$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
+	as_user run rl1
+	assert_success
+	printf '%s\n' "$output" | grep -Eq "^ +1 +$sub_uid +1000$" || fail "uid_map lacks the subordinate range: $output"
+	printf '%s\n' "$output" | grep -Eq "^ +1 +$sub_gid +1000$" || fail "gid_map lacks the subordinate range: $output"
+}
+
+@test "rootless mappings the user is not allowed: a clear error, nothing left" {
+	jq '.process.args = ["true"] | .linux.uidMappings = [{containerID: 0, hostID: 0, size: 1}]' \
+		"$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
+	as_user run rl1
+	assert_one_line_error
+	assert_output_contains "uid"
+	[ ! -e "$RL_XDG/brig/rl1" ]
+}
