@@ -308,10 +308,7 @@ static int clone_init(struct brig_init_args *args, int parent_sync_fd, pid_t *pi
     if (ret == 0) {
         brig_protect_brig_binary(!(args->ns_plan->clone_flags & CLONE_NEWUSER) &&
                                  args->ns_plan->join_fds[BRIG_NS_USER] < 0);
-        close(parent_sync_fd);
-        for (size_t i = 0; i < ARRAY_SIZE(args->parent_only_fds); i++)
-            if (args->parent_only_fds[i] >= 0)
-                close(args->parent_only_fds[i]);
+        (void) parent_sync_fd; /* closed with every other inherited fd in brig_init_main() */
         brig_init_main(args);
     }
     *pid = (pid_t) ret;
@@ -501,7 +498,6 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .state_dir_fd = state_dir_path_fd,
         .console_fd = console_init_end,
         .listen_fds = inherited_listen_fds(),
-        .parent_only_fds = {progress.dir.dir_fd, progress.dir.root_fd, console_our_end},
         /* Rootless may end up without cgroups: then the init reads /proc/self/cgroup itself. */
         .cgroup_path = ctx->rootless || geteuid() != 0 ? NULL : progress.cgroup_path,
         .security = &security,

@@ -214,6 +214,37 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     return brig_seal_fds(args->listen_fds + args->opts->preserve_fds, err);
 }
 
+static int compare_fds(const void *a, const void *b)
+{
+    return *(const int *) a - *(const int *) b;
+}
+
+/* The init is a clone of the parent: it holds every fd the parent had open, and with them the parent's
+ * flock()s (the container's state lock, network locks...). Only what the init was given stays open. */
+static void close_inherited_fds(const struct brig_init_args *args)
+{
+    int keep[BRIG_NS__COUNT + 8];
+    size_t n = 0;
+    unsigned first_free = 3 + args->listen_fds + args->opts->preserve_fds;
+
+    keep[n++] = args->sync_fd;
+    keep[n++] = args->state_dir_fd;
+    keep[n++] = args->console_fd;
+    if (args->security)
+        keep[n++] = args->security->seccomp.listener_sock;
+    for (int i = 0; i < BRIG_NS__COUNT; i++)
+        keep[n++] = args->ns_plan->join_fds[i];
+    qsort(keep, n, sizeof(int), compare_fds);
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < (int) first_free)
+            continue;
+        if ((unsigned) keep[i] > first_free)
+            syscall(SYS_close_range, first_free, (unsigned) keep[i] - 1, 0);
+        first_free = (unsigned) keep[i] + 1;
+    }
+    syscall(SYS_close_range, first_free, ~0U, 0);
+}
+
 void brig_init_main(struct brig_init_args *args)
 {
     struct brig_err *err = NULL;
@@ -223,6 +254,7 @@ void brig_init_main(struct brig_init_args *args)
     int fifo;
     char **env;
 
+    close_inherited_fds(args);
     if (setup(args, exe, sizeof(exe), &err) < 0)
         report_and_exit(args->sync_fd, err);
     if (send(args->sync_fd, &ready, 1, MSG_NOSIGNAL) != 1)

@@ -64,7 +64,6 @@ struct brig_init_args {
     int state_dir_fd;    /* O_PATH fd of <root>/<id>: the exec fifo is opened through it after pivot_root */
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
-    int parent_only_fds[3]; /* closed by the init at once: the state lock must stay with the parent */
     const char *cgroup_path;   /* where the parent puts us, for the cgroup mount (NULL: unknown) */
     char *hook_state_creating; /* state JSON for createContainer hooks, from the GO message */
     char *hook_state_created;  /* ... and for startContainer hooks */

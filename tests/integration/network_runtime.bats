@@ -92,3 +92,22 @@ brig_in_host() {
 	[ -z "$(ls -A "$BRIG_ROOT/.net/networks/brig/leases" 2>/dev/null)" ] || fail "lease left"
 	[ ! -e "$BRIG_ROOT/$ID" ]
 }
+
+@test "create with a network, then start, state and delete from other brig processes (no lock held by the init)" {
+	bundle_set_args sleep 100
+	remember_id "$ID"
+	local b2
+	b2=$(make_bundle "$ID-2")
+	CONFIG_BUNDLE=$b2 bundle_jq '.process.args = ["sleep", "100"]'
+	brig_in_host create --bundle "$BUNDLE" --network brig "$ID" </dev/null >/dev/null 2>&1
+	brig_in_host create --bundle "$b2" --network brig "$ID-2" </dev/null >/dev/null 2>&1
+	run brig_in_host start "$ID"
+	assert_success
+	run brig_in_host delete --force "$ID-2"
+	assert_success
+	run brig_in_host state "$ID"
+	[ "$(jq -r .status <<<"$output")" = running ]
+	run brig_in_host delete --force "$ID"
+	assert_success
+	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth left"
+}
