@@ -143,13 +143,20 @@ static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hier
                     struct brig_err **err)
 {
     bool limit_set = m->limit.set && m->limit.value != 0;
+    bool base_set = limit_set;
+    int64_t base = m->limit.value;
     const char *why = NULL;
     bool swap_set;
     int64_t swap;
     char buf[32];
     int ret;
 
-    if (brig_cg_swap_v2(m->swap.set, m->swap.value, limit_set, m->limit.value, &swap_set, &swap, &why) < 0)
+    /* The OCI swap counts memory too: an update of the swap alone splits it with the limit in force
+     * (v1's memsw needs no such thing, it takes the total as is). */
+    if (!limit_set && a->update && m->swap.set && m->swap.value > 0 &&
+        brig_cg_read_i64(h, a->rel, "memory.max", &base) == 0 && base > 0)
+        base_set = true;
+    if (brig_cg_swap_v2(m->swap.set, m->swap.value, base_set, base, &swap_set, &swap, &why) < 0)
         return brig_err_msg(err, EINVAL, WHAT "swap: %lld: %s", (long long) m->swap.value, why);
     if (a->update && m->check_before_update.set && m->check_before_update.value && limit_set) {
         ret = check_usage(a, h, "memory.current", m->limit.value, err);

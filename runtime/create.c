@@ -177,6 +177,17 @@ static int wait_ready(int sync_fd, pid_t pid, const struct brig_spec *spec, cons
     }
 }
 
+/* The init's own error report, if it sent one, replaces `err` (ours is then only a consequence). */
+static int prefer_init_error(int sync_fd, int ret, struct brig_err **err)
+{
+    char buf[4200];
+    ssize_t n = recv(sync_fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+    if (n > 1 && buf[0] == BRIG_SYNC_ERROR)
+        return brig_err_decode(err, buf + 1, (int) n - 1);
+    return ret;
+}
+
 /* "creating\0created\0" state JSON for the hooks the init runs itself. */
 static int hook_payload(const struct brig_state *state, char **creating, char **payload, size_t *len,
                         struct brig_err **err)
@@ -551,23 +562,27 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     ret = send_go(sync_fds[0], hook_go, hook_go_len, err);
     if (ret < 0)
         goto fail;
+    /* From here the init works in parallel: when one of our steps fails because it died, its own report
+     * says why. */
     if (progress.cgroup_made) {
         ret = brig_cgroup_join(progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
-        if (ret < 0)
-            goto fail;
-    }
-    if (ns_plan.new_cgroup_ns) {
-        char placed = BRIG_SYNC_CGROUP;
-        if (send(sync_fds[0], &placed, 1, MSG_NOSIGNAL) != 1) {
-            ret = brig_err_sys(err, "tell container init its cgroup is ready");
+        if (ret < 0) {
+            ret = prefer_init_error(sync_fds[0], ret, err);
             goto fail;
         }
+    }
+    {
+        /* A failed send means the init is gone: wait_ready() below reads why. */
+        char placed = BRIG_SYNC_CGROUP;
+        (void) !send(sync_fds[0], &placed, 1, MSG_NOSIGNAL);
     }
     /* Also while the init works: the veth goes straight into its network namespace. */
     if (net) {
         ret = brig_net_attach(net, progress.pid, err);
-        if (ret < 0)
+        if (ret < 0) {
+            ret = prefer_init_error(sync_fds[0], ret, err);
             goto fail;
+        }
     }
     ret = wait_ready(sync_fds[0], progress.pid, spec, hook_state, err);
     if (ret < 0)

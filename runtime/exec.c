@@ -221,8 +221,14 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
         ret = brig_process_apply_oom_score(c->proc, err);
     if (ret < 0)
         return ret;
-    if (chdir(c->proc->cwd) < 0)
-        return brig_err_sys(err, "cwd: chdir to `%s`", c->proc->cwd);
+    /* Checked here, before a seccomp filter that might deny getcwd() is loaded. */
+    ret = brig_process_enter_cwd(c->proc, err);
+    if (ret < 0)
+        return ret;
+    /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
+    ret = brig_seal_fds(c->opts->preserve_fds, err);
+    if (ret < 0)
+        return ret;
     ret = brig_security_before_user(c->security, err);
     if (ret < 0)
         return ret;
@@ -238,7 +244,7 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
     ret = brig_process_find_executable(c->proc, exe, exe_len, err);
     if (ret < 0)
         return ret;
-    return brig_seal_fds(c->opts->preserve_fds, err);
+    return 0;
 }
 
 __attribute__((noreturn)) static void exec_child_main(struct exec_child *c)

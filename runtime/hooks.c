@@ -56,8 +56,8 @@ static void last_line(char *text, size_t len, char *out, size_t out_len)
     snprintf(out, out_len, "%.*s", (int) (end - start), start);
 }
 
-static int run_one(const char *phase, size_t index, const struct brig_hook *hook, const char *state_json,
-                   struct brig_err **err)
+int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook, const char *state_json,
+                  struct brig_err **err)
 {
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
     cleanup_close int pidfd = -1;
@@ -165,7 +165,7 @@ int brig_hooks_run(const char *phase, const struct brig_hook *hooks, size_t n, c
                    struct brig_err **err)
 {
     for (size_t i = 0; i < n; i++) {
-        int ret = run_one(phase, i, &hooks[i], state_json, err);
+        int ret = brig_hook_run(phase, i, &hooks[i], state_json, err);
         if (ret < 0)
             return ret;
     }

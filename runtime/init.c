@@ -57,6 +57,23 @@ static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
     return 0;
 }
 
+/* The parent says when it has moved us into our cgroup (it writes the pid while we set up). */
+static int wait_for_cgroup(struct brig_init_args *args, struct brig_err **err)
+{
+    char msg = 0;
+    ssize_t n;
+
+    if (args->cgroup_placed)
+        return 0;
+    do
+        n = recv(args->sync_fd, &msg, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n != 1 || msg != BRIG_SYNC_CGROUP)
+        return brig_err_msg(err, EPIPE, "container init: parent went away before the cgroup was ready");
+    args->cgroup_placed = true;
+    return 0;
+}
+
 /* prestart and createRuntime run in the runtime's namespaces: the parent runs them while we wait, after the
  * mounts are made and before pivot_root; createContainer then runs here, in the container's namespaces. */
 static int run_create_hooks(struct brig_init_args *args, struct brig_err **err)
@@ -134,13 +151,9 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     }
     if (args->ns_plan->new_cgroup_ns) {
         /* The namespace's root is the cgroup we are in when we create it: wait until we are in ours. */
-        char msg = 0;
-        ssize_t n;
-        do
-            n = recv(args->sync_fd, &msg, 1, 0);
-        while (n < 0 && errno == EINTR);
-        if (n != 1 || msg != BRIG_SYNC_CGROUP)
-            return brig_err_msg(err, EPIPE, "container init: parent went away before the cgroup was ready");
+        ret = wait_for_cgroup(args, err);
+        if (ret < 0)
+            return ret;
         if (unshare(CLONE_NEWCGROUP) < 0)
             return brig_err_sys(err, "create cgroup namespace");
     }
@@ -152,6 +165,10 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         if (ret < 0)
             return ret;
     }
+    /* The mounts above overlapped the parent's pid write; hooks and everything after run in the cgroup. */
+    ret = wait_for_cgroup(args, err);
+    if (ret < 0)
+        return ret;
     ret = run_create_hooks(args, err);
     if (ret < 0)
         return ret;
@@ -190,9 +207,15 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_make_cwd(proc, err);
     if (ret < 0)
         return ret;
-    if (chdir(proc->cwd) < 0)
-        return brig_err_sys(err, "process.cwd: chdir to `%s`", proc->cwd);
+    /* Checked here, before a seccomp filter that might deny getcwd() is loaded. */
+    ret = brig_process_enter_cwd(proc, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_default_home(spec->process, err);
+    if (ret < 0)
+        return ret;
+    /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
+    ret = brig_seal_fds(args->listen_fds + args->opts->preserve_fds, err);
     if (ret < 0)
         return ret;
     ret = brig_security_before_user(args->security, err);
@@ -211,7 +234,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_find_executable(proc, exe, exe_len, err);
     if (ret < 0)
         return ret;
-    return brig_seal_fds(args->listen_fds + args->opts->preserve_fds, err);
+    return 0;
 }
 
 static int compare_fds(const void *a, const void *b)

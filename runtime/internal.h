@@ -50,7 +50,7 @@ enum brig_sync_msg {
     BRIG_SYNC_READY = 'r', /* init → parent: set up, waiting on the exec fifo */
     BRIG_SYNC_ERROR = 'e', /* init → parent: followed by an encoded brig_err */
     BRIG_SYNC_HOOKS = 'h', /* init → parent: mounts made, run prestart/createRuntime, then GO again */
-    BRIG_SYNC_CGROUP = 'c', /* parent → init: now in its cgroup (sent only when a cgroup ns needs it) */
+    BRIG_SYNC_CGROUP = 'c', /* parent → init: now in its cgroup (or none will be made, rootless) */
 };
 
 struct brig_init_args {
@@ -65,6 +65,7 @@ struct brig_init_args {
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
     const char *cgroup_path;   /* where the parent puts us, for the cgroup mount (NULL: unknown) */
+    bool cgroup_placed;        /* the parent's BRIG_SYNC_CGROUP has arrived */
     char *hook_state_creating; /* state JSON for createContainer hooks, from the GO message */
     char *hook_state_created;  /* ... and for startContainer hooks */
     struct brig_security *security; /* checked and compiled before the clone (security.h) */

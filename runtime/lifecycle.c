@@ -378,6 +378,15 @@ void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_
     if (!n)
         return;
     /* A failing poststart or poststop hook is reported; the lifecycle goes on (runtime-spec). */
-    if (brig_hooks_state_json(state, status, &json, &err) < 0 || brig_hooks_run(phase, hooks, n, json, &err) < 0)
-        brig_log(ctx, BRIG_LOG_WARNING, "%s", err->msg);
+    if (brig_hooks_state_json(state, status, &json, &err) < 0) {
+        brig_log(ctx, BRIG_LOG_WARNING, "%s hooks of `%s` not run: %s", phase, state->id, err->msg);
+        return;
+    }
+    /* Each hook runs even after an earlier one failed. */
+    for (size_t i = 0; i < n; i++) {
+        cleanup_err struct brig_err *hook_err = NULL;
+
+        if (brig_hook_run(phase, i, &hooks[i], json, &hook_err) < 0)
+            brig_log(ctx, BRIG_LOG_WARNING, "%s", hook_err->msg);
+    }
 }

@@ -333,9 +333,15 @@ int brig_process_enter_cwd(const struct brig_process *proc, struct brig_err **er
     char cwd[4096];
 
     if (chdir(proc->cwd) < 0)
-        return brig_err_sys(err, "process.cwd: chdir to `%s` as uid %u", proc->cwd, proc->user.uid);
+        return brig_err_sys(err, "process.cwd: chdir to `%s`", proc->cwd);
     /* getcwd() fails with ENOENT when the directory is not reachable from our root. */
-    if (!getcwd(cwd, sizeof(cwd)) || cwd[0] != '/')
+    if (!getcwd(cwd, sizeof(cwd))) {
+        /* A seccomp filter loaded early may deny getcwd: the check already passed before it was loaded. */
+        if (errno == EPERM || errno == ENOSYS)
+            return 0;
+        return brig_err_msg(err, EPERM, "process.cwd: `%s` is outside the container", proc->cwd);
+    }
+    if (cwd[0] != '/')
         return brig_err_msg(err, EPERM, "process.cwd: `%s` is outside the container", proc->cwd);
     return 0;
 }

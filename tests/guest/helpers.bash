@@ -84,7 +84,9 @@ lane_setup_file() {
 	CG_PREFIX=$CGROUP_TEST_TOP/$RAND
 	export TEST_DIR RAND TOKEN BRIG_ROOT ROOTFS CG_PREFIX
 	mkdir -p "$BRIG_ROOT"
-	: >"$TEST_DIR/ids" >"$TEST_DIR/netns" >"$TEST_DIR/cgroups"
+	: >"$TEST_DIR/ids"
+	: >"$TEST_DIR/netns"
+	: >"$TEST_DIR/cgroups"
 	cp -a "$ROOTFS_CACHE" "$ROOTFS"
 	(cd "$TEST_DIR" && brig_noroot spec) || return 1
 	jq -c --arg tok "BRIG_TEST_TOKEN=$TOKEN" --arg rootfs "$ROOTFS" '
@@ -126,12 +128,12 @@ lane_teardown_file() {
 # lane_remove_cgroup DIR: kills what is left in the v2 cgroup DIR and removes it, children first (what
 # cleanup_cgroups does for every hierarchy, with globs instead of find, awk and xargs).
 lane_remove_cgroup() {
-	local child try
+	local child _
 	[ -d "$1" ] || return 0
 	for child in "$1"/*/; do
-		[ -d "$child" ] && lane_remove_cgroup "${child%/}"
+		[ ! -d "$child" ] || lane_remove_cgroup "${child%/}"
 	done
-	for try in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		echo 0 >"$1/cgroup.freeze" 2>/dev/null
 		echo 1 >"$1/cgroup.kill" 2>/dev/null
 		rmdir "$1" 2>/dev/null && return 0
@@ -189,7 +191,9 @@ lane_refused() {
 	lane_bundle "$id" '["true"]' "$resources"
 	lane_create "$id"
 	[ "$status" -ne 0 ] || fail "expected $id to be refused"
-	[ -n "$output" ] && [[ "$output" != *$'\n'* ]] || fail "expected one line of error"
+	if [ -z "$output" ] || [[ "$output" == *$'\n'* ]]; then
+		fail "expected one line of error"
+	fi
 	assert_output_contains "$@"
 	lane_gone "$id"
 }
