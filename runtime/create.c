@@ -188,26 +188,6 @@ static int prefer_init_error(int sync_fd, int ret, struct brig_err **err)
     return ret;
 }
 
-/* "creating\0created\0" state JSON for the hooks the init runs itself. */
-static int hook_payload(const struct brig_state *state, char **creating, char **payload, size_t *len,
-                        struct brig_err **err)
-{
-    cleanup_free char *created = NULL;
-    int ret = brig_hooks_state_json(state, "creating", creating, err);
-
-    if (ret == 0)
-        ret = brig_hooks_state_json(state, "created", &created, err);
-    if (ret < 0 || !*creating || !created)
-        return ret < 0 ? ret : brig_err_msg(err, ENOMEM, "hook state");
-    *len = strlen(*creating) + 1 + strlen(created) + 1;
-    *payload = malloc(*len);
-    if (!*payload)
-        return brig_err_msg(err, ENOMEM, "hook state");
-    memcpy(*payload, *creating, strlen(*creating) + 1);
-    memcpy(*payload + strlen(*creating) + 1, created, strlen(created) + 1);
-    return 0;
-}
-
 static int fill_state(const struct brig_spec *spec, const char *id, pid_t pid, const char *bundle,
                       const char *rootfs, const char *config_path, const char *cgroup_path, bool systemd_cgroup,
                       struct brig_state **out, struct brig_err **err)
@@ -412,8 +392,6 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     struct brig_init_args init_args;
     cleanup_security struct brig_security security = {.seccomp.listener_sock = -1};
     cleanup_free char *hook_state = NULL;
-    cleanup_free char *hook_go = NULL;
-    size_t hook_go_len = 0;
     struct brig_net_opts net_opts = {0};
     cleanup_net struct brig_net *net = NULL;
     cleanup_free struct brig_mount *net_mounts = NULL;
@@ -555,11 +533,12 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
             join_ports(opts->publish, opts->n_publish, brig_spec_annotation(spec, BRIG_NET_ANNOTATION_PORTS));
     }
     if (state->has_hooks) {
-        ret = hook_payload(state, &hook_state, &hook_go, &hook_go_len, err);
+        /* "created", as crun and the runtime-tools suite have it: the container exists by then. */
+        ret = brig_hooks_state_json(state, "created", &hook_state, err);
         if (ret < 0)
             goto fail;
     }
-    ret = send_go(sync_fds[0], hook_go, hook_go_len, err);
+    ret = send_go(sync_fds[0], hook_state, hook_state ? strlen(hook_state) + 1 : 0, err);
     if (ret < 0)
         goto fail;
     /* From here the init works in parallel: when one of our steps fails because it died, its own report

@@ -37,7 +37,7 @@ __attribute__((noreturn)) static void report_and_exit(int sync_fd, struct brig_e
     _exit(1);
 }
 
-/* GO may carry the state JSON for the hooks that run in here: "creating" and "created" versions. */
+/* GO may carry the state JSON for the hooks that run in here. */
 static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
 {
     static char buf[256 * 1024];
@@ -51,8 +51,7 @@ static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
     buf[n] = '\0';
     if (n > 1) {
         /* Copied: the next GO (after the createRuntime hooks) reuses the buffer. */
-        args->hook_state_creating = strdup(buf + 1);
-        args->hook_state_created = (size_t) n > strlen(buf + 1) + 2 ? strdup(buf + 2 + strlen(buf + 1)) : NULL;
+        args->hook_state = strdup(buf + 1);
     }
     return 0;
 }
@@ -92,7 +91,7 @@ static int run_create_hooks(struct brig_init_args *args, struct brig_err **err)
     if (!hooks->n_create_container)
         return 0;
     return brig_hooks_run("createContainer", hooks->create_container, hooks->n_create_container,
-                          args->hook_state_creating ? args->hook_state_creating : "{}", err);
+                          args->hook_state ? args->hook_state : "{}", err);
 }
 
 static int become_root_in_user_ns(struct brig_err **err)
@@ -295,7 +294,7 @@ void brig_init_main(struct brig_init_args *args)
         _exit(1);
     if (args->spec->hooks.n_start_container &&
         brig_hooks_run("startContainer", args->spec->hooks.start_container, args->spec->hooks.n_start_container,
-                       args->hook_state_created ? args->hook_state_created : "{}", &err) < 0) {
+                       args->hook_state ? args->hook_state : "{}", &err) < 0) {
         brig_write_all(fifo, err->msg, strlen(err->msg));
         _exit(1);
     }

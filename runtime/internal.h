@@ -66,8 +66,7 @@ struct brig_init_args {
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
     const char *cgroup_path;   /* where the parent puts us, for the cgroup mount (NULL: unknown) */
     bool cgroup_placed;        /* the parent's BRIG_SYNC_CGROUP has arrived */
-    char *hook_state_creating; /* state JSON for createContainer hooks, from the GO message */
-    char *hook_state_created;  /* ... and for startContainer hooks */
+    char *hook_state;          /* state JSON for createContainer and startContainer hooks, from GO */
     struct brig_security *security; /* checked and compiled before the clone (security.h) */
 };
 

@@ -23,8 +23,8 @@ host_hook() {
 	log=$(cat "$TEST_DIR/hooks.log")
 	echo "$log"
 	[ "$(awk '{print $1}' <<<"$log" | tr '\n' ' ')" = "prestart createRuntime createContainer poststart poststop " ]
-	grep -q "^prestart creating [1-9]" <<<"$log"
-	grep -q "^createContainer creating [1-9].* env-ok" <<<"$log"
+	grep -q "^prestart created [1-9]" <<<"$log"
+	grep -q "^createContainer created [1-9].* env-ok" <<<"$log"
 	grep -q "^poststart running" <<<"$log"
 	grep -q "^poststop stopped" <<<"$log"
 	# startContainer ran inside the container (its /tmp, its hostname), before the process.
