@@ -189,8 +189,19 @@ int brig_seal_fds(unsigned preserve_fds, struct brig_err **err)
         if (flags >= 0)
             fcntl((int) fd, F_SETFD, flags & ~FD_CLOEXEC);
     }
-    if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        return brig_err_sys(err, "mark inherited file descriptors close-on-exec");
+    if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return 0;
+    /* A seccomp filter already loaded (startContainer hooks run after an early one) may deny close_range:
+     * the same, one fd at a time, up to the fd limit. */
+    {
+        struct rlimit rl;
+        unsigned limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (unsigned) rl.rlim_cur : 65536;
+        for (unsigned fd = 3 + preserve_fds; fd < limit; fd++) {
+            int flags = fcntl((int) fd, F_GETFD);
+            if (flags >= 0 && !(flags & FD_CLOEXEC) && fcntl((int) fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+                return brig_err_sys(err, "mark inherited file descriptor %u close-on-exec", fd);
+        }
+    }
     return 0;
 }
 
