@@ -43,9 +43,12 @@ static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
     static char buf[256 * 1024];
     ssize_t n;
 
-    do
+    /* The parent's "in your cgroup" may come first: it writes the pid while we work. */
+    do {
         n = recv(args->sync_fd, buf, sizeof(buf) - 1, 0);
-    while (n < 0 && errno == EINTR);
+        if (n == 1 && buf[0] == BRIG_SYNC_CGROUP)
+            args->cgroup_placed = true;
+    } while ((n < 0 && errno == EINTR) || (n == 1 && buf[0] == BRIG_SYNC_CGROUP));
     if (n < 1 || buf[0] != BRIG_SYNC_GO)
         return brig_err_msg(err, EPIPE, "container init: parent went away");
     buf[n] = '\0';
@@ -164,10 +167,13 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         if (ret < 0)
             return ret;
     }
-    /* The mounts above overlapped the parent's pid write; hooks and everything after run in the cgroup. */
-    ret = wait_for_cgroup(args, err);
-    if (ret < 0)
-        return ret;
+    /* Our setup overlaps the parent's pid write (on v1 it waits for an RCU grace period); hooks run in the
+     * cgroup, and so does everything after READY. */
+    if (spec->hooks.n_create_container) {
+        ret = wait_for_cgroup(args, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = run_create_hooks(args, err);
     if (ret < 0)
         return ret;
@@ -213,6 +219,10 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_default_home(spec->process, err);
     if (ret < 0)
         return ret;
+    /* In our cgroup before the user process's own settings, and before a filter might deny recv(). */
+    ret = wait_for_cgroup(args, err);
+    if (ret < 0)
+        return ret;
     /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
     ret = brig_seal_fds(args->listen_fds + args->opts->preserve_fds, err);
     if (ret < 0)
@@ -230,10 +240,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_enter_cwd(proc, err);
     if (ret < 0)
         return ret;
-    ret = brig_process_find_executable(proc, exe, exe_len, err);
-    if (ret < 0)
-        return ret;
-    return 0;
+    return brig_process_find_executable(proc, exe, exe_len, err);
 }
 
 static int compare_fds(const void *a, const void *b)

@@ -36,7 +36,12 @@ brig_in_host() {
 		sleep 0.1
 	done
 	assert_output_contains hello-from-container
-	run in_host busybox nc -w 2 10.89.0.1 18080 </dev/null
+	# The container's nc serves one connection at a time: retry while it restarts.
+	for i in $(seq 1 50); do
+		run in_host busybox nc -w 2 10.89.0.1 18080 </dev/null
+		[[ "$output" == *hello-from-container* ]] && break
+		sleep 0.1
+	done
 	assert_output_contains hello-from-container
 	run brig_in_host delete --force "$ID"
 	assert_success
