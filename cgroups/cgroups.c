@@ -115,10 +115,7 @@ int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, c
     size_t i;
     int ret;
 
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
     rel = path + 1;
@@ -146,10 +143,7 @@ int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, st
     cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
     int ret;
 
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     for (size_t i = 0; i < set.n && ret == 0; i++)
         ret = brig_cgroup_write_pid(&set.h[i], path + 1, pid, err);
     return ret;
@@ -163,10 +157,7 @@ int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struc
     struct stat st;
     int ret;
 
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
     if (fstatat(set.h[0].fd, path + 1, &st, 0) < 0)

@@ -186,17 +186,15 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
 {
     cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
     struct walk w = {.self = getpid(), .kill = true};
-    const char *rel = path ? path + 1 : NULL;
+    const char *rel;
     int64_t deadline;
     long pause_ns = 1000000;
     int ret;
 
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0 || !rel)
-        return ret < 0 ? ret : brig_err_msg(err, EINVAL, "cgroup: no path to destroy");
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
+    rel = path + 1;
     thaw(&set, rel);
     deadline = now_ns() + DESTROY_TIMEOUT_NS;
     for (;;) {
@@ -247,10 +245,7 @@ int brig_cgroup_pids(enum brig_cgroup_mode mode, const char *path, pid_t **pids,
 
     *pids = NULL;
     *n = 0;
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
     /* Every hierarchy holds the same processes; the first one that has the cgroup answers. */

@@ -76,10 +76,7 @@ int brig_cgroup_freeze(enum brig_cgroup_mode mode, const char *path, bool frozen
     bool v1;
     int ret;
 
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
     a = (struct brig_cg_apply){.set = &set, .rel = path + 1};
@@ -145,9 +142,7 @@ int brig_cgroup_signal_all(enum brig_cgroup_mode mode, const char *path, int sig
 
     if (sig == SIGKILL && mode == BRIG_CGROUP_V2) {
         cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
-        ret = brig_cgroup_path_check(path, err);
-        if (ret == 0)
-            ret = brig_cgroup_set_open(mode, &set, err);
+        ret = brig_cgroup_set_open_for(mode, path, &set, err);
         if (ret < 0)
             return ret;
         /* One write kills the whole subtree, forks racing with it included. */

@@ -166,3 +166,11 @@ int brig_cgroup_write_pid(const struct brig_cgroup_hierarchy *h, const char *rel
     snprintf(buf, sizeof(buf), "%d", (int) pid);
     return brig_cgroup_write(h, file, buf, err);
 }
+
+int brig_cgroup_set_open_for(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_set *set,
+                             struct brig_err **err)
+{
+    int ret = brig_cgroup_path_check(path, err);
+
+    return ret < 0 ? ret : brig_cgroup_set_open(mode, set, err);
+}

@@ -33,6 +33,9 @@ void brig_cgroup_set_close(struct brig_cgroup_set *set);
 /* Checks an absolute container cgroup path: "/" followed by non-empty components, none "." or "..".
  * The root cgroup itself is refused: destroying it would kill the whole machine. */
 int brig_cgroup_path_check(const char *path, struct brig_err **err);
+/* Both of the above: checks a container's cgroup path, then opens its hierarchies. */
+int brig_cgroup_set_open_for(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_set *set,
+                             struct brig_err **err);
 
 /* v1 cpuset: fills empty cpuset.cpus/cpuset.mems of `rel` (relative to the hierarchy root) and of its
  * empty ancestors from the nearest ancestor that has them. */

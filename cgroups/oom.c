@@ -36,10 +36,7 @@ int brig_cgroup_oom_watch_open(enum brig_cgroup_mode mode, const char *path, str
     int ret;
 
     *w = (struct brig_cgroup_oom_watch){.fd = -1, .counter_fd = -1};
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
     h = brig_cg_find_v1(&set, "memory");

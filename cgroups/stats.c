@@ -358,10 +358,7 @@ int brig_cgroup_stats_json(enum brig_cgroup_mode mode, const char *path, char **
     int ret;
 
     *json = NULL;
-    ret = brig_cgroup_path_check(path, err);
-    if (ret < 0)
-        return ret;
-    ret = brig_cgroup_set_open(mode, &set, err);
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
     if (ret < 0)
         return ret;
     c = (struct stats_ctx){.set = &set, .rel = path + 1, .out = open_memstream(&buf, &len)};

@@ -155,24 +155,3 @@ int brig_ns_write_id_maps(const struct brig_spec *spec, pid_t pid, struct brig_e
         ret = write_map("gid", pid, cfg->gid_mappings, cfg->n_gid_mappings, err);
     return ret;
 }
-
-static uint32_t host_id_of_zero(const struct brig_id_mapping *maps, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (maps[i].container_id == 0 && maps[i].size > 0)
-            return maps[i].host_id;
-    return 0;
-}
-
-void brig_ns_root_ids(const struct brig_spec *spec, uid_t *uid, gid_t *gid)
-{
-    const struct brig_namespace *user = brig_spec_namespace(spec, BRIG_NS_USER);
-
-    *uid = 0;
-    *gid = 0;
-    /* Container root unmapped (or a joined namespace without maps in the config): files stay host root's. */
-    if (!user)
-        return;
-    *uid = host_id_of_zero(spec->linux_cfg->uid_mappings, spec->linux_cfg->n_uid_mappings);
-    *gid = host_id_of_zero(spec->linux_cfg->gid_mappings, spec->linux_cfg->n_gid_mappings);
-}

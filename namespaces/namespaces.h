@@ -40,9 +40,6 @@ int brig_ns_join_in_child(struct brig_ns_plan *plan, struct brig_err **err);
  * As non-root, goes through newuidmap/newgidmap. */
 int brig_ns_write_id_maps(const struct brig_spec *spec, pid_t pid, struct brig_err **err);
 
-/* The host uid/gid that container id 0 maps to (or 0,0 without a user namespace), for chowning the
- * files the init opens itself. */
-void brig_ns_root_ids(const struct brig_spec *spec, uid_t *uid, gid_t *gid);
 
 int brig_ns_clone_flag(enum brig_ns_type type);
 

@@ -125,11 +125,6 @@ int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool
     return 0;
 }
 
-int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, struct brig_err **err)
-{
-    return brig_console_setup_pty(spec->process, console_fd, true, err);
-}
-
 static void copy_winsize(int from_fd, int to_fd)
 {
     struct winsize ws;

@@ -188,7 +188,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     if (ret < 0)
         return ret;
     if (proc->terminal) {
-        ret = brig_console_setup_in_init(spec, args->console_fd, err);
+        ret = brig_console_setup_pty(spec->process, args->console_fd, true, err);
         if (ret < 0)
             return ret;
         close(args->console_fd);

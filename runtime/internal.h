@@ -82,10 +82,8 @@ int brig_console_send_fd(int sock, int fd, const char *name, struct brig_err **e
 int brig_console_recv_fd(int sock, int *fd, struct brig_err **err);
 /* Connects to the console socket path given with --console-socket. */
 int brig_console_connect(const char *path, int *fd, struct brig_err **err);
-/* In the init: makes a pty in the container's devpts, binds its slave to /dev/console, sends the master over
- * `console_fd`, and makes the slave the controlling terminal and stdio. */
-int brig_console_setup_in_init(const struct brig_spec *spec, int console_fd, struct brig_err **err);
-/* The same for any process: `exec` makes its own pty and leaves /dev/console alone. */
+/* Makes a pty in the container's devpts (the init also binds its slave to /dev/console), sends the master
+ * over `console_fd`, and makes the slave the controlling terminal and stdio. */
 int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool bind_dev_console,
                            struct brig_err **err);
 /* In `brig run` with a terminal and no --console-socket: copies between our stdio and the pty master until

@@ -217,13 +217,6 @@ void brig_reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static bool has_new_ns(const struct brig_spec *spec, enum brig_ns_type type)
-{
-    const struct brig_namespace *ns = brig_spec_namespace(spec, type);
-
-    return ns != NULL;
-}
-
 static bool sysctl_in_ipc_ns(const char *key)
 {
     static const char *const ipc_keys[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
@@ -239,7 +232,7 @@ static bool sysctl_in_ipc_ns(const char *key)
 int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_err **err)
 {
     const struct brig_linux *cfg = spec->linux_cfg;
-    bool uts = has_new_ns(spec, BRIG_NS_UTS);
+    bool uts = brig_spec_namespace(spec, BRIG_NS_UTS) != NULL;
 
     if (spec->hostname && *spec->hostname && !uts)
         return brig_err_msg(err, EINVAL, "hostname: setting it needs a uts namespace in linux.namespaces");
@@ -263,7 +256,7 @@ int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_
             needs = BRIG_NS_UTS;
         else
             return brig_err_msg(err, EINVAL, "linux.sysctl: `%s` is not namespaced: it would change the host", key);
-        if (!has_new_ns(spec, needs))
+        if (!brig_spec_namespace(spec, needs))
             return brig_err_msg(err, EINVAL, "linux.sysctl: `%s` needs a %s namespace in linux.namespaces", key,
                                 brig_ns_type_name(needs));
     }

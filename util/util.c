@@ -17,13 +17,6 @@ size_t brig_strv_len(char *const *strv)
     return n;
 }
 
-void brig_strv_free(char **strv)
-{
-    for (size_t i = 0; strv && strv[i]; i++)
-        free(strv[i]);
-    free(strv);
-}
-
 int brig_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

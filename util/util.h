@@ -47,12 +47,6 @@ static inline void brig_closep(int *fd)
 
 /* NULL-terminated string vectors, as execve() takes them. */
 size_t brig_strv_len(char *const *strv);
-void brig_strv_free(char **strv);
-static inline void brig_strv_freep(char ***strv)
-{
-    brig_strv_free(*strv);
-}
-#define cleanup_strv __attribute__((cleanup(brig_strv_freep)))
 
 /* Writes all of `len` bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
 int brig_write_all(int fd, const void *buf, size_t len);

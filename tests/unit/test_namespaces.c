@@ -167,27 +167,6 @@ static void test_plan_errors(void **state)
         expect_plan_error(&t, "namespace user: a new user namespace needs linux.uidMappings", true);
 }
 
-static void test_root_ids(void **state)
-{
-    struct test_spec t;
-    uid_t uid;
-    gid_t gid;
-
-    spec_init(&t);
-    add_maps(&t, 0, 100000, 65536);
-    brig_ns_root_ids(&t.spec, &uid, &gid); /* mappings but no user namespace: nothing is mapped */
-    assert_int_equal(uid, 0);
-    assert_int_equal(gid, 0);
-    add_ns(&t, BRIG_NS_USER, NULL);
-    t.gids[0].host_id = 200000;
-    brig_ns_root_ids(&t.spec, &uid, &gid);
-    assert_int_equal(uid, 100000);
-    assert_int_equal(gid, 200000);
-    t.spec.linux_cfg = NULL;
-    brig_ns_root_ids(&t.spec, &uid, &gid);
-    assert_int_equal(uid, 0);
-}
-
 /* A child in a new user namespace that waits for its pipe to close, then exits 0 if it can become root
  * inside (which needs uid and gid 0 mapped). */
 static char user_stack[64 * 1024] __attribute__((aligned(16)));
@@ -551,7 +530,6 @@ int main(void)
         cmocka_unit_test(test_plan_new),
         cmocka_unit_test(test_plan_paths),
         cmocka_unit_test(test_plan_errors),
-        cmocka_unit_test(test_root_ids),
         cmocka_unit_test(test_write_id_maps),
         cmocka_unit_test(test_write_id_maps_unprivileged),
         cmocka_unit_test(test_join_by_path),
