@@ -191,7 +191,9 @@ assert_containerd_clean() {
 
 @test "containerd: ctr run -t gets a terminal through brig's console socket" {
 	local cmd
-	cmd=$(printf '%q ' timeout -k 5 "$CTR_TIMEOUT" ctr -a "$CD_SOCK" -n brig run --rm -t --runc-binary "$BRIG" \
+	# --foreground keeps ctr/podman in the terminal's foreground process group: in a background one,
+	# setting the terminal raw stops them with SIGTTOU (seen when script runs the command with sh, i.e. SHELL unset).
+	cmd=$(printf '%q ' timeout --foreground -k 5 "$CTR_TIMEOUT" ctr -a "$CD_SOCK" -n brig run --rm -t --runc-binary "$BRIG" \
 		--runc-root "$BRIG_STATE" --cgroup "$CG_PREFIX/$ID" --fifo-dir "$TEST_DIR/fifo" \
 		--env "BRIG_TEST_TOKEN=$TOKEN" localhost/bb:latest "$ID" sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 5')
 	remember_id "$ID"

@@ -150,7 +150,9 @@ assert_podman_clean() {
 
 @test "podman: run -t and exec -t get a terminal" {
 	local cmd
-	cmd=$(printf '%q ' timeout -k 5 "$PODMAN_TIMEOUT" podman --root "$PM_DIR/root" --runroot "$PM_DIR/runroot" \
+	# --foreground keeps ctr/podman in the terminal's foreground process group: in a background one,
+	# setting the terminal raw stops them with SIGTTOU (seen when script runs the command with sh, i.e. SHELL unset).
+	cmd=$(printf '%q ' timeout --foreground -k 5 "$PODMAN_TIMEOUT" podman --root "$PM_DIR/root" --runroot "$PM_DIR/runroot" \
 		--runtime brig run --rm -t "${RUN_FLAGS[@]}" --network none \
 		localhost/bb:latest sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 5')
 	run timeout -k 5 70 script -qec "$cmd" /dev/null </dev/null
@@ -159,7 +161,7 @@ assert_podman_clean() {
 
 	run pm run -d --name "$ID" "${RUN_FLAGS[@]}" --network none localhost/bb:latest sleep 1000
 	assert_success
-	cmd=$(printf '%q ' timeout -k 5 "$PODMAN_TIMEOUT" podman --root "$PM_DIR/root" --runroot "$PM_DIR/runroot" \
+	cmd=$(printf '%q ' timeout --foreground -k 5 "$PODMAN_TIMEOUT" podman --root "$PM_DIR/root" --runroot "$PM_DIR/runroot" \
 		--runtime brig exec -t "$ID" sh -c 'tty; exit 6')
 	run timeout -k 5 70 script -qec "$cmd" /dev/null </dev/null
 	assert_status 6
