@@ -149,6 +149,62 @@ int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, st
     return ret;
 }
 
+int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
+                           struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    int ret;
+
+    entry->clone_into_fd = -1;
+    entry->n_tasks = 0;
+    entry->path = path;
+    ret = brig_cgroup_set_open_for(mode, path, &set, err);
+    for (size_t i = 0; i < set.n && ret == 0; i++) {
+        const struct brig_cgroup_hierarchy *h = &set.h[i];
+        char file[4096];
+        int fd;
+
+        if ((size_t) snprintf(file, sizeof(file), "%s%s", path + 1, h->unified ? "" : "/tasks") >= sizeof(file)) {
+            ret = brig_err_set(err, ENAMETOOLONG, "cgroup: path `%s%s`", h->root, path);
+            break;
+        }
+        fd = openat(h->fd, file, (h->unified ? O_RDONLY | O_DIRECTORY : O_WRONLY) | O_CLOEXEC);
+        if (fd < 0) {
+            ret = brig_err_sys(err, "cgroup: open `%s/%s`", h->root, file);
+        } else if (h->unified) {
+            entry->clone_into_fd = fd;
+        } else if (entry->n_tasks == BRIG_CGROUP_ENTRY_MAX) {
+            close(fd);
+            ret = brig_err_set(err, E2BIG, "cgroup: more than %d hierarchies", BRIG_CGROUP_ENTRY_MAX);
+        } else {
+            entry->tasks_fds[entry->n_tasks++] = fd;
+        }
+    }
+    if (ret < 0)
+        brig_cgroup_entry_close(entry);
+    return ret;
+}
+
+int brig_cgroup_entry_self(const struct brig_cgroup_entry *entry, struct brig_err **err)
+{
+    for (size_t i = 0; i < entry->n_tasks; i++) {
+        int ret = brig_write_all(entry->tasks_fds[i], "0", 1);
+        if (ret < 0)
+            return brig_err_set(err, -ret, "cgroup: enter `%s` (write 0 to a v1 tasks file)", entry->path);
+    }
+    return 0;
+}
+
+void brig_cgroup_entry_close(struct brig_cgroup_entry *entry)
+{
+    for (size_t i = 0; i < entry->n_tasks; i++)
+        close(entry->tasks_fds[i]);
+    entry->n_tasks = 0;
+    if (entry->clone_into_fd >= 0)
+        close(entry->clone_into_fd);
+    entry->clone_into_fd = -1;
+}
+
 int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struct brig_resources *resources,
                        const struct brig_cgroup_log *log, struct brig_err **err)
 {

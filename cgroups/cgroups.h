@@ -50,9 +50,28 @@ struct brig_cgroup_config {
  * On failure nothing is left behind (an existing cgroup is kept, not removed). */
 int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
                       struct brig_err **err);
-/* With pid 0, brig_cgroup_enter() only creates the cgroup and applies the limits; brig_cgroup_join() then
- * moves the process in. The split lets create overlap the pid write (on v1 it waits for an RCU grace
- * period) with the init's own setup. */
+/* With pid 0, brig_cgroup_enter() only creates the cgroup and applies the limits; the process then comes in
+ * through brig_cgroup_join() or a brig_cgroup_entry. */
+
+/* An existing container cgroup opened so that a new process gets into it without a pid write. Writing a pid
+ * to cgroup.procs takes the kernel's global threadgroup lock, which waits for an RCU grace period (several
+ * ms); a single thread moving itself ("0" to a v1 `tasks` file) skips that lock, and a process cloned with
+ * CLONE_INTO_CGROUP is born in its cgroup2 cgroup. The fds are opened here, by the caller: the kernel checks
+ * a v1 write against the credentials of the open, so an init already in a user namespace may use them. */
+#define BRIG_CGROUP_ENTRY_MAX 24
+struct brig_cgroup_entry {
+    int clone_into_fd;                      /* cgroup2 directory for clone3's CLONE_INTO_CGROUP, or -1 */
+    int tasks_fds[BRIG_CGROUP_ENTRY_MAX];   /* v1: <hierarchy>/<path>/tasks, open for writing */
+    size_t n_tasks;
+    const char *path;                       /* the container cgroup, for error messages (not owned) */
+};
+int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
+                           struct brig_err **err);
+/* In the entering process, which must be single-threaded: moves itself into every v1 hierarchy. `path` must
+ * outlive the entry. */
+int brig_cgroup_entry_self(const struct brig_cgroup_entry *entry, struct brig_err **err);
+void brig_cgroup_entry_close(struct brig_cgroup_entry *entry);
+#define cleanup_cgroup_entry __attribute__((cleanup(brig_cgroup_entry_close)))
 
 /* Applies changed resources to an existing container cgroup (`update`). Device rules are left alone. */
 int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struct brig_resources *resources,

@@ -93,9 +93,12 @@ uint32_t net_hash(const char *s)
     return h;
 }
 
-void net_veth_name(const char *id, char name[IFNAMSIZ])
+void net_veth_name(const char *id, uint32_t instance, char name[IFNAMSIZ])
 {
-    snprintf(name, IFNAMSIZ, "vb%08x", net_hash(id));
+    char key[512];
+
+    snprintf(key, sizeof(key), "%s/%08x", id, instance);
+    snprintf(name, IFNAMSIZ, "vb%08x", net_hash(key));
 }
 
 static const char *config_dir(void)

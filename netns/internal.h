@@ -36,8 +36,10 @@ uint32_t net_mask4(uint8_t prefix); /* host order */
 void net_addr6_for(const struct net_config *cfg, struct in_addr ip4, struct in6_addr *out);
 void net_gateway6(const struct net_config *cfg, struct in6_addr *out);
 
-/* "vb" + 8 hex digits of a hash of the id: stable, so the same container always gets the same name. */
-void net_veth_name(const char *id, char name[IFNAMSIZ]);
+/* "vb" + 8 hex digits of a hash of the id and `instance` (random per create): a container created again
+ * under the same id must not meet the pair of its predecessor, which the kernel may still be removing.
+ * The name is kept in the network record. */
+void net_veth_name(const char *id, uint32_t instance, char name[IFNAMSIZ]);
 uint32_t net_hash(const char *s);
 
 /* ---- the record teardown reads (record.c) ---- */
@@ -91,6 +93,11 @@ struct net_nl {
 /* A socket of `bus` (NETLINK_ROUTE, NETLINK_NETFILTER) in the network namespace `netns_fd` (-1: ours). */
 int net_nl_open(int bus, int netns_fd, struct net_nl *nl, struct brig_err **err);
 void net_nl_close(struct net_nl *nl);
+/* For an nfnetlink socket that has just deleted set elements: releasing it waits for nf_tables to free them
+ * (the kernel flushes its destroy work, an RCU grace period: 5-10 ms on the development VM). A child that
+ * does nothing else holds the last reference and pays that wait, off the caller's path; it closes every
+ * other fd first, so nobody reading brig's output waits for it either. */
+void net_nl_close_detached(struct net_nl *nl);
 
 #define NET_MSGS_MAX 24
 
@@ -127,6 +134,8 @@ int net_link_veth(struct net_msgs *m, struct net_nl *nl, const char *host_name, 
 int net_link_hairpin(struct net_msgs *m, struct net_nl *nl, const char *name);
 int net_link_up(struct net_msgs *m, struct net_nl *nl, unsigned index, const char *name);
 int net_link_delete(struct net_msgs *m, struct net_nl *nl, const char *name);
+/* By name; a link that is already gone is not an error (nor for net_link_delete). */
+int net_link_down(struct net_msgs *m, struct net_nl *nl, const char *name);
 int net_addr_add(struct net_msgs *m, struct net_nl *nl, int family, unsigned index, const void *addr,
                  uint8_t prefix, const char *ifname);
 int net_route_default(struct net_msgs *m, struct net_nl *nl, int family, const void *gateway);

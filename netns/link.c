@@ -121,6 +121,23 @@ int net_link_up(struct net_msgs *m, struct net_nl *nl, unsigned index, const cha
     return 0;
 }
 
+int net_link_down(struct net_msgs *m, struct net_nl *nl, const char *name)
+{
+    char what[64];
+    struct nlmsghdr *nlh;
+    struct ifinfomsg *ifi;
+
+    snprintf(what, sizeof(what), "set `%s` down", name);
+    nlh = net_msgs_put(m, nl, RTM_NEWLINK, 0, ENODEV, what);
+    if (!nlh)
+        return -ENOBUFS;
+    ifi = put_ifinfo(nlh, 0, false);
+    ifi->ifi_change = IFF_UP;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    net_msgs_end(m, nlh);
+    return 0;
+}
+
 int net_link_delete(struct net_msgs *m, struct net_nl *nl, const char *name)
 {
     char what[64];

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../util/util.h"
@@ -71,6 +73,34 @@ void net_nl_close(struct net_nl *nl)
     if (nl->sock)
         mnl_socket_close(nl->sock);
     nl->sock = NULL;
+}
+
+void net_nl_close_detached(struct net_nl *nl)
+{
+    int parent_done[2];
+    pid_t child;
+
+    if (!nl->sock || pipe2(parent_done, O_CLOEXEC) < 0) {
+        net_nl_close(nl);
+        return;
+    }
+    child = fork();
+    if (child == 0) {
+        int keep[2] = {mnl_socket_get_fd(nl->sock), parent_done[0]};
+        char byte;
+        int lo = keep[0] < keep[1] ? keep[0] : keep[1], hi = keep[0] < keep[1] ? keep[1] : keep[0];
+
+        syscall(SYS_close_range, 0U, (unsigned) lo - 1, 0U);
+        syscall(SYS_close_range, (unsigned) lo + 1, (unsigned) hi - 1, 0U);
+        syscall(SYS_close_range, (unsigned) hi + 1, ~0U, 0U);
+        /* Only once the parent has dropped its reference is ours the last one. */
+        while (read(parent_done[0], &byte, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(parent_done[0]);
+    net_nl_close(nl);
+    close(parent_done[1]);
 }
 
 int net_msgs_init(struct net_msgs *m, size_t cap)

@@ -95,9 +95,11 @@ const char *brig_net_ip(const struct brig_net *net);
 const char *brig_net_hosts_path(const struct brig_net *net);
 const char *brig_net_resolv_path(const struct brig_net *net);
 
-/* Removes the veth, this container's nft map elements, its port claims and lease, and the bridge when its
- * last container goes (unless the network keeps it). Reads the record in `state_dir_fd`; 0 when there is
+/* Removes this container's nft map elements, its port claims and lease, the veth, and the bridge when its
+ * last container goes (unless the network keeps it). `netns_gone`: every process of the container is dead,
+ * so its network namespace is going and the kernel removes the veth pair with it (moments later, in the
+ * background); otherwise the veth is deleted here. Reads the record in `state_dir_fd`; 0 when there is
  * none. Runs in the host's network namespace. Safe to repeat. */
-int brig_net_teardown(const char *root, int state_dir_fd, struct brig_err **err);
+int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struct brig_err **err);
 
 #endif

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../util/util.h"
@@ -130,7 +133,12 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
     net->state_dir_fd = fcntl(state_dir_fd, F_DUPFD_CLOEXEC, 3);
     if (net->state_dir_fd < 0)
         return brig_err_sys(err, "network: duplicate the state directory fd");
-    net_veth_name(id, net->veth);
+    {
+        uint32_t instance = 0;
+        if (getrandom(&instance, sizeof(instance), GRND_NONBLOCK) != (ssize_t) sizeof(instance))
+            instance = (uint32_t) getpid() ^ (uint32_t) time(NULL);
+        net_veth_name(id, instance, net->veth);
+    }
 
     ret = net_dir_open(root, net->cfg.name, &net->net_fd, &leases_fd, err);
     if (ret < 0)
@@ -213,6 +221,27 @@ static int ensure_bridge(struct brig_net *net, struct net_nl *host, unsigned *in
         ret = net_sysctl_ensure("/proc/sys/net/ipv6/conf/all/forwarding", "1", err);
     return ret;
 }
+
+/* Deletes the link, or only sets it down: enough for a veth whose pair goes with a dying namespace. */
+static int remove_link(const char *name, bool only_down, struct brig_err **err)
+{
+    struct net_nl nl = {NULL};
+    struct net_msgs m = {.buf = NULL};
+    int ret = net_nl_open(NETLINK_ROUTE, -1, &nl, err);
+
+    if (ret < 0)
+        return ret;
+    if (net_msgs_init(&m, 4096) < 0)
+        ret = brig_err_set(err, ENOMEM, "delete link");
+    else if ((ret = only_down ? net_link_down(&m, &nl, name) : net_link_delete(&m, &nl, name)) < 0)
+        ret = brig_err_set(err, -ret, "%s link `%s`", only_down ? "set down" : "delete", name);
+    else
+        ret = net_msgs_send(&nl, &m, err);
+    net_msgs_free(&m);
+    net_nl_close(&nl);
+    return ret;
+}
+
 
 static int attach_host(struct brig_net *net, int netns_fd, struct brig_err **err)
 {
@@ -398,32 +427,13 @@ static int teardown_ports(const char *root, const struct net_record *rec, struct
         ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
         if (ret == 0)
             ret = net_nft_del(&nl, NULL, fw, owned, err);
-        net_nl_close(&nl);
+        net_nl_close_detached(&nl);
         if (ret < 0)
             return ret;
     }
     for (size_t i = 0; i < owned; i++)
         net_port_release(ports_fd, fw[i].proto, fw[i].host_port, rec->id);
     return 0;
-}
-
-static int delete_link(const char *name, struct brig_err **err)
-{
-    struct net_nl nl = {NULL};
-    struct net_msgs m = {.buf = NULL};
-    int ret = net_nl_open(NETLINK_ROUTE, -1, &nl, err);
-
-    if (ret < 0)
-        return ret;
-    if (net_msgs_init(&m, 4096) < 0)
-        ret = brig_err_set(err, ENOMEM, "delete link");
-    else if ((ret = net_link_delete(&m, &nl, name)) < 0)
-        ret = brig_err_set(err, -ret, "delete link `%s`", name);
-    else
-        ret = net_msgs_send(&nl, &m, err);
-    net_msgs_free(&m);
-    net_nl_close(&nl);
-    return ret;
 }
 
 static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_fd, struct brig_err **err)
@@ -437,20 +447,20 @@ static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_
         return brig_err_sys(err, "lock network `%s`", rec->network);
     if (net_leases_empty(leases_fd)) {
         struct net_subnet subnet;
-        ret = delete_link(rec->bridge, err);
+        ret = remove_link(rec->bridge, false, err);
         if (ret == 0 && net_parse_cidr4(rec->subnet, &subnet.addr, &subnet.prefix) < 0)
             ret = brig_err_set(err, EINVAL, "network record: subnet `%s`", rec->subnet);
         if (ret == 0)
             ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
         if (ret == 0)
             ret = net_nft_del(&nl, &subnet, NULL, 0, err);
-        net_nl_close(&nl);
+        net_nl_close_detached(&nl);
     }
     flock(net_fd, LOCK_UN);
     return ret;
 }
 
-int brig_net_teardown(const char *root, int state_dir_fd, struct brig_err **err)
+int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struct brig_err **err)
 {
     struct net_record rec;
     struct brig_err *step_err = NULL;
@@ -465,8 +475,11 @@ int brig_net_teardown(const char *root, int state_dir_fd, struct brig_err **err)
         return ret;
     /* Each step runs even when an earlier one failed; the first failure is the one reported. */
     keep_first(teardown_ports(root, &rec, &step_err), &step_err, &first, err);
-    /* Removing the host end removes the pair; when the container's namespace is already gone, so is the pair. */
-    keep_first(delete_link(rec.veth, &step_err), &step_err, &first, err);
+    /* Deleting the host end waits for the device's unregistration (RCU grace periods: 10-30 ms on the
+     * development VM). When the container's namespace is going, the kernel removes the pair with it, in
+     * the background; setting the host end down (cheap) takes it off the bridge at once, so the dying
+     * namespace cannot answer for the address that the next container may get. */
+    keep_first(remove_link(rec.veth, netns_gone, &step_err), &step_err, &first, err);
     ret = net_dir_open(root, rec.network, &net_fd, &leases_fd, &step_err);
     keep_first(ret, &step_err, &first, err);
     if (ret == 0) {

@@ -21,11 +21,7 @@
 #include "security.h"
 #include "../util/util.h"
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-
-/* The first version of clone3's argument struct (64 bytes), declared here to avoid <linux/sched.h>. */
+/* clone3's argument struct up to `cgroup` (version 2, 88 bytes), declared here to avoid <linux/sched.h>. */
 struct brig_clone_args {
     uint64_t flags;
     uint64_t pidfd;
@@ -35,6 +31,9 @@ struct brig_clone_args {
     uint64_t stack;
     uint64_t stack_size;
     uint64_t tls;
+    uint64_t set_tid;
+    uint64_t set_tid_size;
+    uint64_t cgroup;
 };
 
 /* What create has made so far, undone in reverse on failure. */
@@ -64,7 +63,7 @@ static void undo_create(struct create_progress *p)
         brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
     brig_err_free(&ignored);
     if (p->net_prepared)
-        brig_net_teardown(p->root, p->dir.dir_fd, &ignored);
+        brig_net_teardown(p->root, p->dir.dir_fd, p->pid > 0 && p->cgroup_made, &ignored);
     brig_err_free(&ignored);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
@@ -218,11 +217,17 @@ static int fill_state(const struct brig_spec *spec, const char *id, pid_t pid, c
             }
         }
     }
-    if (brig_proc_start_time(pid, &st->init_start_time, NULL) < 0) {
-        brig_state_free(st);
-        return brig_err_msg(err, ESRCH, "container init %d is gone", pid);
-    }
     *out = st;
+    return 0;
+}
+
+/* The state learns the init once it is cloned (it was saved before, with pid 0, so that delete finds the
+ * cgroup made in between). */
+static int state_set_init(struct brig_state *st, pid_t pid, struct brig_err **err)
+{
+    st->pid = pid;
+    if (brig_proc_start_time(pid, &st->init_start_time, NULL) < 0)
+        return brig_err_msg(err, ESRCH, "container init %d is gone", pid);
     return 0;
 }
 
@@ -287,13 +292,21 @@ static int open_console(const struct brig_spec *spec, const struct brig_create_o
 static int clone_init(struct brig_init_args *args, int parent_sync_fd, pid_t *pid, int *pidfd,
                       struct brig_err **err)
 {
+    const struct brig_cgroup_entry *entry = args->cgroup_entry;
     struct brig_clone_args ca = {
         .flags = (uint64_t) args->ns_plan->clone_flags | CLONE_PIDFD,
         .pidfd = (uint64_t) (uintptr_t) pidfd,
         .exit_signal = SIGCHLD,
     };
-    long ret = syscall(SYS_clone3, &ca, sizeof(ca));
+    long ret;
 
+    if (entry && entry->clone_into_fd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t) entry->clone_into_fd;
+    }
+    ret = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (ret < 0 && (ca.flags & CLONE_INTO_CGROUP))
+        return brig_err_sys(err, "clone container init into cgroup `%s`", entry->path);
     if (ret < 0)
         return brig_err_sys(err, "clone container init");
     if (ret == 0) {
@@ -393,6 +406,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     cleanup_security struct brig_security security = {.seccomp.listener_sock = -1};
     cleanup_free char *hook_state = NULL;
     struct brig_net_opts net_opts = {0};
+    cleanup_cgroup_entry struct brig_cgroup_entry cgroup_entry = {.clone_into_fd = -1};
     cleanup_net struct brig_net *net = NULL;
     cleanup_free struct brig_mount *net_mounts = NULL;
     int ret;
@@ -463,6 +477,31 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
             goto fail;
         }
     }
+    /* Recorded before anything else is made, so that if this process is killed from here on, `delete`
+     * finds the cgroup, the network and (once cloned) the init to remove. */
+    ret = fill_state(spec, opts->id, 0, bundle, rootfs, config_path, progress.cgroup_path, ctx->systemd_cgroup,
+                     &state, err);
+    if (ret < 0)
+        goto fail;
+    state->creating = true;
+    state->has_hooks = brig_hooks_any(&spec->hooks);
+    ret = brig_store_save(&progress.dir, state, err);
+    if (ret < 0)
+        goto fail;
+    /* The cgroup and its limits before the clone: the init is born in it (cgroup2) or moves itself in
+     * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
+    ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, 0, err);
+    if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
+        free(state->cgroup_path);
+        state->cgroup_path = NULL;
+        ret = brig_store_save(&progress.dir, state, err);
+    } else if (ret == 0) {
+        progress.cgroup_made = true;
+        ret = brig_cgroup_entry_open(progress.cgroup_mode, progress.cgroup_path, &cgroup_entry, err);
+    }
+    if (ret < 0)
+        goto fail;
+
     state_dir_path_fd = openat(progress.dir.dir_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (state_dir_path_fd < 0) {
         ret = brig_err_sys(err, "open state directory");
@@ -489,6 +528,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .listen_fds = inherited_listen_fds(),
         /* Rootless may end up without cgroups: then the init reads /proc/self/cgroup itself. */
         .cgroup_path = ctx->rootless || geteuid() != 0 ? NULL : progress.cgroup_path,
+        .cgroup_entry = progress.cgroup_made ? &cgroup_entry : NULL,
         .security = &security,
     };
     ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
@@ -497,15 +537,12 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     sync_fds[1] = -1;
     if (ret < 0)
         goto fail;
-
-    /* Recorded before anything else is made, so that if this process is killed from here on, `delete`
-     * finds the init and the cgroup to remove. */
-    ret = fill_state(spec, opts->id, progress.pid, bundle, rootfs, config_path, progress.cgroup_path,
-                     ctx->systemd_cgroup, &state, err);
-    if (ret < 0)
+    brig_cgroup_entry_close(&cgroup_entry);
+    ret = state_set_init(state, progress.pid, err);
+    if (ret < 0) {
+        ret = prefer_init_error(sync_fds[0], ret, err);
         goto fail;
-    state->creating = true;
-    state->has_hooks = brig_hooks_any(&spec->hooks);
+    }
     ret = brig_store_save(&progress.dir, state, err);
     if (ret < 0)
         goto fail;
@@ -515,18 +552,6 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         if (ret < 0)
             goto fail;
     }
-    /* The cgroup and its limits now, the pid after GO: on cgroup v1 the pid write waits for an RCU grace
-     * period, which then overlaps the init's mounts (the init learns the path from init_args). */
-    ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, 0, err);
-    if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
-        free(state->cgroup_path);
-        state->cgroup_path = NULL;
-        ret = brig_store_save(&progress.dir, state, err);
-    } else if (ret == 0) {
-        progress.cgroup_made = true;
-    }
-    if (ret < 0)
-        goto fail;
     if (net) {
         state->net_ip = strdup(brig_net_ip(net));
         state->net_ports =
@@ -539,23 +564,12 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
             goto fail;
     }
     ret = send_go(sync_fds[0], hook_state, hook_state ? strlen(hook_state) + 1 : 0, err);
-    if (ret < 0)
+    if (ret < 0) {
+        ret = prefer_init_error(sync_fds[0], ret, err);
         goto fail;
-    /* From here the init works in parallel: when one of our steps fails because it died, its own report
-     * says why. */
-    if (progress.cgroup_made) {
-        ret = brig_cgroup_join(progress.cgroup_mode, progress.cgroup_path, progress.pid, err);
-        if (ret < 0) {
-            ret = prefer_init_error(sync_fds[0], ret, err);
-            goto fail;
-        }
     }
-    {
-        /* A failed send means the init is gone: wait_ready() below reads why. */
-        char placed = BRIG_SYNC_CGROUP;
-        (void) !send(sync_fds[0], &placed, 1, MSG_NOSIGNAL);
-    }
-    /* Also while the init works: the veth goes straight into its network namespace. */
+    /* While the init works, the veth goes straight into its network namespace; when that fails because the
+     * init died, the init's own report says why. */
     if (net) {
         ret = brig_net_attach(net, progress.pid, err);
         if (ret < 0) {

@@ -19,10 +19,6 @@
 #include "security.h"
 #include "../util/util.h"
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-
 static const struct {
     const char *proc_name;
     int flag;
@@ -187,6 +183,7 @@ struct exec_child {
     struct exec_ns *ns;
     int sync_fd;
     int console_fd;
+    const struct brig_cgroup_entry *cgroup_entry; /* entered right after GO (NULL: none, or the parent joins) */
 };
 
 static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, struct brig_err **err)
@@ -200,6 +197,12 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
     while (n < 0 && errno == EINTR);
     if (n != 1 || go != BRIG_SYNC_GO)
         return brig_err_msg(err, EPIPE, "exec: parent went away");
+    /* After GO: execCPUAffinity.initial is set before the process is in the container's cgroup. */
+    if (c->cgroup_entry) {
+        ret = brig_cgroup_entry_self(c->cgroup_entry, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = brig_security_init_begin(c->security, err);
     if (ret < 0)
         return ret;
@@ -292,6 +295,8 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     struct exec_ns ns = {.pid_fd = -1, .time_fd = -1};
     enum brig_cgroup_mode mode;
     cleanup_free char *cgroup_path = NULL;
+    cleanup_cgroup_entry struct brig_cgroup_entry cgroup_entry = {.clone_into_fd = -1};
+    bool parent_joins;
     cleanup_close int console_ours = -1;
     cleanup_close int console_child = -1;
     cleanup_close int pidfd = -1;
@@ -363,6 +368,14 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     ret = brig_cgroup_detect(&mode, err);
     if (ret < 0)
         return ret;
+    /* The process enters its cgroup by itself, which spares the RCU grace period of a pid write (see
+     * brig_cgroup_entry); with an initial CPU affinity it is born outside and the parent moves it after. */
+    parent_joins = cgroup_path && proc->exec_cpu_affinity && proc->exec_cpu_affinity->initial;
+    if (cgroup_path && !parent_joins) {
+        ret = brig_cgroup_entry_open(mode, cgroup_path, &cgroup_entry, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "exec in container `%s`", opts->id);
+    }
     ret = exec_ns_open(state->pid, &ns, err);
     if (ret < 0)
         goto out;
@@ -385,12 +398,18 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     sigdelset(&forward, SIGKILL);
     sigdelset(&forward, SIGSTOP);
     {
-        uint64_t args[8] = {CLONE_PIDFD, (uint64_t) (uintptr_t) &pidfd, 0, 0, SIGCHLD, 0, 0, 0};
+        /* clone3's struct up to `cgroup` (version 2): flags, pidfd, ..., exit_signal, ..., cgroup. */
+        uint64_t args[11] = {CLONE_PIDFD, (uint64_t) (uintptr_t) &pidfd, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0};
+        if (cgroup_entry.clone_into_fd >= 0) {
+            args[0] |= CLONE_INTO_CGROUP;
+            args[10] = (uint64_t) cgroup_entry.clone_into_fd;
+        }
         long r = syscall(SYS_clone3, args, sizeof(args));
         if (r == 0) {
             brig_protect_brig_binary(ns.fds[0] < 0);
             struct exec_child child = {.opts = opts, .proc = proc, .security = &security, .ns = &ns,
-                                       .sync_fd = sync_fds[1], .console_fd = console_child};
+                                       .sync_fd = sync_fds[1], .console_fd = console_child,
+                                       .cgroup_entry = cgroup_path && !parent_joins ? &cgroup_entry : NULL};
             close(sync_fds[0]);
             exec_child_main(&child);
         }
@@ -409,7 +428,8 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     ret = brig_exec_affinity_apply_initial(proc, pid, err);
     if (ret < 0)
         goto kill_child;
-    ret = cgroup_path ? brig_cgroup_join(mode, cgroup_path, pid, err) : 0;
+    brig_cgroup_entry_close(&cgroup_entry);
+    ret = parent_joins ? brig_cgroup_join(mode, cgroup_path, pid, err) : 0;
     if (ret < 0)
         goto kill_child;
     {

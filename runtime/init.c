@@ -43,12 +43,9 @@ static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
     static char buf[256 * 1024];
     ssize_t n;
 
-    /* The parent's "in your cgroup" may come first: it writes the pid while we work. */
-    do {
+    do
         n = recv(args->sync_fd, buf, sizeof(buf) - 1, 0);
-        if (n == 1 && buf[0] == BRIG_SYNC_CGROUP)
-            args->cgroup_placed = true;
-    } while ((n < 0 && errno == EINTR) || (n == 1 && buf[0] == BRIG_SYNC_CGROUP));
+    while (n < 0 && errno == EINTR);
     if (n < 1 || buf[0] != BRIG_SYNC_GO)
         return brig_err_msg(err, EPIPE, "container init: parent went away");
     buf[n] = '\0';
@@ -56,23 +53,6 @@ static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
         /* Copied: the next GO (after the createRuntime hooks) reuses the buffer. */
         args->hook_state = strdup(buf + 1);
     }
-    return 0;
-}
-
-/* The parent says when it has moved us into our cgroup (it writes the pid while we set up). */
-static int wait_for_cgroup(struct brig_init_args *args, struct brig_err **err)
-{
-    char msg = 0;
-    ssize_t n;
-
-    if (args->cgroup_placed)
-        return 0;
-    do
-        n = recv(args->sync_fd, &msg, 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n != 1 || msg != BRIG_SYNC_CGROUP)
-        return brig_err_msg(err, EPIPE, "container init: parent went away before the cgroup was ready");
-    args->cgroup_placed = true;
     return 0;
 }
 
@@ -152,10 +132,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
             return ret;
     }
     if (args->ns_plan->new_cgroup_ns) {
-        /* The namespace's root is the cgroup we are in when we create it: wait until we are in ours. */
-        ret = wait_for_cgroup(args, err);
-        if (ret < 0)
-            return ret;
+        /* The namespace's root is the cgroup we are in when we create it: ours, entered first thing. */
         if (unshare(CLONE_NEWCGROUP) < 0)
             return brig_err_sys(err, "create cgroup namespace");
     }
@@ -164,13 +141,6 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         return ret;
     if (has_mount_ns) {
         ret = brig_rootfs_prepare(&rootfs, err);
-        if (ret < 0)
-            return ret;
-    }
-    /* Our setup overlaps the parent's pid write (on v1 it waits for an RCU grace period); hooks run in the
-     * cgroup, and so does everything after READY. */
-    if (spec->hooks.n_create_container) {
-        ret = wait_for_cgroup(args, err);
         if (ret < 0)
             return ret;
     }
@@ -217,10 +187,6 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     if (ret < 0)
         return ret;
     ret = brig_process_default_home(spec->process, err);
-    if (ret < 0)
-        return ret;
-    /* In our cgroup before the user process's own settings, and before a filter might deny recv(). */
-    ret = wait_for_cgroup(args, err);
     if (ret < 0)
         return ret;
     /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
@@ -283,6 +249,9 @@ void brig_init_main(struct brig_init_args *args)
     int fifo;
     char **env;
 
+    /* Before anything else, so that all the init does is accounted to the container (and limited). */
+    if (args->cgroup_entry && brig_cgroup_entry_self(args->cgroup_entry, &err) < 0)
+        report_and_exit(args->sync_fd, err);
     close_inherited_fds(args);
     if (setup(args, exe, sizeof(exe), &err) < 0)
         report_and_exit(args->sync_fd, err);

@@ -50,8 +50,14 @@ enum brig_sync_msg {
     BRIG_SYNC_READY = 'r', /* init → parent: set up, waiting on the exec fifo */
     BRIG_SYNC_ERROR = 'e', /* init → parent: followed by an encoded brig_err */
     BRIG_SYNC_HOOKS = 'h', /* init → parent: mounts made, run prestart/createRuntime, then GO again */
-    BRIG_SYNC_CGROUP = 'c', /* parent → init: now in its cgroup (or none will be made, rootless) */
 };
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
 
 struct brig_init_args {
     const struct brig_context *ctx;
@@ -65,7 +71,7 @@ struct brig_init_args {
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
     const char *cgroup_path;   /* where the parent puts us, for the cgroup mount (NULL: unknown) */
-    bool cgroup_placed;        /* the parent's BRIG_SYNC_CGROUP has arrived */
+    const struct brig_cgroup_entry *cgroup_entry; /* the init moves itself in first thing (NULL: no cgroup) */
     char *hook_state;          /* state JSON for createContainer and startContainer hooks, from GO */
     struct brig_security *security; /* checked and compiled before the clone (security.h) */
 };

@@ -133,43 +133,46 @@ int brig_container_kill(const struct brig_context *ctx, const char *id, int sig,
     return ret;
 }
 
-/* Kills the init and waits until it is gone; pid reuse is ruled out by the pidfd. */
-static void kill_init(const struct brig_state *state)
+/* Kills the init and waits until it is gone; pid reuse is ruled out by the pidfd. True when it is gone. */
+static bool kill_init(const struct brig_state *state)
 {
-    int pidfd;
+    struct pollfd p = {.events = POLLIN};
+    int exited;
 
     if (!brig_process_alive(state->pid, state->init_start_time))
-        return;
-    pidfd = (int) syscall(SYS_pidfd_open, state->pid, 0);
-    if (pidfd < 0)
-        return;
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    {
-        struct pollfd p = {.fd = pidfd, .events = POLLIN};
-        poll(&p, 1, 5000);
-    }
-    close(pidfd);
+        return true;
+    p.fd = (int) syscall(SYS_pidfd_open, state->pid, 0);
+    if (p.fd < 0)
+        return errno == ESRCH;
+    syscall(SYS_pidfd_send_signal, p.fd, SIGKILL, NULL, 0);
+    exited = poll(&p, 1, 5000);
+    close(p.fd);
+    return exited == 1;
 }
 
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
                            const struct brig_state *state, struct brig_err **err)
 {
+    /* Only then is the network namespace surely going: a process outside any cgroup of ours may hold it. */
+    bool all_gone = false;
     int ret;
 
     if (state) {
         enum brig_cgroup_mode mode;
+        bool init_gone;
 
         ret = brig_cgroup_detect(&mode, err);
         /* A paused init would not die before the 5 s wait in kill_init ends. */
         if (ret == 0 && state->cgroup_path && brig_cgroup_is_frozen(mode, state->cgroup_path))
             brig_cgroup_freeze(mode, state->cgroup_path, false, NULL);
-        kill_init(state);
+        init_gone = kill_init(state);
         if (ret == 0 && state->cgroup_path)
             ret = brig_cgroup_destroy(mode, state->cgroup_path, err);
         if (ret < 0)
             return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
+        all_gone = init_gone && state->cgroup_path;
     }
-    ret = brig_net_teardown(ctx->root, dir->dir_fd, err);
+    ret = brig_net_teardown(ctx->root, dir->dir_fd, all_gone, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
     ret = brig_store_remove(dir, err);

@@ -19,6 +19,18 @@ brig_in_host() {
 	BRIG_TEST_TOKEN=$TOKEN in_host timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" "$@"
 }
 
+# Once a container's processes are gone, delete only sets its host veth down: the kernel removes the pair
+# with the container's network namespace, in the background and usually within a second.
+assert_no_veth_soon() {
+	local i
+	for i in $(seq 1 100); do
+		[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] && return 0
+		[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth up)" ] || fail "a veth is still up: $(ip netns exec "$HOST_NS" ip -o link show type veth up)"
+		sleep 0.1
+	done
+	fail "veth left: $(ip netns exec "$HOST_NS" ip -o link show type veth)"
+}
+
 @test "run -p publishes a port: it answers on 127.0.0.1 and the host address, state shows ip and ports" {
 	bundle_set_args sh -c 'while true; do echo hello-from-container | nc -l -p 80; done'
 	remember_id "$ID"
@@ -46,7 +58,7 @@ brig_in_host() {
 	run brig_in_host delete --force "$ID"
 	assert_success
 	# No veth, lease, port claim or map element left.
-	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth left"
+	assert_no_veth_soon
 	[ -z "$(ls -A "$BRIG_ROOT/.net/ports" 2>/dev/null)" ] || fail "port claim left"
 	[ -z "$(ls -A "$BRIG_ROOT/.net/networks/brig/leases" 2>/dev/null)" ] || fail "lease left"
 	! ip netns exec "$HOST_NS" nft list map ip brig pf_any 2>/dev/null | grep -q 18080 || fail "map element left"
@@ -92,7 +104,7 @@ brig_in_host() {
 	pkill -KILL -f "sleep 30" || true
 	run brig_in_host delete --force "$ID"
 	assert_success
-	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth left"
+	assert_no_veth_soon
 	[ -z "$(ls -A "$BRIG_ROOT/.net/ports" 2>/dev/null)" ] || fail "port claim left"
 	[ -z "$(ls -A "$BRIG_ROOT/.net/networks/brig/leases" 2>/dev/null)" ] || fail "lease left"
 	[ ! -e "$BRIG_ROOT/$ID" ]
@@ -114,5 +126,5 @@ brig_in_host() {
 	[ "$(jq -r .status <<<"$output")" = running ]
 	run brig_in_host delete --force "$ID"
 	assert_success
-	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth left"
+	assert_no_veth_soon
 }

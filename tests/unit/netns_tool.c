@@ -89,7 +89,7 @@ static int do_setup(struct tool_opts *o)
         ret = brig_net_attach(net, o->pid, &err);
     if (ret < 0) {
         struct brig_err *ignored = NULL;
-        brig_net_teardown(o->root, dir, &ignored); /* as create's undo path does */
+        brig_net_teardown(o->root, dir, false, &ignored); /* as create's undo path does */
         brig_err_free(&ignored);
         brig_net_free(net);
         return fail(err);
@@ -106,7 +106,7 @@ static int do_teardown(struct tool_opts *o)
 
     if (dir < 0)
         return 0; /* nothing was ever set up */
-    if (brig_net_teardown(o->root, dir, &err) < 0)
+    if (brig_net_teardown(o->root, dir, false, &err) < 0)
         return fail(err);
     return 0;
 }
@@ -184,7 +184,7 @@ static int do_bench_setup(struct tool_opts *o)
         snprintf(id, sizeof(id), "bench-%u", i);
         dir = open_state_dir(o->root, id, false);
         t0 = now_ms();
-        if (dir >= 0 && brig_net_teardown(o->root, dir, &err) < 0)
+        if (dir >= 0 && brig_net_teardown(o->root, dir, false, &err) < 0)
             rc = fail(err);
         teardown[i] = now_ms() - t0;
         if (dir >= 0)

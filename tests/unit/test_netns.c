@@ -337,12 +337,15 @@ static void test_veth_name(void **state)
 {
     char a[IFNAMSIZ], b[IFNAMSIZ];
 
-    net_veth_name("web", a);
-    net_veth_name("web", b);
+    net_veth_name("web", 7, a);
+    net_veth_name("web", 7, b);
     assert_string_equal(a, b);
     assert_int_equal(strlen(a), 10);
     assert_memory_equal(a, "vb", 2);
-    net_veth_name("web2", b);
+    net_veth_name("web2", 7, b);
+    assert_string_not_equal(a, b);
+    /* The same id created again gets another pair. */
+    net_veth_name("web", 8, b);
     assert_string_not_equal(a, b);
 }
 
