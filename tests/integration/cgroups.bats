@@ -129,3 +129,26 @@ start_sleeper() {
 	assert_success
 	assert_nothing_left
 }
+
+@test "an init in a new user namespace, and a process exec'd into it, enter the cgroup in every hierarchy" {
+	# The init moves itself in through files brig opened (as root) before the clone: it could not open them.
+	bundle_add_ns user
+	bundle_jq '.linux.uidMappings = [{containerID: 0, hostID: 200000, size: 65536}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 200000, size: 65536}]'
+	start_sleeper
+	local c
+	for c in $V1_CONTROLLERS; do
+		[ -d "/sys/fs/cgroup/$c" ] || continue
+		[ "$(proc_cgroup "$PID" "$c")" = "$CG_PREFIX/$ID" ] || fail "init, $c: $(proc_cgroup "$PID" "$c")"
+	done
+	if [ -d /sys/fs/cgroup/unified ]; then
+		grep -qx "0::$CG_PREFIX/$ID" "/proc/$PID/cgroup" || fail "init not in the unified hierarchy: $(cat "/proc/$PID/cgroup")"
+	fi
+	brig exec -d "$ID" sleep 999
+	local n
+	n=$(wc -l <"/sys/fs/cgroup/pids$CG_PREFIX/$ID/cgroup.procs")
+	[ "$n" -eq 2 ] || fail "$n processes in the pids cgroup"
+	run brig delete --force "$ID"
+	assert_success
+	assert_nothing_left
+}

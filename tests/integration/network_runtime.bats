@@ -128,3 +128,30 @@ assert_no_veth_soon() {
 	assert_success
 	assert_no_veth_soon
 }
+
+@test "delete takes the host veth off the bridge at once; the same id created again gets a new pair that works" {
+	bundle_set_args sh -c 'while true; do echo hello-again | nc -l -p 80; done'
+	remember_id "$ID"
+	brig_in_host run -d --bundle "$BUNDLE" -p 18083:80 "$ID" </dev/null >/dev/null 2>&1
+	local first
+	first=$(sed -n 's/^veth=//p' "$BRIG_ROOT/$ID/network")
+	run brig_in_host delete --force "$ID"
+	assert_success
+	# Gone, or down until the kernel has removed the container's namespace with it.
+	if in_host ip -o link show "$first" 2>/dev/null | grep -q "state UP"; then
+		fail "veth $first still up after delete"
+	fi
+	brig_in_host run -d --bundle "$BUNDLE" -p 18083:80 "$ID" </dev/null >/dev/null 2>&1
+	local second i
+	second=$(sed -n 's/^veth=//p' "$BRIG_ROOT/$ID/network")
+	[ -n "$second" ] && [ "$second" != "$first" ] || fail "veth names: $first, then $second"
+	for i in $(seq 1 50); do
+		run in_host busybox nc -w 2 127.0.0.1 18083 </dev/null
+		[[ "$output" == *hello-again* ]] && break
+		sleep 0.1
+	done
+	assert_output_contains hello-again
+	run brig_in_host delete --force "$ID"
+	assert_success
+	assert_no_veth_soon
+}

@@ -8,10 +8,12 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,6 +236,72 @@ static void test_enter_pids_destroy(void **state)
     assert_null(err);
 }
 
+/* A process enters by itself through an entry the parent opened (cgroup2: it is born there), even when it
+ * no longer has the rights to open the files: the kernel checks the opener's. */
+static pid_t clone_into(const struct brig_cgroup_entry *entry)
+{
+    uint64_t args[11] = {0, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0};
+
+    if (entry->clone_into_fd >= 0) {
+        args[0] = 0x200000000ULL; /* CLONE_INTO_CGROUP */
+        args[10] = (uint64_t) entry->clone_into_fd;
+    }
+    return (pid_t) syscall(SYS_clone3, args, sizeof(args));
+}
+
+static void test_entry_self(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_cgroup_entry struct brig_cgroup_entry entry = {.clone_into_fd = -1};
+    enum brig_cgroup_mode mode;
+    char top[64], path[96], byte = 0;
+    int status, entered[2], release[2];
+    pid_t child;
+
+    snprintf(top, sizeof(top), "/brig-test-%d", (int) getpid());
+    snprintf(path, sizeof(path), "%s/entry", top);
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    if (brig_cgroup_enter(mode, path, 0, NULL, &err) < 0)
+        fail_msg("enter: %s", err->msg);
+    if (brig_cgroup_entry_open(mode, path, &entry, &err) < 0)
+        fail_msg("entry: %s", err->msg);
+    assert_true(entry.n_tasks > 0 || entry.clone_into_fd >= 0);
+    assert_int_equal(pipe(entered), 0);
+    assert_int_equal(pipe(release), 0);
+    child = clone_into(&entry);
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct brig_err *child_err = NULL;
+        char ok = 'y';
+        close(entered[0]);
+        close(release[1]);
+        /* As nobody: opening a tasks file itself would be refused. */
+        if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+            ok = 'u';
+        else if (brig_cgroup_entry_self(&entry, &child_err) < 0)
+            ok = 'e';
+        if (write(entered[1], &ok, 1) != 1)
+            _exit(4);
+        while (read(release[0], &ok, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(entered[1]);
+    close(release[0]);
+    assert_int_equal(read(entered[0], &byte, 1), 1);
+    if (byte == 'y')
+        expect_placed(child, path);
+    close(release[1]);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    close(entered[0]);
+    assert_int_equal(byte, 'y');
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    brig_cgroup_entry_close(&entry);
+    assert_int_equal(brig_cgroup_destroy(mode, path, &err), 0);
+    rmdir_everywhere(top);
+    assert_false(exists_anywhere(top));
+}
+
 /* The container made a cgroup below its own, and a process lives there: destroy gets both. */
 static void test_destroy_nested(void **state)
 {
@@ -363,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_resolve_path),
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_enter_pids_destroy),
+        cmocka_unit_test(test_entry_self),
         cmocka_unit_test(test_destroy_nested),
         cmocka_unit_test(test_enter_failure_leaves_nothing),
         cmocka_unit_test(test_enter_partial_undo),
