@@ -182,6 +182,18 @@ static int64_t now_ns(void)
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The usual case, a container whose processes have all exited and that made no cgroups of its own: one rmdir
+ * per hierarchy. False at the first one the kernel refuses (processes or child cgroups there): the walk
+ * below then kills and removes what is left. */
+static bool remove_if_empty(const struct brig_cgroup_set *set, const char *rel)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (unlinkat(set->h[i].fd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            return false;
+    }
+    return true;
+}
+
 int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct brig_err **err)
 {
     cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
@@ -195,6 +207,8 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
     if (ret < 0)
         return ret;
     rel = path + 1;
+    if (remove_if_empty(&set, rel))
+        goto removed;
     thaw(&set, rel);
     deadline = now_ns() + DESTROY_TIMEOUT_NS;
     for (;;) {
@@ -232,6 +246,7 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
         if (pause_ns < 50000000)
             pause_ns *= 2;
     }
+removed:
     for (size_t i = 0; i < set.n; i++)
         remove_brig_parents(&set.h[i], rel);
     return 0;
