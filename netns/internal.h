@@ -52,6 +52,7 @@ struct net_record {
     char *ip;    /* NULL until the lease is taken */
     char *ports; /* canonical brig_net_parse_ports() text, "" when none */
     char *subnet; /* "10.89.0.0/24": its element leaves the nft set with the bridge */
+    char *subnet6; /* "fd99::/64", NULL when the network has none: the container's ports are in `ip6 brig` too */
     bool keep_bridge;
 };
 
@@ -146,24 +147,32 @@ unsigned net_link_index(struct net_nl *nl, const char *name);
 
 #define NET_NFT_TABLE "brig"
 
-/* One port forward as a map element. */
+/* One port forward as a map element: in `ip brig`, or in `ip6 brig` when `v6`. */
 struct net_forward {
     uint8_t proto;
-    struct in_addr host_ip; /* INADDR_ANY: the pf_any map */
+    bool v6;
+    struct in_addr host_ip;   /* INADDR_ANY: the pf_any map */
+    struct in6_addr host_ip6; /* the same for v6: in6addr_any means pf_any */
     uint16_t host_port;
     struct in_addr addr;
+    struct in6_addr addr6;
     uint16_t port;
 };
 
+/* A network's subnets: `addr` in `ip brig`'s set, `addr6` in `ip6 brig`'s when `has_v6`. */
 struct net_subnet {
     struct in_addr addr;
     uint8_t prefix;
+    bool has_v6;
+    struct in6_addr addr6;
+    uint8_t prefix6;
 };
 
-/* Creates table `ip brig` with its maps, sets and rules unless it exists. */
+/* Creates table `ip brig` with its maps, sets and rules unless it exists (`ip6 brig` is made by
+ * net_nft_add() when an element needs it). */
 int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err);
-/* One atomic batch: adds `subnet` to the subnets set (when not NULL) and the forwards to the maps. Creates
- * the table first when it is missing. */
+/* One atomic batch over both tables: adds `subnet` to the subnets sets (when not NULL) and the forwards to
+ * the maps. Creates the tables first when they are missing. */
 int net_nft_add(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err);
 /* One batch removing the forwards (and `subnet` from the set, when not NULL); elements already gone are

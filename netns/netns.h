@@ -1,6 +1,6 @@
 /* Bridge networking for containers that get a new network namespace: a veth pair into the container, an
- * address from a lease file, masquerade and published ports in brig's own nftables table (`ip brig`), all
- * spoken over netlink (no `ip`/`nft` processes).
+ * address from a lease file (and an IPv6 one when the network has a subnet6), masquerade and published ports
+ * in brig's own nftables tables (`ip brig`, `ip6 brig`), all spoken over netlink (no `ip`/`nft` processes).
  *
  * Life of a container's network, as create and delete drive it:
  *   brig_net_opts_from_spec()  before anything is made: reads the run.brig.* annotations (cmd/ adds its flags
@@ -25,7 +25,7 @@
 #include "../util/error.h"
 
 #define BRIG_NET_ANNOTATION_NETWORK "run.brig.network" /* network name, or "none" */
-#define BRIG_NET_ANNOTATION_PORTS "run.brig.ports"     /* "8080:80/tcp,127.0.0.1:5353:53/udp,9000-9005:9000-9005" */
+#define BRIG_NET_ANNOTATION_PORTS "run.brig.ports"     /* "8080:80/tcp,127.0.0.1:5353:53/udp,[fd00::1]:53:53/udp" */
 #define BRIG_NET_ANNOTATION_IP "run.brig.ip"           /* a static IPv4 address inside the network's subnet */
 
 /* The network used when ports are published without naming one: bridge brig0, 10.89.0.0/24, gateway .1. */
@@ -37,10 +37,14 @@
 #define BRIG_NET_HOSTS_FILE "hosts"
 #define BRIG_NET_RESOLV_FILE "resolv.conf"
 
-/* One published port or range: host_port..host_port+count-1 → container_port..container_port+count-1. */
+/* One published port or range: host_port..host_port+count-1 → container_port..container_port+count-1.
+ * Unbound (INADDR_ANY) it is published on every IPv4 address of the host and, when the container has an
+ * IPv6 address (its network has a subnet6), on every IPv6 one but ::1. */
 struct brig_net_port {
-    uint8_t proto;           /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
-    struct in_addr host_ip;  /* INADDR_ANY: every local address of the host */
+    uint8_t proto;             /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+    bool host_v6;              /* bound to host_ip6 ("[fd00::1]:8080:80"; "[::]" is every IPv6 address) */
+    struct in_addr host_ip;    /* INADDR_ANY: every local address of the host */
+    struct in6_addr host_ip6;  /* when host_v6 */
     uint16_t host_port;
     uint16_t container_port;
     uint16_t count;          /* >= 1 */
@@ -57,7 +61,8 @@ struct brig_net_opts {
 void brig_net_opts_clear(struct brig_net_opts *opts);
 
 /* Parses "[HOST_IP:]HOST_PORT[-END]:CONTAINER_PORT[-END][/tcp|udp|sctp]" items separated by commas
- * (a single "PORT[-END]" publishes the same port). Appends to *ports. */
+ * (a single "PORT[-END]" publishes the same port). HOST_IP is IPv4, or IPv6 in brackets ("[fd00::1]"),
+ * which needs a network with a subnet6; [::1] is refused. Appends to *ports. */
 int brig_net_parse_ports(const char *list, struct brig_net_port **ports, size_t *n_ports, struct brig_err **err);
 
 /* Reads the annotations into *opts (zeroed first). When the config joins an existing network namespace

@@ -1,4 +1,4 @@
-/* brig's nftables table, spoken through libnftnl. The rules are fixed and few; containers only add and
+/* brig's nftables tables, spoken through libnftnl. The rules are fixed and few; containers only add and
  * remove map elements, so starting or removing one is a single atomic batch and the rule set never grows:
  *
  *   table ip brig {
@@ -14,7 +14,19 @@
  *        ct status dnat ip saddr @subnets masquerade             # hairpin: container → host port → container
  *        ct status dnat ip saddr 127.0.0.0/8 masquerade }        # 127.0.0.1:port (with route_localnet)
  *   }
- * Postrouting knows no input interface, so containers are recognised by their source subnet. */
+ *   table ip6 brig {      # made with the first container of a network with a subnet6
+ *     the same set, maps (ipv6_addr) and chains, except:
+ *     chain pf { ... fib daddr type local ip6 daddr != ::1 dnat ip6 to meta l4proto . th dport map @pf_any }
+ *     chain postrouting { the first two rules, with ip6 }
+ *   }
+ * Postrouting knows no input interface, so containers are recognised by their source subnet. A host with no
+ * subnet6 gets no `ip6 brig`, so its IPv6 traffic stays out of nat.
+ *
+ * IPv6 follows netavark: a container with an IPv6 address (its network has a subnet6) gets its unbound ports
+ * in both tables' pf_any; a port bound to an IPv4 address stays in `ip brig`, one bound to "[ADDR]" is in
+ * `ip6 brig` only. [::1]:PORT is never forwarded: IPv6 has no route_localnet, so a packet from ::1 cannot
+ * leave through the bridge; the rule skips ::1, and a host service on [::1]:PORT keeps its connections. A
+ * container's v4 and v6 elements go in and out in one batch. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -40,13 +52,31 @@
 
 /* nft's datatype numbers, so `nft list ruleset` shows the maps' types. */
 #define TYPE_IPADDR 7
+#define TYPE_IP6ADDR 8
 #define TYPE_INET_PROTOCOL 12
 #define TYPE_INET_SERVICE 13
 #define CONCAT(a, b) (((a) << 6) | (b))
 
+/* What differs between the two tables. */
+struct nft_family {
+    uint8_t nfproto;
+    const char *name; /* as nft names the family */
+    uint32_t addr_len;
+    uint32_t addr_type;
+    uint32_t saddr_offset; /* in the network header */
+    uint32_t daddr_offset;
+};
+
+enum { FAM_IP, FAM_IP6, N_FAMS };
+
+static const struct nft_family FAMILIES[N_FAMS] = {
+    [FAM_IP] = {NFPROTO_IPV4, "ip", 4, TYPE_IPADDR, 12, 16},
+    [FAM_IP6] = {NFPROTO_IPV6, "ip6", 16, TYPE_IP6ADDR, 8, 24},
+};
+
 /* Every message of a batch carries this header; the batch begin/end carry the subsystem in res_id. */
 static struct nlmsghdr *put_nft(struct net_msgs *m, struct net_nl *nl, uint16_t type, uint16_t flags, int ignore,
-                                const char *what, uint16_t res_id)
+                                const char *what, uint8_t family, uint16_t res_id)
 {
     struct nlmsghdr *nlh = net_msgs_put(m, nl, type, flags, ignore, what);
     struct nfgenmsg *nfg;
@@ -54,7 +84,7 @@ static struct nlmsghdr *put_nft(struct net_msgs *m, struct net_nl *nl, uint16_t 
     if (!nlh)
         return NULL;
     nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-    nfg->nfgen_family = res_id ? AF_UNSPEC : NFPROTO_IPV4;
+    nfg->nfgen_family = res_id ? AF_UNSPEC : family;
     nfg->version = NFNETLINK_V0;
     nfg->res_id = htons(res_id);
     return nlh;
@@ -62,7 +92,7 @@ static struct nlmsghdr *put_nft(struct net_msgs *m, struct net_nl *nl, uint16_t 
 
 static int batch_edge(struct net_msgs *m, struct net_nl *nl, uint16_t type)
 {
-    struct nlmsghdr *nlh = put_nft(m, nl, type, 0, 0, "nftables batch", NFNL_SUBSYS_NFTABLES);
+    struct nlmsghdr *nlh = put_nft(m, nl, type, 0, 0, "nftables batch", AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
 
     if (!nlh)
         return -ENOBUFS;
@@ -161,15 +191,22 @@ static void masquerade(struct nftnl_rule *r)
     add_expr(r, expr("masq"));
 }
 
-/* The looked-up value is address . port in two registers, as `dnat ip to ... map` loads them. */
-static void dnat_from_reg(struct nftnl_rule *r)
+/* Registers hold one component per 32-bit word; an IPv6 address fills four. */
+static uint32_t reg_after(uint32_t reg, uint32_t len)
+{
+    return reg + len / 4;
+}
+
+/* The looked-up value is address . port, as `dnat ip to ... map` loads it: the port in the register after
+ * the address. */
+static void dnat_from_reg(struct nftnl_rule *r, const struct nft_family *fam)
 {
     struct nftnl_expr *e = expr("nat");
 
     nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, fam->nfproto);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG32_00);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, reg_after(NFT_REG32_00, fam->addr_len));
     add_expr(r, e);
 }
 
@@ -197,64 +234,72 @@ static void fib_daddr_local(struct nftnl_rule *r)
 
 enum { ID_SUBNETS = 1, ID_PF_IP, ID_PF_ANY };
 
-#define IP_SADDR_OFFSET 12
-#define IP_DADDR_OFFSET 16
 #define TH_DPORT_OFFSET 2
 
-typedef void (*rule_fn)(struct nftnl_rule *r);
+typedef void (*rule_fn)(struct nftnl_rule *r, const struct nft_family *fam);
 
-static void rule_pf_ip(struct nftnl_rule *r)
+static void rule_pf_ip(struct nftnl_rule *r, const struct nft_family *fam)
 {
+    uint32_t port_reg = reg_after(NFT_REG32_01, fam->addr_len);
+
     meta(r, NFT_META_L4PROTO, NFT_REG32_00);
-    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_DADDR_OFFSET, 4, NFT_REG32_01);
-    payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, TH_DPORT_OFFSET, 2, NFT_REG32_02);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->daddr_offset, fam->addr_len, NFT_REG32_01);
+    payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, TH_DPORT_OFFSET, 2, port_reg);
     lookup(r, MAP_PF_IP, ID_PF_IP, NFT_REG32_00, NFT_REG32_00, false);
-    dnat_from_reg(r);
+    dnat_from_reg(r, fam);
 }
 
-static void rule_pf_any(struct nftnl_rule *r)
+static void rule_pf_any(struct nftnl_rule *r, const struct nft_family *fam)
 {
     fib_daddr_local(r);
+    if (fam->nfproto == NFPROTO_IPV6) {
+        /* A packet from ::1 cannot leave through the bridge (no route_localnet for IPv6): leave [::1]:PORT
+         * to whatever listens on the host. */
+        payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->daddr_offset, fam->addr_len, NFT_REG32_00);
+        cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &in6addr_loopback, sizeof(in6addr_loopback));
+    }
     meta(r, NFT_META_L4PROTO, NFT_REG32_00);
     payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, TH_DPORT_OFFSET, 2, NFT_REG32_01);
     lookup(r, MAP_PF_ANY, ID_PF_ANY, NFT_REG32_00, NFT_REG32_00, false);
-    dnat_from_reg(r);
+    dnat_from_reg(r, fam);
 }
 
-static void rule_jump_pf(struct nftnl_rule *r)
+static void rule_jump_pf(struct nftnl_rule *r, const struct nft_family *fam)
 {
+    (void) fam;
     jump(r, "pf");
 }
 
-static void rule_masq_outbound(struct nftnl_rule *r)
+static void rule_masq_outbound(struct nftnl_rule *r, const struct nft_family *fam)
 {
-    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR_OFFSET, 4, NFT_REG32_00);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->saddr_offset, fam->addr_len, NFT_REG32_00);
     lookup(r, SET_SUBNETS, ID_SUBNETS, NFT_REG32_00, -1, false);
-    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_DADDR_OFFSET, 4, NFT_REG32_00);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->daddr_offset, fam->addr_len, NFT_REG32_00);
     lookup(r, SET_SUBNETS, ID_SUBNETS, NFT_REG32_00, -1, true);
     masquerade(r);
 }
 
-static void rule_masq_hairpin(struct nftnl_rule *r)
+static void rule_masq_hairpin(struct nftnl_rule *r, const struct nft_family *fam)
 {
     ct_dnat(r);
-    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR_OFFSET, 4, NFT_REG32_00);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->saddr_offset, fam->addr_len, NFT_REG32_00);
     lookup(r, SET_SUBNETS, ID_SUBNETS, NFT_REG32_00, -1, false);
     masquerade(r);
 }
 
-static void rule_masq_localhost(struct nftnl_rule *r)
+static void rule_masq_localhost(struct nftnl_rule *r, const struct nft_family *fam)
 {
     uint32_t net8 = htonl(0xff000000u), loopback = htonl(0x7f000000u);
 
     ct_dnat(r);
-    payload(r, NFT_PAYLOAD_NETWORK_HEADER, IP_SADDR_OFFSET, 4, NFT_REG32_00);
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->saddr_offset, 4, NFT_REG32_00);
     mask(r, NFT_REG32_00, &net8, sizeof(net8));
     cmp(r, NFT_REG32_00, NFT_CMP_EQ, &loopback, sizeof(loopback));
     masquerade(r);
 }
 
-static int put_rule(struct net_msgs *m, struct net_nl *nl, const char *chain, rule_fn fn)
+static int put_rule(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam, const char *chain,
+                    rule_fn fn)
 {
     struct nftnl_rule *r = nftnl_rule_alloc();
     struct nlmsghdr *nlh;
@@ -262,12 +307,12 @@ static int put_rule(struct net_msgs *m, struct net_nl *nl, const char *chain, ru
 
     if (!r)
         return -ENOMEM;
-    snprintf(what, sizeof(what), "add a rule to nftables chain `ip brig %s`", chain);
+    snprintf(what, sizeof(what), "add a rule to nftables chain `%s brig %s`", fam->name, chain);
     nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NET_NFT_TABLE);
     nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
-    fn(r);
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND, EEXIST, what, 0);
+    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, fam->nfproto);
+    fn(r, fam);
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWRULE), NLM_F_CREATE | NLM_F_APPEND, EEXIST, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_rule_nlmsg_build_payload(nlh, r);
         net_msgs_end(m, nlh);
@@ -276,8 +321,9 @@ static int put_rule(struct net_msgs *m, struct net_nl *nl, const char *chain, ru
     return nlh ? 0 : -ENOBUFS;
 }
 
-static int put_set(struct net_msgs *m, struct net_nl *nl, const char *name, uint32_t id, uint32_t key_len,
-                   uint32_t key_type, uint32_t data_len, uint32_t data_type, uint32_t flags)
+static int put_set(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam, const char *name,
+                   uint32_t id, uint32_t key_len, uint32_t key_type, uint32_t data_len, uint32_t data_type,
+                   uint32_t flags)
 {
     struct nftnl_set *s = nftnl_set_alloc();
     struct nlmsghdr *nlh;
@@ -285,10 +331,10 @@ static int put_set(struct net_msgs *m, struct net_nl *nl, const char *name, uint
 
     if (!s)
         return -ENOMEM;
-    snprintf(what, sizeof(what), "create nftables set `ip brig %s`", name);
+    snprintf(what, sizeof(what), "create nftables set `%s brig %s`", fam->name, name);
     nftnl_set_set_str(s, NFTNL_SET_TABLE, NET_NFT_TABLE);
     nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_IPV4);
+    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, fam->nfproto);
     nftnl_set_set_u32(s, NFTNL_SET_ID, id);
     nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, key_len);
     nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
@@ -297,7 +343,7 @@ static int put_set(struct net_msgs *m, struct net_nl *nl, const char *name, uint
         nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, data_len);
         nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
     }
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWSET), NLM_F_CREATE, EEXIST, what, 0);
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWSET), NLM_F_CREATE, EEXIST, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_set_nlmsg_build_payload(nlh, s);
         net_msgs_end(m, nlh);
@@ -306,7 +352,8 @@ static int put_set(struct net_msgs *m, struct net_nl *nl, const char *name, uint
     return nlh ? 0 : -ENOBUFS;
 }
 
-static int put_chain(struct net_msgs *m, struct net_nl *nl, const char *name, int hook, int prio)
+static int put_chain(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam, const char *name,
+                     int hook, int prio)
 {
     struct nftnl_chain *c = nftnl_chain_alloc();
     struct nlmsghdr *nlh;
@@ -314,16 +361,16 @@ static int put_chain(struct net_msgs *m, struct net_nl *nl, const char *name, in
 
     if (!c)
         return -ENOMEM;
-    snprintf(what, sizeof(what), "create nftables chain `ip brig %s`", name);
+    snprintf(what, sizeof(what), "create nftables chain `%s brig %s`", fam->name, name);
     nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NET_NFT_TABLE);
     nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-    nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_IPV4);
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, fam->nfproto);
     if (hook >= 0) {
         nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
         nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t) hook);
         nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
     }
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWCHAIN), NLM_F_CREATE, EEXIST, what, 0);
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWCHAIN), NLM_F_CREATE, EEXIST, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_chain_nlmsg_build_payload(nlh, c);
         net_msgs_end(m, nlh);
@@ -332,18 +379,19 @@ static int put_chain(struct net_msgs *m, struct net_nl *nl, const char *name, in
     return nlh ? 0 : -ENOBUFS;
 }
 
-static int put_table(struct net_msgs *m, struct net_nl *nl)
+static int put_table(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam)
 {
     struct nftnl_table *t = nftnl_table_alloc();
     struct nlmsghdr *nlh;
+    char what[64];
 
     if (!t)
         return -ENOMEM;
+    snprintf(what, sizeof(what), "create nftables table `%s " NET_NFT_TABLE "`", fam->name);
     nftnl_table_set_str(t, NFTNL_TABLE_NAME, NET_NFT_TABLE);
-    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_IPV4);
+    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, fam->nfproto);
     /* Exclusive: when another brig made the table first, the whole batch (and its rules) is dropped. */
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWTABLE), NLM_F_CREATE | NLM_F_EXCL, EEXIST,
-                  "create nftables table `ip " NET_NFT_TABLE "`", 0);
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWTABLE), NLM_F_CREATE | NLM_F_EXCL, EEXIST, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_table_nlmsg_build_payload(nlh, t);
         net_msgs_end(m, nlh);
@@ -352,8 +400,9 @@ static int put_table(struct net_msgs *m, struct net_nl *nl)
     return nlh ? 0 : -ENOBUFS;
 }
 
-int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err)
+static int ensure_family(struct net_nl *nl, const struct nft_family *fam, struct brig_err **err)
 {
+    uint32_t value_type = CONCAT(fam->addr_type, TYPE_INET_SERVICE), value_len = fam->addr_len + 4;
     struct net_msgs m;
     int ret;
 
@@ -361,82 +410,85 @@ int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err)
         return brig_err_set(err, ENOMEM, "nftables batch");
     ret = batch_edge(&m, nl, NFNL_MSG_BATCH_BEGIN);
     if (!ret)
-        ret = put_table(&m, nl);
+        ret = put_table(&m, nl, fam);
     if (!ret)
-        ret = put_set(&m, nl, SET_SUBNETS, ID_SUBNETS, 4, TYPE_IPADDR, 0, 0, NFT_SET_INTERVAL);
+        ret = put_set(&m, nl, fam, SET_SUBNETS, ID_SUBNETS, fam->addr_len, fam->addr_type, 0, 0, NFT_SET_INTERVAL);
     if (!ret)
-        ret = put_set(&m, nl, MAP_PF_IP, ID_PF_IP, 12,
-                      CONCAT(CONCAT(TYPE_INET_PROTOCOL, TYPE_IPADDR), TYPE_INET_SERVICE), 8,
-                      CONCAT(TYPE_IPADDR, TYPE_INET_SERVICE), 0);
+        ret = put_set(&m, nl, fam, MAP_PF_IP, ID_PF_IP, 4 + fam->addr_len + 4,
+                      CONCAT(CONCAT(TYPE_INET_PROTOCOL, fam->addr_type), TYPE_INET_SERVICE), value_len, value_type,
+                      0);
     if (!ret)
-        ret = put_set(&m, nl, MAP_PF_ANY, ID_PF_ANY, 8, CONCAT(TYPE_INET_PROTOCOL, TYPE_INET_SERVICE), 8,
-                      CONCAT(TYPE_IPADDR, TYPE_INET_SERVICE), 0);
+        ret = put_set(&m, nl, fam, MAP_PF_ANY, ID_PF_ANY, 8, CONCAT(TYPE_INET_PROTOCOL, TYPE_INET_SERVICE),
+                      value_len, value_type, 0);
     if (!ret)
-        ret = put_chain(&m, nl, "pf", -1, 0);
+        ret = put_chain(&m, nl, fam, "pf", -1, 0);
     if (!ret)
-        ret = put_chain(&m, nl, "prerouting", NF_INET_PRE_ROUTING, -100);
+        ret = put_chain(&m, nl, fam, "prerouting", NF_INET_PRE_ROUTING, -100);
     if (!ret)
-        ret = put_chain(&m, nl, "output", NF_INET_LOCAL_OUT, -100);
+        ret = put_chain(&m, nl, fam, "output", NF_INET_LOCAL_OUT, -100);
     if (!ret)
-        ret = put_chain(&m, nl, "postrouting", NF_INET_POST_ROUTING, 100);
+        ret = put_chain(&m, nl, fam, "postrouting", NF_INET_POST_ROUTING, 100);
     if (!ret)
-        ret = put_rule(&m, nl, "pf", rule_pf_ip);
+        ret = put_rule(&m, nl, fam, "pf", rule_pf_ip);
     if (!ret)
-        ret = put_rule(&m, nl, "pf", rule_pf_any);
+        ret = put_rule(&m, nl, fam, "pf", rule_pf_any);
     if (!ret)
-        ret = put_rule(&m, nl, "prerouting", rule_jump_pf);
+        ret = put_rule(&m, nl, fam, "prerouting", rule_jump_pf);
     if (!ret)
-        ret = put_rule(&m, nl, "output", rule_jump_pf);
+        ret = put_rule(&m, nl, fam, "output", rule_jump_pf);
     if (!ret)
-        ret = put_rule(&m, nl, "postrouting", rule_masq_outbound);
+        ret = put_rule(&m, nl, fam, "postrouting", rule_masq_outbound);
     if (!ret)
-        ret = put_rule(&m, nl, "postrouting", rule_masq_hairpin);
-    if (!ret)
-        ret = put_rule(&m, nl, "postrouting", rule_masq_localhost);
+        ret = put_rule(&m, nl, fam, "postrouting", rule_masq_hairpin);
+    if (!ret && fam->nfproto == NFPROTO_IPV4)
+        ret = put_rule(&m, nl, fam, "postrouting", rule_masq_localhost);
     if (!ret)
         ret = batch_edge(&m, nl, NFNL_MSG_BATCH_END);
     if (ret < 0) {
         net_msgs_free(&m);
-        return brig_err_set(err, -ret, "build nftables table `ip " NET_NFT_TABLE "`");
+        return brig_err_set(err, -ret, "build nftables table `%s " NET_NFT_TABLE "`", fam->name);
     }
     ret = net_msgs_send(nl, &m, err);
     net_msgs_free(&m);
     return ret;
 }
 
-/* ---- elements ---- */
-
-struct fw_key_ip {
-    uint32_t proto;
-    uint32_t addr;
-    uint32_t port;
-};
-struct fw_key_any {
-    uint32_t proto;
-    uint32_t port;
-};
-struct fw_value {
-    uint32_t addr;
-    uint32_t port;
-};
-
-/* Registers hold one component per 32-bit word: protocol in the first byte, port in the first two (network
- * order), zero padding after. */
-static uint32_t reg_u8(uint8_t v)
+int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err)
 {
-    uint32_t r = 0;
-
-    memcpy(&r, &v, 1);
-    return r;
+    return ensure_family(nl, &FAMILIES[FAM_IP], err);
 }
 
-static uint32_t reg_port(uint16_t port)
+/* ---- elements ---- */
+
+enum { SUBNETS, PF_IP, PF_ANY, N_SETS };
+
+static const char *const SET_NAMES[N_SETS] = {[SUBNETS] = SET_SUBNETS, [PF_IP] = MAP_PF_IP, [PF_ANY] = MAP_PF_ANY};
+
+/* A key or value as the registers hold it: one component per 32-bit word (an IPv6 address fills four),
+ * protocol in the first byte, port in the first two (network order), zero padding after. */
+struct reg_data {
+    uint8_t bytes[32];
+    uint32_t len;
+};
+
+static void put_u8(struct reg_data *d, uint8_t v)
 {
-    uint32_t r = 0;
+    d->bytes[d->len] = v;
+    d->len += 4;
+}
+
+static void put_port(struct reg_data *d, uint16_t port)
+{
     uint16_t be = htons(port);
 
-    memcpy(&r, &be, 2);
-    return r;
+    memcpy(d->bytes + d->len, &be, 2);
+    d->len += 4;
+}
+
+static void put_addr(struct reg_data *d, const void *addr, uint32_t len)
+{
+    memcpy(d->bytes + d->len, addr, len);
+    d->len += len;
 }
 
 static int add_elem(struct nftnl_set *s, const void *key, uint32_t key_len, const void *data, uint32_t data_len,
@@ -466,110 +518,192 @@ static struct nftnl_set *elem_set(const char *name)
     return s;
 }
 
-/* Fills the two maps' element lists from `fw` . Data only when adding. */
-static int fill_elems(struct nftnl_set *pf_ip, struct nftnl_set *pf_any, const struct net_forward *fw, size_t n,
-                      bool with_data)
+/* The element lists of one batch, per table and set. */
+struct elem_lists {
+    struct nftnl_set *set[N_FAMS][N_SETS];
+    size_t count[N_FAMS][N_SETS];
+};
+
+static int lists_init(struct elem_lists *l)
+{
+    memset(l, 0, sizeof(*l));
+    for (int f = 0; f < N_FAMS; f++)
+        for (int k = 0; k < N_SETS; k++)
+            if (!(l->set[f][k] = elem_set(SET_NAMES[k])))
+                return -ENOMEM;
+    return 0;
+}
+
+static void lists_free(struct elem_lists *l)
+{
+    for (int f = 0; f < N_FAMS; f++)
+        for (int k = 0; k < N_SETS; k++)
+            if (l->set[f][k])
+                nftnl_set_free(l->set[f][k]);
+}
+
+static int list_add(struct elem_lists *l, int fam, int set, const struct reg_data *key, const struct reg_data *value,
+                    bool interval_end)
+{
+    int ret = add_elem(l->set[fam][set], key->bytes, key->len, value ? value->bytes : NULL, value ? value->len : 0,
+                       interval_end);
+
+    if (ret == 0)
+        l->count[fam][set]++;
+    return ret;
+}
+
+/* Adds 2^bit to a big-endian address; false when it wraps past the last address. */
+static bool addr_add_pow2(uint8_t *addr, uint32_t len, uint32_t bit)
+{
+    unsigned carry = 1u << (bit % 8);
+
+    for (int i = (int) len - 1 - (int) (bit / 8); i >= 0 && carry; i--) {
+        unsigned v = addr[i] + carry;
+        addr[i] = (uint8_t) v;
+        carry = v >> 8;
+    }
+    return carry == 0;
+}
+
+/* An interval is two elements: its start, and the first address after it marked as the end (none when the
+ * interval reaches the last address). */
+static int fill_subnet(struct elem_lists *l, int fam, const void *addr, uint8_t prefix)
+{
+    uint32_t len = FAMILIES[fam].addr_len;
+    struct reg_data start = {.len = 0}, end;
+    int ret;
+
+    put_addr(&start, addr, len);
+    for (uint32_t bit = prefix; bit < len * 8; bit++)
+        start.bytes[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+    end = start;
+    ret = list_add(l, fam, SUBNETS, &start, NULL, false);
+    if (ret == 0 && addr_add_pow2(end.bytes, len, len * 8 - prefix))
+        ret = list_add(l, fam, SUBNETS, &end, NULL, true);
+    return ret;
+}
+
+/* The maps' elements for `fw`; values only when adding. */
+static int fill_forwards(struct elem_lists *l, const struct net_forward *fw, size_t n, bool with_data)
 {
     for (size_t i = 0; i < n; i++) {
-        struct fw_value value = {.addr = fw[i].addr.s_addr, .port = reg_port(fw[i].port)};
+        int fam = fw[i].v6 ? FAM_IP6 : FAM_IP;
+        uint32_t addr_len = FAMILIES[fam].addr_len;
+        const void *host = fw[i].v6 ? (const void *) &fw[i].host_ip6 : (const void *) &fw[i].host_ip;
+        bool any = fw[i].v6 ? IN6_IS_ADDR_UNSPECIFIED(&fw[i].host_ip6) : fw[i].host_ip.s_addr == INADDR_ANY;
+        struct reg_data key = {.len = 0}, value = {.len = 0};
         int ret;
-        if (fw[i].host_ip.s_addr != INADDR_ANY) {
-            struct fw_key_ip key = {reg_u8(fw[i].proto), fw[i].host_ip.s_addr, reg_port(fw[i].host_port)};
-            ret = add_elem(pf_ip, &key, sizeof(key), with_data ? &value : NULL, sizeof(value), false);
-        } else {
-            struct fw_key_any key = {reg_u8(fw[i].proto), reg_port(fw[i].host_port)};
-            ret = add_elem(pf_any, &key, sizeof(key), with_data ? &value : NULL, sizeof(value), false);
-        }
+
+        put_u8(&key, fw[i].proto);
+        if (!any)
+            put_addr(&key, host, addr_len);
+        put_port(&key, fw[i].host_port);
+        put_addr(&value, fw[i].v6 ? (const void *) &fw[i].addr6 : (const void *) &fw[i].addr, addr_len);
+        put_port(&value, fw[i].port);
+        ret = list_add(l, fam, any ? PF_ANY : PF_IP, &key, with_data ? &value : NULL, false);
         if (ret < 0)
             return ret;
     }
     return 0;
 }
 
-/* One batch of element adds or deletes over the subnets set and the two maps. */
-static int run_elems(struct net_nl *nl, int cmd, int ignore, const struct net_subnet *subnet,
-                     const struct net_forward *fw, size_t n, const char *what, struct brig_err **err)
+#define FAM_BIT(f) (1u << (f))
+#define FAM_BITS_ALL (FAM_BIT(FAM_IP) | FAM_BIT(FAM_IP6))
+
+/* One batch of element adds or deletes over both tables: `subnet`'s parts in `subnet_fams` and the forwards.
+ * `verb` starts each message's name ("publish ports in"). */
+static int run_elems(struct net_nl *nl, int cmd, int ignore, const struct net_subnet *subnet, unsigned subnet_fams,
+                     const struct net_forward *fw, size_t n, const char *verb, struct brig_err **err)
 {
-    struct nftnl_set *sets[3] = {elem_set(SET_SUBNETS), elem_set(MAP_PF_IP), elem_set(MAP_PF_ANY)};
-    size_t counts[3] = {subnet ? 1 : 0, 0, 0};
     bool adding = cmd == NFT_MSG_NEWSETELEM;
     struct net_msgs m = {.buf = NULL};
-    int ret = -ENOMEM;
+    struct elem_lists l;
+    int ret = lists_init(&l);
 
-    for (size_t i = 0; i < n; i++)
-        counts[fw[i].host_ip.s_addr != INADDR_ANY ? 1 : 2]++;
-    if (!sets[0] || !sets[1] || !sets[2] || net_msgs_init(&m, 4096 + n * 128) < 0)
-        goto out;
-    if (subnet) {
-        /* An interval is two elements: its start, and the first address after it marked as the end. */
-        uint32_t start = subnet->addr.s_addr & htonl(net_mask4(subnet->prefix));
-        uint32_t end = htonl(ntohl(start) + (uint32_t) (~net_mask4(subnet->prefix)) + 1);
-        if (add_elem(sets[0], &start, sizeof(start), NULL, 0, false) < 0 ||
-            (end != 0 && add_elem(sets[0], &end, sizeof(end), NULL, 0, true) < 0))
-            goto out;
-    }
-    if (fill_elems(sets[1], sets[2], fw, n, adding) < 0)
-        goto out;
-    ret = batch_edge(&m, nl, NFNL_MSG_BATCH_BEGIN);
-    for (int k = 0; k < 3 && ret == 0; k++) {
-        /* The subnet may already be in the set (its other containers); a port may not be in a map. */
-        uint16_t flags = adding ? (uint16_t) (NLM_F_CREATE | (k ? NLM_F_EXCL : 0)) : 0;
-        struct nlmsghdr *nlh;
-        if (!counts[k])
-            continue;
-        nlh = put_nft(&m, nl, nft_type(cmd), flags, ignore, what, 0);
-        if (!nlh) {
-            ret = -ENOBUFS;
-            break;
+    if (ret == 0 && net_msgs_init(&m, 4096 + n * 128) < 0)
+        ret = -ENOMEM;
+    if (ret == 0 && subnet && (subnet_fams & FAM_BIT(FAM_IP)))
+        ret = fill_subnet(&l, FAM_IP, &subnet->addr, subnet->prefix);
+    if (ret == 0 && subnet && subnet->has_v6 && (subnet_fams & FAM_BIT(FAM_IP6)))
+        ret = fill_subnet(&l, FAM_IP6, &subnet->addr6, subnet->prefix6);
+    if (ret == 0)
+        ret = fill_forwards(&l, fw, n, adding);
+    if (ret == 0)
+        ret = batch_edge(&m, nl, NFNL_MSG_BATCH_BEGIN);
+    for (int f = 0; f < N_FAMS && ret == 0; f++) {
+        for (int k = 0; k < N_SETS && ret == 0; k++) {
+            /* The subnet may already be in the set (its other containers); a port may not be in a map. */
+            uint16_t flags = adding ? (uint16_t) (NLM_F_CREATE | (k != SUBNETS ? NLM_F_EXCL : 0)) : 0;
+            struct nlmsghdr *nlh;
+            char what[128];
+            if (!l.count[f][k])
+                continue;
+            snprintf(what, sizeof(what), "%s nftables %s `%s " NET_NFT_TABLE " %s`", verb,
+                     k == SUBNETS ? "set" : "map", FAMILIES[f].name, SET_NAMES[k]);
+            nlh = put_nft(&m, nl, nft_type(cmd), flags, ignore, what, FAMILIES[f].nfproto, 0);
+            if (!nlh) {
+                ret = -ENOBUFS;
+                break;
+            }
+            nftnl_set_elems_nlmsg_build_payload(nlh, l.set[f][k]);
+            net_msgs_end(&m, nlh);
         }
-        nftnl_set_elems_nlmsg_build_payload(nlh, sets[k]);
-        net_msgs_end(&m, nlh);
     }
     if (ret == 0)
         ret = batch_edge(&m, nl, NFNL_MSG_BATCH_END);
-out:
     if (ret < 0)
-        ret = brig_err_set(err, -ret, "%s", what);
+        ret = brig_err_set(err, -ret, "%s nftables table `" NET_NFT_TABLE "`", verb);
     else
         ret = net_msgs_send(nl, &m, err);
     net_msgs_free(&m);
-    for (int k = 0; k < 3; k++)
-        if (sets[k])
-            nftnl_set_free(sets[k]);
+    lists_free(&l);
     return ret;
+}
+
+static bool needs_v6(const struct net_subnet *subnet, const struct net_forward *fw, size_t n)
+{
+    if (subnet && subnet->has_v6)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (fw[i].v6)
+            return true;
+    return false;
 }
 
 int net_nft_add(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err)
 {
-    int ret = run_elems(nl, NFT_MSG_NEWSETELEM, 0, subnet, fw, n, "publish ports in nftables table `ip brig`", err);
+    int ret = run_elems(nl, NFT_MSG_NEWSETELEM, 0, subnet, FAM_BITS_ALL, fw, n, "publish ports in", err);
 
     if (ret != -ENOENT)
         return ret;
-    /* The first container on this host: make the table, then try again. */
+    /* The first container on this host (or the first with IPv6): make the tables, then try again. The IPv6
+     * table waits for a network with a subnet6, so hosts without one keep their IPv6 traffic out of nat. */
     brig_err_free(err);
     ret = net_nft_ensure_table(nl, err);
+    if (ret == 0 && needs_v6(subnet, fw, n))
+        ret = ensure_family(nl, &FAMILIES[FAM_IP6], err);
     if (ret < 0)
         return ret;
-    return run_elems(nl, NFT_MSG_NEWSETELEM, 0, subnet, fw, n, "publish ports in nftables table `ip brig`", err);
+    return run_elems(nl, NFT_MSG_NEWSETELEM, 0, subnet, FAM_BITS_ALL, fw, n, "publish ports in", err);
 }
 
 int net_nft_del(struct net_nl *nl, const struct net_subnet *subnet, const struct net_forward *fw, size_t n,
                 struct brig_err **err)
 {
-    int ret = run_elems(nl, NFT_MSG_DELSETELEM, 0, subnet, fw, n, "remove ports from nftables table `ip brig`",
-                        err);
+    int ret = run_elems(nl, NFT_MSG_DELSETELEM, 0, subnet, FAM_BITS_ALL, fw, n, "remove ports from", err);
 
     if (ret != -ENOENT)
         return ret;
-    /* Some element is already gone (an earlier teardown was interrupted, or the table was never made): the
-     * batch was dropped whole, so remove the rest one by one. */
+    /* Some element is already gone (an earlier teardown was interrupted, or a table was never made): the
+     * batch was dropped whole, so remove the rest one by one, each table's part of the subnet apart. */
     brig_err_free(err);
     ret = 0;
-    if (subnet)
-        ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, subnet, NULL, 0, "remove a subnet from nftables set", err);
+    for (int f = 0; f < N_FAMS && subnet && ret == 0; f++)
+        if (f == FAM_IP || subnet->has_v6)
+            ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, subnet, FAM_BIT(f), NULL, 0, "remove a subnet from", err);
     for (size_t i = 0; i < n && ret == 0; i++)
-        ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, NULL, &fw[i], 1,
-                        "remove a port from nftables table `ip brig`", err);
+        ret = run_elems(nl, NFT_MSG_DELSETELEM, ENOENT, NULL, 0, &fw[i], 1, "remove a port from", err);
     return ret;
 }

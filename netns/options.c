@@ -68,6 +68,19 @@ static int parse_one(char *item, struct brig_net_port *port, struct brig_err **e
         if (parse_proto(slash + 1, &port->proto) < 0)
             return brig_err_set(err, EINVAL, "protocol `%s`: expected tcp, udp or sctp", slash + 1);
     }
+    if (*p == '[') {
+        char *close = strchr(p, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        *close = '\0';
+        if (inet_pton(AF_INET6, p + 1, &port->host_ip6) != 1)
+            return brig_err_set(err, EINVAL, "host address `%s`: expected an IPv6 address in brackets", p + 1);
+        /* A packet from ::1 cannot leave through the bridge: IPv6 has no route_localnet. */
+        if (IN6_IS_ADDR_LOOPBACK(&port->host_ip6))
+            return brig_err_set(err, EINVAL, "host address `::1`: IPv6 loopback cannot be forwarded to a container");
+        port->host_v6 = true;
+        p = close + 2;
+    }
     while (n < 3) {
         char *colon = strchr(p, ':');
         fields[n++] = p;
@@ -78,6 +91,8 @@ static int parse_one(char *item, struct brig_net_port *port, struct brig_err **e
         if (n == 3)
             return -EINVAL;
     }
+    if (port->host_v6 && n != 2)
+        return -EINVAL;
     if (n == 1) {
         if (parse_range(fields[0], &port->host_port, &port->count) < 0)
             return -EINVAL;
@@ -85,7 +100,8 @@ static int parse_one(char *item, struct brig_net_port *port, struct brig_err **e
         return 0;
     }
     if (n == 3 && inet_pton(AF_INET, fields[0], &port->host_ip) != 1)
-        return brig_err_set(err, EINVAL, "host address `%s`: expected an IPv4 address", fields[0]);
+        return brig_err_set(err, EINVAL, "host address `%s`: expected an IPv4 address or an IPv6 one in brackets",
+                            fields[0]);
     {
         uint16_t host_count, container_count;
         if (parse_range(fields[n - 2], &port->host_port, &host_count) < 0 ||

@@ -24,15 +24,21 @@ const char *net_proto_name(uint8_t proto)
 
 int net_ports_format(const struct brig_net_port *ports, size_t n, char **out)
 {
-    size_t cap = n * 64 + 1, len = 0;
+    size_t cap = n * 96 + 1, len = 0; /* "[IPv6]:65535-65535:65535-65535/sctp," fits */
     char *text = malloc(cap);
 
     if (!text)
         return -ENOMEM;
     text[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        char ip[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &ports[i].host_ip, ip, sizeof(ip));
+        char ip[INET6_ADDRSTRLEN + 2];
+        if (ports[i].host_v6) {
+            char addr[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &ports[i].host_ip6, addr, sizeof(addr));
+            snprintf(ip, sizeof(ip), "[%s]", addr);
+        } else {
+            inet_ntop(AF_INET, &ports[i].host_ip, ip, sizeof(ip));
+        }
         len += (size_t) snprintf(text + len, cap - len, "%s%s:%u-%u:%u-%u/%s", i ? "," : "", ip,
                                  (unsigned) ports[i].host_port, (unsigned) (ports[i].host_port + ports[i].count - 1),
                                  (unsigned) ports[i].container_port,
@@ -46,9 +52,10 @@ int net_ports_format(const struct brig_net_port *ports, size_t n, char **out)
 int net_record_write(int dir_fd, const struct net_record *rec, struct brig_err **err)
 {
     cleanup_free char *text = NULL;
-    int len = asprintf(&text, "id=%s\nnetwork=%s\nbridge=%s\nsubnet=%s\nveth=%s\nkeep=%d\nports=%s\nip=%s\n",
-                       rec->id, rec->network, rec->bridge, rec->subnet, rec->veth, rec->keep_bridge, rec->ports ? rec->ports : "",
-                       rec->ip ? rec->ip : "");
+    int len = asprintf(&text,
+                       "id=%s\nnetwork=%s\nbridge=%s\nsubnet=%s\nsubnet6=%s\nveth=%s\nkeep=%d\nports=%s\nip=%s\n",
+                       rec->id, rec->network, rec->bridge, rec->subnet, rec->subnet6 ? rec->subnet6 : "", rec->veth,
+                       rec->keep_bridge, rec->ports ? rec->ports : "", rec->ip ? rec->ip : "");
 
     if (len < 0)
         return brig_err_set(err, ENOMEM, "network record");
@@ -91,6 +98,8 @@ int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
             ret = take(&rec->bridge, value);
         else if (!strcmp(line, "subnet"))
             ret = take(&rec->subnet, value);
+        else if (!strcmp(line, "subnet6"))
+            ret = take(&rec->subnet6, value);
         else if (!strcmp(line, "veth"))
             ret = take(&rec->veth, value);
         else if (!strcmp(line, "ports"))
@@ -118,6 +127,7 @@ void net_record_clear(struct net_record *rec)
     free(rec->bridge);
     free(rec->veth);
     free(rec->subnet);
+    free(rec->subnet6);
     free(rec->ip);
     free(rec->ports);
     memset(rec, 0, sizeof(*rec));

@@ -90,6 +90,7 @@ static int write_record(const struct brig_net *net, const char *ip, struct brig_
 {
     cleanup_free char *ports = NULL;
     char subnet[INET_ADDRSTRLEN + 4], addr[INET_ADDRSTRLEN];
+    char subnet6[INET6_ADDRSTRLEN + 5], addr6[INET6_ADDRSTRLEN];
     struct net_record rec = {
         .id = net->id,
         .network = (char *) net->cfg.name,
@@ -105,7 +106,27 @@ static int write_record(const struct brig_net *net, const char *ip, struct brig_
     inet_ntop(AF_INET, &net->cfg.subnet, addr, sizeof(addr));
     snprintf(subnet, sizeof(subnet), "%s/%u", addr, net->cfg.prefix);
     rec.subnet = subnet;
+    if (net->cfg.has_v6) {
+        inet_ntop(AF_INET6, &net->cfg.subnet6, addr6, sizeof(addr6));
+        snprintf(subnet6, sizeof(subnet6), "%s/%u", addr6, net->cfg.prefix6);
+        rec.subnet6 = subnet6;
+    }
     return net_record_write(net->state_dir_fd, &rec, err);
+}
+
+/* A port bound to an IPv6 address needs the container to have one. */
+static int check_v6_ports(const struct brig_net *net, struct brig_err **err)
+{
+    for (size_t i = 0; i < net->n_ports; i++) {
+        char addr[INET6_ADDRSTRLEN];
+        if (!net->ports[i].host_v6 || net->cfg.has_v6)
+            continue;
+        inet_ntop(AF_INET6, &net->ports[i].host_ip6, addr, sizeof(addr));
+        return brig_err_set(err, EINVAL, "port [%s]:%u/%s: network `%s` has no subnet6, so the container has no "
+                            "IPv6 address", addr, (unsigned) net->ports[i].host_port,
+                            net_proto_name(net->ports[i].proto), net->cfg.name);
+    }
+    return 0;
 }
 
 int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const char *hostname,
@@ -130,6 +151,9 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
     net->id = strdup(id);
     if (!net->id || copy_ports(opts, net) < 0)
         return brig_err_set(err, ENOMEM, "network");
+    ret = check_v6_ports(net, err);
+    if (ret < 0)
+        return ret;
     net->state_dir_fd = fcntl(state_dir_fd, F_DUPFD_CLOEXEC, 3);
     if (net->state_dir_fd < 0)
         return brig_err_sys(err, "network: duplicate the state directory fd");
@@ -324,43 +348,70 @@ out:
     return ret;
 }
 
-/* Expands port ranges into one forward per port. */
-static int forwards_of(const struct brig_net_port *ports, size_t n, struct in_addr addr, struct net_forward **out,
-                       size_t *n_out)
+/* Whether a port has a forward in `ip brig` and in `ip6 brig`, for a container with (`v6`) or without an
+ * IPv6 address: an unbound port is published in both, a bound one only in its address's family. */
+static bool port_in_v4(const struct brig_net_port *port)
+{
+    return !port->host_v6;
+}
+
+static bool port_in_v6(const struct brig_net_port *port, bool v6)
+{
+    return v6 && (port->host_v6 || port->host_ip.s_addr == INADDR_ANY);
+}
+
+/* Expands port ranges into one forward per port and family. `addr6` only when `v6`. */
+static int forwards_of(const struct brig_net_port *ports, size_t n, struct in_addr addr, bool v6,
+                       const struct in6_addr *addr6, struct net_forward **out, size_t *n_out)
 {
     size_t total = 0, k = 0;
 
     for (size_t i = 0; i < n; i++)
-        total += ports[i].count;
+        total += ports[i].count * ((size_t) port_in_v4(&ports[i]) + (size_t) port_in_v6(&ports[i], v6));
     *out = calloc(total ? total : 1, sizeof(**out));
     if (!*out)
         return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        for (uint32_t j = 0; j < ports[i].count; j++)
-            (*out)[k++] = (struct net_forward){
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < ports[i].count; j++) {
+            struct net_forward fw = {
                 .proto = ports[i].proto,
                 .host_ip = ports[i].host_ip,
+                .host_ip6 = ports[i].host_ip6,
                 .host_port = (uint16_t) (ports[i].host_port + j),
                 .addr = addr,
                 .port = (uint16_t) (ports[i].container_port + j),
             };
+            if (port_in_v4(&ports[i]))
+                (*out)[k++] = fw;
+            if (port_in_v6(&ports[i], v6)) {
+                fw.v6 = true;
+                fw.addr6 = *addr6;
+                (*out)[k++] = fw;
+            }
+        }
+    }
     *n_out = total;
     return 0;
 }
 
 static int attach_nft(struct brig_net *net, struct brig_err **err)
 {
+    const struct net_config *cfg = &net->cfg;
     cleanup_free struct net_forward *fw = NULL;
+    struct net_subnet subnet = {cfg->subnet, cfg->prefix, cfg->has_v6, cfg->subnet6, cfg->prefix6};
     struct net_nl nl = {NULL};
+    struct in6_addr addr6 = IN6ADDR_ANY_INIT;
     size_t n = 0;
     int ret;
 
-    if (forwards_of(net->ports, net->n_ports, net->ip, &fw, &n) < 0)
+    if (cfg->has_v6)
+        net_addr6_for(cfg, net->ip, &addr6);
+    if (forwards_of(net->ports, net->n_ports, net->ip, cfg->has_v6, &addr6, &fw, &n) < 0)
         return brig_err_set(err, ENOMEM, "port forwards");
     ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
     if (ret < 0)
         return ret;
-    ret = net_nft_add(&nl, &(struct net_subnet){net->cfg.subnet, net->cfg.prefix}, fw, n, err);
+    ret = net_nft_add(&nl, &subnet, fw, n, err);
     net_nl_close(&nl);
     return ret;
 }
@@ -418,7 +469,8 @@ static int teardown_ports(const char *root, const struct net_record *rec, struct
     ret = net_ports_dir_open(root, &ports_fd, err);
     if (ret < 0)
         return ret;
-    if (forwards_of(ports, n_ports, (struct in_addr){0}, &fw, &n_fw) < 0)
+    /* Keys are all a delete needs: no addresses. */
+    if (forwards_of(ports, n_ports, (struct in_addr){0}, rec->subnet6 != NULL, &in6addr_any, &fw, &n_fw) < 0)
         return brig_err_set(err, ENOMEM, "port forwards");
     for (size_t i = 0; i < n_fw; i++)
         if (net_port_owned(ports_fd, fw[i].proto, fw[i].host_port, rec->id))
@@ -446,10 +498,12 @@ static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_
     if (flock(net_fd, LOCK_EX) < 0)
         return brig_err_sys(err, "lock network `%s`", rec->network);
     if (net_leases_empty(leases_fd)) {
-        struct net_subnet subnet;
+        struct net_subnet subnet = {.has_v6 = rec->subnet6 != NULL};
         ret = remove_link(rec->bridge, false, err);
         if (ret == 0 && net_parse_cidr4(rec->subnet, &subnet.addr, &subnet.prefix) < 0)
             ret = brig_err_set(err, EINVAL, "network record: subnet `%s`", rec->subnet);
+        if (ret == 0 && subnet.has_v6 && net_parse_cidr6(rec->subnet6, &subnet.addr6, &subnet.prefix6) < 0)
+            ret = brig_err_set(err, EINVAL, "network record: subnet6 `%s`", rec->subnet6);
         if (ret == 0)
             ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
         if (ret == 0)

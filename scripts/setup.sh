@@ -24,6 +24,7 @@ TEST_PACKAGES=(
 # containerd           issue 6: ctr smoke tests
 # podman               issue 6: podman tests
 # umoci skopeo         issue 6: OCI images for ctr
+# socat                IPv6 masquerade and sctp forwarding tests (tests/integration/network.bats)
 LATER_PACKAGES=(
 	# issue 6: real clients drive brig (tests/integration/containerd.bats, podman.bats)
 	containerd            # ctr, containerd-shim-runc-v2
@@ -33,6 +34,9 @@ LATER_PACKAGES=(
 	iptables curl         # netavark's firewall driver; HTTP check of the published port
 	catatonit             # rootless Podman's pause process
 	fuse-overlayfs slirp4netns uidmap # rootless Podman (storage fallback, network, newuidmap)
+	# brig's IPv6 and sctp forwarding tests (tests/integration/network.bats)
+	socat                 # prints the masqueraded peer; sctp and IPv6 servers
+	python3               # the sctp client and small socket helpers of those tests
 )
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).

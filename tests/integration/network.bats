@@ -102,6 +102,33 @@ ip_of() {
 	sed -n 's/^ip=//p' <<<"$1"
 }
 
+# IPv6 on the uplink: fd77::1 (host) <-> fd77::2 (outside); nodad, so the addresses work at once.
+add_ipv6_uplink() {
+	ip -n "$HOST" addr add fd77::1/64 dev uplink nodad
+	ip -n "$OUT" addr add fd77::2/64 dev eth0 nodad
+}
+
+# wait_listening NS-COMMAND... SS-FLAGS PORT: until a socket listens on PORT (ss -t for tcp, -S for sctp).
+wait_listening() {
+	local port=${!#}
+	set -- "${@:1:$#-1}"
+	local flags=${!#}
+	set -- "${@:1:$#-1}"
+	for _ in $(seq 100); do
+		[ -n "$("$@" ss -Hln "$flags" "sport = :$port")" ] && return 0
+		sleep 0.02
+	done
+	echo "nothing listens on port $port" >&2
+	return 1
+}
+
+# The "network six" config: a bridge with IPv4 and IPv6 subnets, removed with its last container.
+network_six() {
+	cat >"$BRIG_CONFIG_DIR/networks/six.json" <<-'JSON'
+		{"bridge": "brsix", "subnet": "10.96.0.0/24", "subnet6": "fd96::/64"}
+	JSON
+}
+
 @test "network: two containers reach each other and an outside host through masquerade" {
 	new_container c1
 	new_container c2
@@ -288,4 +315,126 @@ for _ in range(2):
 
 	for id in c1 s2 s3 s4 s5 full; do tool teardown --id "$id"; done
 	ip -n "$HOST" link show brsmall # keepBridge
+}
+
+@test "network: IPv6 masquerade to an outside host and published ports on the host's IPv6 addresses" {
+	add_ipv6_uplink
+	network_six
+	new_container web
+	new_container client
+	tool --network six setup --id web --pid "$web" -p '8080:80,192.168.77.1:8081:80,[fd77::1]:8082:80'
+	tool --network six setup --id client --pid "$client"
+	serve_http "$web" 80
+	[ "$(ip netns exec "$HOST" cat /proc/sys/net/ipv6/conf/all/forwarding)" = 1 ]
+	in_container "$web" ip -6 route | grep -q "default via fd96::1 dev eth0"
+
+	# The outside host has no route to fd96::/64: only a masqueraded connection gets its answer, and it
+	# comes from the host's address (socat prints it in full).
+	ip netns exec "$OUT" socat TCP6-LISTEN:80,fork,reuseaddr SYSTEM:'echo "peer=$SOCAT_PEERADDR"' \
+		</dev/null >/dev/null 2>&1 3>&- &
+	PIDS+=($!)
+	wait_listening ip netns exec "$OUT" -t 80
+	run in_container "$client" socat -T 3 - 'TCP6:[fd77::2]:80' </dev/null
+	[ "$output" = "peer=[fd77:0000:0000:0000:0000:0000:0000:0001]" ]
+
+	# An unbound port answers on the host's IPv6 address from the host, another host and containers.
+	[ "$(get ip netns exec "$HOST" 'http://[fd77::1]:8080/')" = "hello from the container" ]
+	[ "$(get ip netns exec "$OUT" 'http://[fd77::1]:8080/')" = "hello from the container" ]
+	[ "$(get ip netns exec "$OUT" 'http://192.168.77.1:8080/')" = "hello from the container" ]
+	[ "$(get in_container "$client" 'http://[fd77::1]:8080/')" = "hello from the container" ]
+	[ "$(get in_container "$web" 'http://[fd96::1]:8080/')" = "hello from the container" ]
+	# A port bound to an IPv4 address stays IPv4; one bound to [fd77::1] is IPv6 only.
+	[ "$(get ip netns exec "$OUT" 'http://192.168.77.1:8081/')" = "hello from the container" ]
+	run get ip netns exec "$OUT" 'http://[fd77::1]:8081/'
+	[ "$status" -ne 0 ]
+	[ "$(get ip netns exec "$OUT" 'http://[fd77::1]:8082/')" = "hello from the container" ]
+	run get ip netns exec "$OUT" 'http://192.168.77.1:8082/'
+	[ "$status" -ne 0 ]
+	# [::1] is not forwarded (IPv6 has no route_localnet): a host service there keeps its connections.
+	ip netns exec "$HOST" socat TCP6-LISTEN:8080,bind='[::1]',reuseaddr SYSTEM:'echo host-service' \
+		</dev/null >/dev/null 2>&1 3>&- &
+	PIDS+=($!)
+	wait_listening ip netns exec "$HOST" -t 8080
+	[ "$(ip netns exec "$HOST" socat -T 3 - 'TCP6:[::1]:8080' </dev/null)" = host-service ]
+	run tool setup --id loop --pid "$client" -p '[::1]:9090:90'
+	[[ $output == *"host address \`::1\`: IPv6 loopback cannot be forwarded to a container"* ]]
+	run tool setup --id nov6 --pid "$client" -p '[fd77::1]:9090:90'
+	[[ $output == *"network \`brig\` has no subnet6"* ]]
+
+	ip netns exec "$HOST" nft list map ip6 brig pf_any | grep -q "tcp . 8080 : fd96::"
+	tool teardown --id web
+	tool teardown --id client
+	tool teardown --id web # idempotent
+	run ip netns exec "$HOST" nft list table ip6 brig
+	[ "$status" -eq 0 ]
+	[[ $output == *"set subnets"* ]]
+	[[ $output != *"elements"* ]] # neither a port nor the subnet, which left with the bridge
+	run ip netns exec "$HOST" nft list table ip brig
+	[[ $output != *"elements"* ]]
+	[ "$(ls "$ROOT/.net/ports" | wc -l)" -eq 0 ]
+	run ip -n "$HOST" link show brsix
+	[ "$status" -ne 0 ]
+}
+
+@test "network: IPv6 teardown removes the container's elements only, even when some are gone already" {
+	add_ipv6_uplink
+	network_six
+	new_container c1
+	new_container c2
+	tool --network six setup --id c1 --pid "$c1" -p 8080:80,9000-9001:9000-9001/udp
+	tool --network six setup --id c2 --pid "$c2" -p 8090:80
+	# An earlier teardown that stopped half way: the v6 elements of c1 are gone, its v4 ones are not.
+	ip netns exec "$HOST" nft delete element ip6 brig pf_any '{ tcp . 8080 }'
+	tool teardown --id c1
+	run ip netns exec "$HOST" nft list table ip6 brig
+	[[ $output != *"8080"* && $output != *"9000"* && $output != *"9001"* ]]
+	[[ $output == *"tcp . 8090 : fd96::"* ]]
+	[[ $output == *"fd96::/64"* ]] # c2 still uses the network
+	run ip netns exec "$HOST" nft list table ip brig
+	[[ $output != *"8080"* && $output != *"9000"* ]]
+	[[ $output == *"tcp . 8090 : 10.96.0."* ]]
+	tool teardown --id c2
+	run ip netns exec "$HOST" nft list table ip6 brig
+	[[ $output != *"elements"* ]]
+}
+
+# Whether this kernel can make SCTP sockets (CONFIG_IP_SCTP, built in or the sctp module).
+sctp_available() {
+	python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP).close()' \
+		2>/dev/null
+}
+
+# sctp_ask NS-COMMAND... ADDR PORT: what an SCTP server says first. Not socat: its EOF on stdin would
+# shut the association down (SCTP has no half-close) before the answer comes.
+sctp_ask() {
+	local port=${!#}
+	set -- "${@:1:$#-1}"
+	local addr=${!#}
+	set -- "${@:1:$#-1}"
+	"$@" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP)
+s.settimeout(3)
+s.connect((sys.argv[1], int(sys.argv[2])))
+print(s.recv(100).decode().strip())
+' "$addr" "$port"
+}
+
+@test "network: a published sctp port forwards to a server in the container, over IPv4 and IPv6" {
+	sctp_available || skip "this kernel has no SCTP (CONFIG_IP_SCTP is off and no sctp module loads)"
+	add_ipv6_uplink
+	network_six
+	new_container c1
+	tool --network six setup --id c1 --pid "$c1" -p 9132:32/sctp
+	in_container "$c1" socat SCTP6-LISTEN:32,ipv6only=0,fork,reuseaddr SYSTEM:'echo sctp-hello' \
+		</dev/null >/dev/null 2>&1 3>&- &
+	PIDS+=($!)
+	wait_listening in_container "$c1" -S 32
+	[ "$(sctp_ask ip netns exec "$OUT" 192.168.77.1 9132)" = sctp-hello ]
+	[ "$(sctp_ask ip netns exec "$OUT" fd77::1 9132)" = sctp-hello ]
+	[ "$(sctp_ask ip netns exec "$HOST" 127.0.0.1 9132)" = sctp-hello ]
+	ip netns exec "$HOST" nft list map ip brig pf_any | grep -q "sctp . 9132"
+	tool teardown --id c1
+	run ip netns exec "$HOST" nft list ruleset
+	[[ $output != *"9132"* ]]
 }

@@ -58,6 +58,33 @@ static void test_parse_ports(void **state)
     assert_int_equal(ports[4].proto, IPPROTO_SCTP);
 }
 
+static void test_parse_ports_ipv6(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free struct brig_net_port *ports = NULL;
+    cleanup_free struct brig_net_port *again = NULL;
+    cleanup_free char *text = NULL;
+    size_t n = 0, m = 0;
+    char ip[INET6_ADDRSTRLEN];
+
+    assert_int_equal(brig_net_parse_ports("[fd00::1]:8080:80,[::]:53:53/udp,8081:81", &ports, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_true(ports[0].host_v6);
+    inet_ntop(AF_INET6, &ports[0].host_ip6, ip, sizeof(ip));
+    assert_string_equal(ip, "fd00::1");
+    assert_int_equal(ports[0].host_port, 8080);
+    assert_int_equal(ports[0].container_port, 80);
+    assert_true(ports[1].host_v6);
+    assert_true(IN6_IS_ADDR_UNSPECIFIED(&ports[1].host_ip6));
+    assert_int_equal(ports[1].proto, IPPROTO_UDP);
+    assert_false(ports[2].host_v6);
+    assert_int_equal(net_ports_format(ports, n, &text), 0);
+    assert_string_equal(text, "[fd00::1]:8080-8080:80-80/tcp,[::]:53-53:53-53/udp,0.0.0.0:8081-8081:81-81/tcp");
+    assert_int_equal(brig_net_parse_ports(text, &again, &m, &err), 0);
+    assert_int_equal(m, n);
+    assert_memory_equal(again, ports, n * sizeof(*ports));
+}
+
 static void expect_port_error(const char *list, const char *message)
 {
     cleanup_err struct brig_err *err = NULL;
@@ -79,6 +106,11 @@ static void test_parse_port_errors(void **state)
     expect_port_error("host:80:80", "host address `host`: expected an IPv4 address");
     expect_port_error("1:2:3:4", "port `1:2:3:4`");
     expect_port_error("9005-9000:1", "port `9005-9000:1`");
+    expect_port_error("[::1]:8080:80", "host address `::1`: IPv6 loopback cannot be forwarded to a container");
+    expect_port_error("[fd00::zz]:8080:80", "host address `fd00::zz`: expected an IPv6 address in brackets");
+    expect_port_error("[fd00::1]:8080", "port `[fd00::1]:8080`: expected [HOST_IP:]HOST_PORT");
+    expect_port_error("[fd00::1]8080:80", "port `[fd00::1]8080:80`");
+    expect_port_error("fd00::1:8080:80", "port `fd00::1:8080:80`");
 }
 
 static void test_ports_format_round_trip(void **state)
@@ -183,7 +215,14 @@ static void test_record_round_trip(void **state)
     assert_string_equal(back.subnet, "10.89.0.0/24");
     assert_string_equal(back.ports, rec.ports);
     assert_null(back.ip); /* not leased yet */
+    assert_null(back.subnet6); /* a network without IPv6, or a record from before it */
     assert_true(back.keep_bridge);
+    net_record_clear(&back);
+
+    rec.subnet6 = (char *) "fd99::/64";
+    assert_int_equal(net_record_write(fd, &rec, &err), 0);
+    assert_int_equal(net_record_read(fd, &back, &err), 0);
+    assert_string_equal(back.subnet6, "fd99::/64");
     net_record_clear(&back);
     remove_tree(dir);
 }
@@ -353,6 +392,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_ports),
+        cmocka_unit_test(test_parse_ports_ipv6),
         cmocka_unit_test(test_parse_port_errors),
         cmocka_unit_test(test_ports_format_round_trip),
         cmocka_unit_test(test_opts_from_spec),
