@@ -3,7 +3,8 @@
 #   1. what bridge networking (`--network brig`) and one published port (`-p 18080:80`) add to `run` of
 #      /bin/true over a plain new network namespace; alternating runs, medians; the state root on tmpfs and
 #      on /run (ext4 on the development VM); with the bridge kept up by another container ("warm", the
-#      usual case) and with no other container, so each run makes and removes the bridge ("cold");
+#      usual case) and with no other container, so each run makes and removes the bridge ("cold"), back to
+#      back and one at a time (0.25 s apart: the bridge's deletion, left to a child, is over by then);
 #   2. what one published port adds to create+delete (`run` of /bin/true with `-p` minus the same without)
 #      while 1 and while N (500) other containers have a published port: it should stay flat;
 #   3. TCP throughput (iperf3, 5 s each) to a server in a container: through the published port on a host
@@ -60,7 +61,8 @@ if [ "${1:-}" = --inner ]; then
 	}
 
 	# rounds ROOT TAG NAME=ARGS...: $runs alternating rounds of the variants, the first rotating; times go
-	# to $work/t-TAG-NAME.
+	# to $work/t-TAG-NAME. With $pause set, each timed run starts that many seconds after the last one ended.
+	pause=0
 	rounds() {
 		local root=$1 tag=$2 round k n
 		shift 2
@@ -73,6 +75,7 @@ if [ "${1:-}" = --inner ]; then
 		for ((round = 0; round < runs; round++)); do
 			for ((k = 0; k < n; k++)); do
 				local v=${variants[(round + k) % n]}
+				[ "$pause" = 0 ] || sleep "$pause"
 				# shellcheck disable=SC2086
 				run_us "$root" ${v#*=} >>"$work/t-$tag-${v%%=*}"
 			done
@@ -104,6 +107,7 @@ if [ "${1:-}" = --inner ]; then
 		[ "$where" = run ] && root=$(cat "$work/run-root")
 		echo "-- state root $root ($(stat -f -c %T "$root"))"
 		rounds "$root" "cold-$where" plain= bridge="--network brig" port="-p 18080:80"
+		pause=0.25 rounds "$root" "spaced-$where" plain= bridge="--network brig" port="-p 18080:80"
 		start_detached "$root" "$prefix-keep" "$work/bundle-sleep" --network brig
 		rounds "$root" "warm-$where" plain= bridge="--network brig" port="-p 18080:80"
 		# Where the time goes: `run -d` of a sleeping container (create+start) and its `delete --force`.
@@ -125,8 +129,10 @@ if [ "${1:-}" = --inner ]; then
 		echo " warm, split: run -d of \`sleep\` (create+start), then delete --force"
 		report "up-$where" plain bridge port | sed 's/^ /   run -d/'
 		report "down-$where" plain bridge port | sed 's/^ /   delete/'
-		echo " cold (no other container: each run makes and removes brig0):"
+		echo " cold (no other container: each run makes and removes brig0), back to back:"
 		report "cold-$where" plain bridge port
+		echo " cold, one at a time (each run starts 0.25 s after the last ended, as from a shell):"
+		report "spaced-$where" plain bridge port
 	done
 
 	echo

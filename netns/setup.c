@@ -453,12 +453,19 @@ static void keep_first(int ret, struct brig_err **step_err, int *first, struct b
 
 /* Only ports whose claim file still names this container: a failed create must not remove the forward of
  * the container whose port it collided with. */
-static int teardown_ports(const char *root, const struct net_record *rec, struct brig_err **err)
+/* The one nfnetlink socket of a teardown, opened on first use: its release waits for nf_tables' destroy work
+ * (see net_nl_close_detached), and holds nf_tables' commit lock meanwhile, which a second socket's batch
+ * in the same teardown would then wait for. */
+static int teardown_nft(struct net_nl *nl, struct brig_err **err)
+{
+    return nl->sock ? 0 : net_nl_open(NETLINK_NETFILTER, -1, nl, err);
+}
+
+static int teardown_ports(const char *root, const struct net_record *rec, struct net_nl *nl, struct brig_err **err)
 {
     cleanup_free struct brig_net_port *ports = NULL;
     cleanup_free struct net_forward *fw = NULL;
     cleanup_close int ports_fd = -1;
-    struct net_nl nl = {NULL};
     size_t n_ports = 0, n_fw = 0, owned = 0;
     int ret;
 
@@ -477,10 +484,9 @@ static int teardown_ports(const char *root, const struct net_record *rec, struct
         if (net_port_owned(ports_fd, fw[i].proto, fw[i].host_port, rec->id))
             fw[owned++] = fw[i];
     if (owned) {
-        ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
+        ret = teardown_nft(nl, err);
         if (ret == 0)
-            ret = net_nft_del(&nl, NULL, fw, owned, err);
-        net_nl_close_detached(&nl);
+            ret = net_nft_del(nl, NULL, fw, owned, err);
         if (ret < 0)
             return ret;
     }
@@ -510,9 +516,9 @@ static bool remove_bridge_detached(const char *bridge, int locked_fd)
     return true;
 }
 
-static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_fd, struct brig_err **err)
+static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_fd, struct net_nl *nl,
+                           struct brig_err **err)
 {
-    struct net_nl nl = {NULL};
     int ret = 0;
 
     if (rec->keep_bridge)
@@ -526,10 +532,9 @@ static int teardown_bridge(const struct net_record *rec, int net_fd, int leases_
         if (ret == 0 && subnet.has_v6 && net_parse_cidr6(rec->subnet6, &subnet.addr6, &subnet.prefix6) < 0)
             ret = brig_err_set(err, EINVAL, "network record: subnet6 `%s`", rec->subnet6);
         if (ret == 0)
-            ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
+            ret = teardown_nft(nl, err);
         if (ret == 0)
-            ret = net_nft_del(&nl, &subnet, NULL, 0, err);
-        net_nl_close_detached(&nl);
+            ret = net_nft_del(nl, &subnet, NULL, 0, err);
         if (ret == 0 && remove_bridge_detached(rec->bridge, net_fd))
             return 0; /* the child unlocks, by exiting */
         if (ret == 0)
@@ -545,6 +550,7 @@ int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struc
     struct brig_err *step_err = NULL;
     cleanup_close int net_fd = -1;
     cleanup_close int leases_fd = -1;
+    struct net_nl nft = {NULL};
     int first = 0, ret;
 
     ret = net_record_read(state_dir_fd, &rec, err);
@@ -553,7 +559,7 @@ int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struc
     if (ret < 0)
         return ret;
     /* Each step runs even when an earlier one failed; the first failure is the one reported. */
-    keep_first(teardown_ports(root, &rec, &step_err), &step_err, &first, err);
+    keep_first(teardown_ports(root, &rec, &nft, &step_err), &step_err, &first, err);
     /* Deleting the host end waits for the device's unregistration (RCU grace periods: 10-30 ms on the
      * development VM). When the container's namespace is going, the kernel removes the pair with it, in
      * the background; setting the host end down (cheap) takes it off the bridge at once, so the dying
@@ -567,8 +573,9 @@ int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struc
             net_lease_release(leases_fd, rec.ip, rec.id);
         else if (net_lease_find(leases_fd, rec.id, found, sizeof(found)) == 0)
             net_lease_release(leases_fd, found, rec.id);
-        keep_first(teardown_bridge(&rec, net_fd, leases_fd, &step_err), &step_err, &first, err);
+        keep_first(teardown_bridge(&rec, net_fd, leases_fd, &nft, &step_err), &step_err, &first, err);
     }
+    net_nl_close_detached(&nft);
     if (first == 0) {
         unlinkat(state_dir_fd, BRIG_NET_HOSTS_FILE, 0);
         unlinkat(state_dir_fd, BRIG_NET_RESOLV_FILE, 0);
