@@ -4,8 +4,9 @@
 load helpers
 
 start_counter() {
-	# Writes an increasing count into the rootfs, where the test reads it from the host.
-	bundle_set_args sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'
+	# Writes an increasing count into the rootfs, where the test reads it from the host. Renamed into place:
+	# a freeze between the truncate and the write of `echo >` would leave the file empty.
+	bundle_set_args sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.05; done'
 	brig_create
 	assert_success
 	run brig start "$ID"

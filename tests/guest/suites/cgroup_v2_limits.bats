@@ -157,7 +157,7 @@ CONTROLLERS=(cpuset cpu io memory hugetlb pids)
 
 @test "v2: pause freezes (cgroup.freeze), resume thaws, update changes a running container, exec joins, kill --all uses cgroup.kill" {
 	local id=cnt-$RAND dir=$CGROUP2_ROOT$CG_PREFIX/cnt-$RAND a b i
-	lane_run "$id" '["sh", "-c", "sleep 1000 & i=0; while true; do i=$((i+1)); echo $i >/tmp/count-'"$id"'; sleep 0.05; done"]' \
+	lane_run "$id" '["sh", "-c", "sleep 1000 & i=0; while true; do i=$((i+1)); echo $i >/tmp/count.new-'"$id"'; mv /tmp/count.new-'"$id"' /tmp/count-'"$id"'; sleep 0.05; done"]' \
 		'{"memory": {"limit": 67108864}, "pids": {"limit": 20}, "cpu": {"quota": 20000, "period": 100000}}'
 	lane_wait_file "$ROOTFS/tmp/count-$id" 30
 
