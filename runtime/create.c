@@ -298,15 +298,17 @@ static int clone_init(struct brig_init_args *args, int parent_sync_fd, pid_t *pi
         .pidfd = (uint64_t) (uintptr_t) pidfd,
         .exit_signal = SIGCHLD,
     };
+    const char *born_into = NULL;
     long ret;
 
     if (entry && entry->clone_into_fd >= 0) {
         ca.flags |= CLONE_INTO_CGROUP;
         ca.cgroup = (uint64_t) entry->clone_into_fd;
+        born_into = entry->path;
     }
     ret = syscall(SYS_clone3, &ca, sizeof(ca));
-    if (ret < 0 && (ca.flags & CLONE_INTO_CGROUP))
-        return brig_err_sys(err, "clone container init into cgroup `%s`", entry->path);
+    if (ret < 0 && born_into)
+        return brig_err_sys(err, "clone container init into cgroup `%s`", born_into);
     if (ret < 0)
         return brig_err_sys(err, "clone container init");
     if (ret == 0) {
