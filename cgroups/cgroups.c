@@ -106,8 +106,13 @@ static void undo_in(const struct brig_cgroup_hierarchy *h, const char *rel, cons
     }
 }
 
-int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
-                      struct brig_err **err)
+static int open_entry_in(const struct brig_cgroup_set *set, const char *path, struct brig_cgroup_entry *entry,
+                         struct brig_err **err);
+
+/* brig_cgroup_enter(), and with `entry` also brig_cgroup_create(): the entry is opened from the hierarchies
+ * already open, and a failure to open it undoes the cgroup like any other. */
+static int enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
+                 struct brig_cgroup_entry *entry, struct brig_err **err)
 {
     cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
     struct placement pl[BRIG_CGROUP_MAX_HIERARCHIES] = {{0}};
@@ -131,11 +136,25 @@ int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, c
         ret = brig_cgroup_write_pid(&set.h[i], rel, pid, err);
         pl[i].pid_written = ret == 0;
     }
+    if (ret == 0 && entry)
+        ret = open_entry_in(&set, path, entry, err);
     if (ret < 0) {
         for (i = set.n; i-- > 0;)
             undo_in(&set.h[i], rel, &pl[i], pid);
     }
     return ret;
+}
+
+int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
+                      struct brig_err **err)
+{
+    return enter(mode, path, pid, cfg, NULL, err);
+}
+
+int brig_cgroup_create(enum brig_cgroup_mode mode, const char *path, const struct brig_cgroup_config *cfg,
+                       struct brig_cgroup_entry *entry, struct brig_err **err)
+{
+    return enter(mode, path, 0, cfg, entry, err);
 }
 
 int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err)
@@ -149,18 +168,16 @@ int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, st
     return ret;
 }
 
-int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
-                           struct brig_err **err)
+static int open_entry_in(const struct brig_cgroup_set *set, const char *path, struct brig_cgroup_entry *entry,
+                         struct brig_err **err)
 {
-    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
-    int ret;
+    int ret = 0;
 
     entry->clone_into_fd = -1;
     entry->n_tasks = 0;
     entry->path = path;
-    ret = brig_cgroup_set_open_for(mode, path, &set, err);
-    for (size_t i = 0; i < set.n && ret == 0; i++) {
-        const struct brig_cgroup_hierarchy *h = &set.h[i];
+    for (size_t i = 0; i < set->n && ret == 0; i++) {
+        const struct brig_cgroup_hierarchy *h = &set->h[i];
         char file[4096];
         int fd;
 
@@ -183,6 +200,17 @@ int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct 
     if (ret < 0)
         brig_cgroup_entry_close(entry);
     return ret;
+}
+
+int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
+                           struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    int ret = brig_cgroup_set_open_for(mode, path, &set, err);
+
+    entry->clone_into_fd = -1;
+    entry->n_tasks = 0;
+    return ret < 0 ? ret : open_entry_in(&set, path, entry, err);
 }
 
 int brig_cgroup_entry_self(const struct brig_cgroup_entry *entry, struct brig_err **err)

@@ -50,8 +50,6 @@ struct brig_cgroup_config {
  * On failure nothing is left behind (an existing cgroup is kept, not removed). */
 int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
                       struct brig_err **err);
-/* With pid 0, brig_cgroup_enter() only creates the cgroup and applies the limits; the process then comes in
- * through brig_cgroup_join() or a brig_cgroup_entry. */
 
 /* An existing container cgroup opened so that a new process gets into it without a pid write. Writing a pid
  * to cgroup.procs takes the kernel's global threadgroup lock, which waits for an RCU grace period (several
@@ -65,8 +63,13 @@ struct brig_cgroup_entry {
     size_t n_tasks;
     const char *path;                       /* the container cgroup, for error messages (not owned) */
 };
+/* For an existing cgroup (exec). */
 int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
                            struct brig_err **err);
+/* brig_cgroup_enter() with no process to move: creates the cgroup, applies the limits and opens its entry
+ * from the hierarchies that creation opened (create's path: one walk over /sys/fs/cgroup, not two). */
+int brig_cgroup_create(enum brig_cgroup_mode mode, const char *path, const struct brig_cgroup_config *cfg,
+                       struct brig_cgroup_entry *entry, struct brig_err **err);
 /* In the entering process, which must be single-threaded: moves itself into every v1 hierarchy. `path` must
  * outlive the entry. */
 int brig_cgroup_entry_self(const struct brig_cgroup_entry *entry, struct brig_err **err);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -88,11 +87,8 @@ void net_nl_close_detached(struct net_nl *nl)
     if (child == 0) {
         int keep[2] = {mnl_socket_get_fd(nl->sock), parent_done[0]};
         char byte;
-        int lo = keep[0] < keep[1] ? keep[0] : keep[1], hi = keep[0] < keep[1] ? keep[1] : keep[0];
 
-        syscall(SYS_close_range, 0U, (unsigned) lo - 1, 0U);
-        syscall(SYS_close_range, (unsigned) lo + 1, (unsigned) hi - 1, 0U);
-        syscall(SYS_close_range, (unsigned) hi + 1, ~0U, 0U);
+        brig_close_fds_except(keep, ARRAY_SIZE(keep), 0);
         /* Only once the parent has dropped its reference is ours the last one. */
         while (read(parent_done[0], &byte, 1) < 0 && errno == EINTR)
             ;

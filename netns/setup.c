@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -508,9 +507,7 @@ static bool remove_bridge_detached(const char *bridge, int locked_fd)
         return false;
     if (child == 0) {
         struct brig_err *child_err = NULL;
-        if (locked_fd > 0)
-            syscall(SYS_close_range, 0U, (unsigned) locked_fd - 1, 0U);
-        syscall(SYS_close_range, (unsigned) locked_fd + 1, ~0U, 0U);
+        brig_close_fds_except(&locked_fd, 1, 0);
         _exit(remove_link(bridge, false, &child_err) < 0 ? 1 : 0);
     }
     return true;

@@ -16,8 +16,9 @@ static void warn_to_log(void *data, const char *msg)
     brig_log(data, BRIG_LOG_WARNING, "%s", msg);
 }
 
-int brig_runtime_cgroup_enter(const struct brig_context *ctx, const struct brig_spec *spec, enum brig_cgroup_mode mode,
-                              const char *path, pid_t pid, struct brig_err **err)
+int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec,
+                               enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
+                               struct brig_err **err)
 {
     const struct brig_linux *l = spec->linux_cfg;
     struct brig_cgroup_config cfg = {
@@ -27,7 +28,7 @@ int brig_runtime_cgroup_enter(const struct brig_context *ctx, const struct brig_
         .log = {.warn = warn_to_log, .data = (void *) ctx},
     };
 
-    return brig_cgroup_enter(mode, path, pid, &cfg, err);
+    return brig_cgroup_create(mode, path, &cfg, entry, err);
 }
 
 int brig_parse_memory_size(const char *text, int64_t *out)

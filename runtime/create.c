@@ -492,14 +492,13 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         goto fail;
     /* The cgroup and its limits before the clone: the init is born in it (cgroup2) or moves itself in
      * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
-    ret = brig_runtime_cgroup_enter(ctx, spec, progress.cgroup_mode, progress.cgroup_path, 0, err);
+    ret = brig_runtime_cgroup_create(ctx, spec, progress.cgroup_mode, progress.cgroup_path, &cgroup_entry, err);
     if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
         free(state->cgroup_path);
         state->cgroup_path = NULL;
         ret = brig_store_save(&progress.dir, state, err);
     } else if (ret == 0) {
         progress.cgroup_made = true;
-        ret = brig_cgroup_entry_open(progress.cgroup_mode, progress.cgroup_path, &cgroup_entry, err);
     }
     if (ret < 0)
         goto fail;

@@ -3,7 +3,6 @@
  * process. Everything it does is undone by the kernel when it dies, so on error it only reports and exits. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -209,11 +208,6 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     return brig_process_find_executable(proc, exe, exe_len, err);
 }
 
-static int compare_fds(const void *a, const void *b)
-{
-    return *(const int *) a - *(const int *) b;
-}
-
 /* The init is a clone of the parent: it holds every fd the parent had open, and with them the parent's
  * flock()s (the container's state lock, network locks...). Only what the init was given stays open. */
 static void close_inherited_fds(const struct brig_init_args *args)
@@ -229,15 +223,7 @@ static void close_inherited_fds(const struct brig_init_args *args)
         keep[n++] = args->security->seccomp.listener_sock;
     for (int i = 0; i < BRIG_NS__COUNT; i++)
         keep[n++] = args->ns_plan->join_fds[i];
-    qsort(keep, n, sizeof(int), compare_fds);
-    for (size_t i = 0; i < n; i++) {
-        if (keep[i] < (int) first_free)
-            continue;
-        if ((unsigned) keep[i] > first_free)
-            syscall(SYS_close_range, first_free, (unsigned) keep[i] - 1, 0);
-        first_free = (unsigned) keep[i] + 1;
-    }
-    syscall(SYS_close_range, first_free, ~0U, 0);
+    brig_close_fds_except(keep, n, first_free);
 }
 
 void brig_init_main(struct brig_init_args *args)

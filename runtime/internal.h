@@ -127,8 +127,9 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
 
 /* ---- cgroup setup at create (cgroup_ops.c) ---- */
 
-/* brig_cgroup_enter with the config's linux.resources and linux.devices, warnings going to the log. */
-int brig_runtime_cgroup_enter(const struct brig_context *ctx, const struct brig_spec *spec, enum brig_cgroup_mode mode,
-                              const char *path, pid_t pid, struct brig_err **err);
+/* brig_cgroup_create with the config's linux.resources and linux.devices, warnings going to the log. */
+int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec,
+                               enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
+                               struct brig_err **err);
 
 #endif

@@ -48,6 +48,10 @@ static inline void brig_closep(int *fd)
 /* NULL-terminated string vectors, as execve() takes them. */
 size_t brig_strv_len(char *const *strv);
 
+/* Closes every fd from `first` up, but those in `keep` (negative entries are ignored; the array is sorted in
+ * place). For a child that must hold only what it was given: the parent's fds carry its flock()s. */
+void brig_close_fds_except(int *keep, size_t n, unsigned first);
+
 /* Writes all of `len` bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
 int brig_write_all(int fd, const void *buf, size_t len);
 /* Reads until EOF (at most `max` bytes). Returns the count or -errno; *out is NUL-terminated. */

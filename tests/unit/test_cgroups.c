@@ -261,10 +261,8 @@ static void test_entry_self(void **state)
     snprintf(top, sizeof(top), "/brig-test-%d", (int) getpid());
     snprintf(path, sizeof(path), "%s/entry", top);
     assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
-    if (brig_cgroup_enter(mode, path, 0, NULL, &err) < 0)
-        fail_msg("enter: %s", err->msg);
-    if (brig_cgroup_entry_open(mode, path, &entry, &err) < 0)
-        fail_msg("entry: %s", err->msg);
+    if (brig_cgroup_create(mode, path, NULL, &entry, &err) < 0)
+        fail_msg("create: %s", err->msg);
     assert_true(entry.n_tasks > 0 || entry.clone_into_fd >= 0);
     assert_int_equal(pipe(entered), 0);
     assert_int_equal(pipe(release), 0);
