@@ -127,9 +127,7 @@ fi
 
 if [ -z "$brig" ]; then
 	echo "bench: building a release brig in build-bench/" >&2
-	cmake -S "$repo" -B "$repo/build-bench" -DCMAKE_BUILD_TYPE=Release -DBRIG_SANITIZE=OFF -DBRIG_TESTS=OFF >/dev/null
-	cmake --build "$repo/build-bench" --target brig -j "$(nproc)" >/dev/null
-	brig=$repo/build-bench/brig
+	brig=$("$repo/scripts/release-brig.sh" "$repo/build-bench")
 fi
 brig=$(readlink -f "$brig")
 [ -x "$brig" ] || { echo "bench: $brig is not executable" >&2; exit 1; }
@@ -163,13 +161,7 @@ trap cleanup EXIT
 
 # The busybox-static rootfs: /bin/busybox plus its applets.
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,sbin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-	[ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
+"$repo/scripts/busybox-rootfs.sh" "$rootfs"
 
 # One config for everyone (from brig's `spec`, which writes runc's defaults), one bundle per runtime so
 # each gets its own cgroupsPath. ociVersion 1.0.2: crun 1.8 refuses versions it does not know.

@@ -212,9 +212,7 @@ fi
 
 if [ -z "$brig" ]; then
 	echo "net-run: building a release brig in build-netbench/" >&2
-	cmake -S "$repo" -B "$repo/build-netbench" -DCMAKE_BUILD_TYPE=Release -DBRIG_SANITIZE=OFF -DBRIG_TESTS=OFF >/dev/null
-	cmake --build "$repo/build-netbench" --target brig -j "$(nproc)" >/dev/null
-	brig=$repo/build-netbench/brig
+	brig=$("$repo/scripts/release-brig.sh" "$repo/build-netbench")
 fi
 brig=$(readlink -f "$brig")
 [ -x "$brig" ] || { echo "net-run: $brig is not executable" >&2; exit 1; }
@@ -243,13 +241,7 @@ trap cleanup EXIT
 
 # Busybox rootfs; the iperf3 one adds the host's iperf3 and the libraries ldd names, at the same paths.
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-	[ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
+"$repo/scripts/busybox-rootfs.sh" "$rootfs"
 if [ "$iperf" = 1 ]; then
 	cp -a "$rootfs" "$work/rootfs-iperf"
 	iperf_bin=$(readlink -f "$(command -v iperf3)")

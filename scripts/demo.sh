@@ -7,9 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/scripts/setup.sh"
 
-cmake -S "$repo" -B "$repo/build-release" -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=OFF >/dev/null
-cmake --build "$repo/build-release" --target brig -j "$(nproc)" >/dev/null
-brig=$repo/build-release/brig
+brig=$("$repo/scripts/release-brig.sh" "$repo/build-release")
 
 work=$(mktemp -d /tmp/brig-demo.XXXXXX)
 chmod 755 "$work"
@@ -24,13 +22,7 @@ cleanup() {
 trap cleanup EXIT
 
 rootfs=$work/bundle/rootfs
-mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-	[ "$applet" = busybox ] || ln -sf busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
+"$repo/scripts/busybox-rootfs.sh" "$rootfs"
 
 (cd "$work/bundle" && "$brig" spec)
 jq '.process.terminal = false | .hostname = "brig-demo" | .linux.cgroupsPath = "/brig-demo/demo"

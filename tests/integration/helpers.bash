@@ -17,6 +17,7 @@ BRIG_BUILD=${BRIG_BUILD:-/tmp/brig-test-cache}
 BRIG_HELPERS=${BRIG_HELPERS:-$BRIG_BUILD/tests/helpers}
 BRIG_TIMEOUT=${BRIG_TIMEOUT:-15}
 ROOTFS_CACHE=$BRIG_BUILD/test-rootfs
+BRIG_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 # The sanitized build's LeakSanitizer runs at exit in every process that exits through libc, including
 # the forked container init on its error paths, where it may find no /proc or sit in a new user or pid
@@ -45,14 +46,7 @@ build_rootfs_cache() {
 		fi
 		local tmp
 		tmp=$(mktemp -d "$BRIG_BUILD/test-rootfs.XXXXXX")
-		chmod 755 "$tmp"
-		mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,home,var,run,mnt}
-		chmod 1777 "$tmp/tmp"
-		cp "$busybox" "$tmp/bin/busybox"
-		local applet
-		for applet in $("$busybox" --list); do
-			[ "$applet" = busybox ] || ln -sf busybox "$tmp/bin/$applet"
-		done
+		"$BRIG_REPO/scripts/busybox-rootfs.sh" "$tmp" || exit 1
 		cat >"$tmp/etc/passwd" <<-'EOF'
 			root:x:0:0:root:/root:/bin/sh
 			daemon:x:1:1:daemon:/usr/sbin:/bin/false
