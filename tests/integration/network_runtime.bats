@@ -155,3 +155,14 @@ assert_no_veth_soon() {
 	assert_success
 	assert_no_veth_soon
 }
+
+@test "a port bound to an IPv6 address on a network without subnet6 is refused, and nothing is left" {
+	bundle_set_args sleep 100
+	run brig_in_host run -d --bundle "$BUNDLE" -p '[fd00::1]:18084:80' "$ID"
+	assert_one_line_error
+	assert_output_contains "port [fd00::1]:18084/tcp: network \`brig\` has no subnet6"
+	[ ! -e "$BRIG_ROOT/$ID" ] || fail "state directory left"
+	[ -z "$(ls -A "$BRIG_ROOT/.net/ports" 2>/dev/null)" ] || fail "port claim left"
+	[ -z "$(ls -A "$BRIG_ROOT/.net/networks/brig/leases" 2>/dev/null)" ] || fail "lease left"
+	[ -z "$(ip netns exec "$HOST_NS" ip -o link show type veth)" ] || fail "veth made"
+}
