@@ -37,11 +37,15 @@ LATER_PACKAGES=(
 	# brig's IPv6 and sctp forwarding tests (tests/integration/network.bats)
 	socat                 # prints the masqueraded peer; sctp and IPv6 servers
 	python3               # the sctp client and small socket helpers of those tests
+	# issue 9: every tool a test runs comes from here, not from what a machine happens to have
+	strace                # fault injection into brig's syscalls (tests/integration/fds.bats)
+	passwd                # useradd/usermod/userdel for the rootless tests' own users and subordinate ids
 )
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).
 GUEST_LANE_PACKAGES=(
 	qemu-system-x86 linux-image-amd64 criu kmod busybox-static iproute2 nftables
+	xz-utils zstd gzip # compressed kernel modules for the initramfs (build-initramfs.sh)
 )
 # ---- end of guest lane block
 

@@ -1,12 +1,12 @@
 # Helpers for the real-client tests (integration/containerd.bats, integration/podman.bats): containerd and
 # Podman drive brig as their OCI runtime. Loaded after integration/helpers.bash.
 
-# Skips the whole file's tests with a clear reason when a client is not installed (scripts/setup.sh
-# installs them all).
+# Fails with a clear reason when a client is not installed: scripts/setup.sh installs them all, so a missing
+# one is a broken setup, which a skip would hide.
 require_commands() {
 	local c
 	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (run scripts/setup.sh)"
+		command -v "$c" >/dev/null 2>&1 || fail "$c is not installed (run scripts/setup.sh)"
 	done
 }
 
@@ -51,7 +51,7 @@ kill_pids_with_arg() {
 	done
 }
 
-# Lazily unmounts every mount point at or below DIR (deepest first), in this mount namespace.
+# Lazily unmounts every mount point below DIR (deepest first), in this mount namespace.
 umount_under() {
 	local m
 	for m in $(mounts_under "$1"); do

@@ -5,7 +5,7 @@ load helpers
 
 # start_recvtty [recvtty args...]: receiver in the background on $TEST_DIR/tty.sock, output in tty.out.
 start_recvtty() {
-	[ -x "$BRIG_HELPERS/recvtty" ] || skip "recvtty not built (BRIG_HELPERS=$BRIG_HELPERS)"
+	[ -x "$BRIG_HELPERS/recvtty" ] || fail "recvtty not built (BRIG_HELPERS=$BRIG_HELPERS)"
 	SOCK=$TEST_DIR/tty.sock
 	BRIG_TEST_TOKEN=$TOKEN "$BRIG_HELPERS/recvtty" "$@" "$SOCK" >"$TEST_DIR/tty.out" 2>"$TEST_DIR/tty.err" </dev/null 3>&- &
 	RECVTTY_PID=$!

@@ -16,7 +16,7 @@ setup_file() {
 	command -v containerd >/dev/null && command -v ctr >/dev/null && command -v umoci >/dev/null &&
 		command -v skopeo >/dev/null || return 0
 	build_rootfs_cache
-	CD_DIR=$(mktemp -d /tmp/brig-containerd.XXXXXX)
+	CD_DIR=$(make_test_dir brig-containerd)
 	export CD_DIR CD_SOCK=$CD_DIR/containerd.sock
 	cat >"$CD_DIR/config.toml" <<-EOF
 		version = 2
@@ -72,7 +72,7 @@ teardown_file() {
 	kill_pids_with_arg "$CD_SOCK"
 	kill_pids_with_arg "$CD_DIR"
 	umount_under "$CD_DIR"
-	rm -rf "$CD_DIR"
+	remove_test_dir "$CD_DIR"
 }
 
 setup() {

@@ -74,9 +74,24 @@ file_is_static() {
 # ---------------------------------------------------------------------------------------------------------
 # per-test setup and teardown
 
+# make_test_dir PREFIX -> prints a new directory under /tmp (or $BRIG_TEST_TMPDIR) for a test's files:
+# rootfs copies, state, client storage. Those need exec, setuid and device nodes, whatever /tmp's mount
+# options are on this machine; where /tmp is mounted noexec, nosuid or nodev (as a tmpfs /tmp often is),
+# the directory gets a tmpfs of its own. Whoever removes it unmounts what is under it first
+# (cleanup_mounts, umount_under), the directory's own mount included.
+make_test_dir() {
+	local dir opts
+	dir=$(mktemp -d "${BRIG_TEST_TMPDIR:-/tmp}/$1.XXXXXX") || return 1
+	opts=$(findmnt -n -o OPTIONS -T "$dir") || return 1
+	case ",$opts," in
+	*,noexec,* | *,nosuid,* | *,nodev,*) mount -t tmpfs -o mode=700 brig-test "$dir" || return 1 ;;
+	esac
+	echo "$dir"
+}
+
 common_setup() {
 	build_rootfs_cache
-	TEST_DIR=$(mktemp -d /tmp/brig-test.XXXXXX)
+	TEST_DIR=$(make_test_dir brig-test)
 	# Searchable by anyone: user-namespaced containers run as unprivileged host uids.
 	chmod 755 "$TEST_DIR"
 	RAND=${TEST_DIR##*.}
@@ -105,7 +120,7 @@ common_teardown() {
 	while read -r ns; do
 		[ -n "$ns" ] && ip netns delete "$ns" 2>/dev/null
 	done <"$TEST_DIR/netns"
-	rm -rf "$TEST_DIR"
+	remove_test_dir "$TEST_DIR"
 }
 
 setup() {
@@ -184,9 +199,15 @@ cleanup_cgroups() {
 	done
 }
 
-# Mount points under the test directory, deepest first.
+# Mount points below a directory, deepest first; not the directory's own (make_test_dir may have made it).
 mounts_under() {
-	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
+	awk -v d="$1" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+# Removes a directory of make_test_dir's, its own mount (if it got one) with it.
+remove_test_dir() {
+	mountpoint -q "$1" && umount -l "$1"
+	rm -rf "$1"
 }
 
 cleanup_mounts() {
@@ -337,6 +358,39 @@ make_netns() {
 	ip netns add "$name" || return 1
 	echo "$name" >>"$TEST_DIR/netns"
 	echo "$name"
+}
+
+# A device node of the test's own, so that no test leans on the host's /dev (machines of this kind differ:
+# one has no /dev/autofs). It lives on a tmpfs mounted with `dev`, since the filesystem under $TEST_DIR may
+# be mounted nodev. make_device_node NAME c|b MAJOR MINOR -> prints its path; teardown unmounts it.
+make_device_node() {
+	local dir=$TEST_DIR/devnodes
+	if ! mountpoint -q "$dir"; then
+		mkdir -p "$dir"
+		mount -t tmpfs -o dev,mode=755,size=64k brig-test-dev "$dir" || return 1
+	fi
+	mknod -m 666 "$dir/$1" "$2" "$3" "$4" || return 1
+	echo "$dir/$1"
+}
+
+# An unprivileged user for the test, with subordinate uid and gid ranges of its own: useradd gives none
+# when /etc/subuid is missing or SUB_UID_COUNT is 0, so the test adds them itself (a free range above every
+# range already listed, under a lock, since test files run in parallel). userdel removes user and ranges.
+# make_test_user NAME [COUNT]
+make_test_user() {
+	local name=$1 count=${2:-65536}
+	(
+		flock 9
+		useradd -M -d /nonexistent -s /bin/sh "$name" || exit 1
+		local file opt start
+		for file in subuid subgid; do
+			[ "$file" = subuid ] && opt=--add-subuids || opt=--add-subgids
+			grep -q "^$name:" "/etc/$file" 2>/dev/null && continue
+			start=$(awk -F: 'BEGIN { end = 200000 } $2 + $3 > end { end = $2 + $3 } END { print end }' \
+				"/etc/$file" 2>/dev/null || echo 200000)
+			usermod "$opt" "$start-$((start + count - 1))" "$name" || exit 1
+		done
+	) 9>>"$BRIG_BUILD/.test-users.lock"
 }
 
 # Registers an extra cgroup path (absolute, under /brig/) for teardown to remove.

@@ -21,7 +21,7 @@ PODMAN_TIMEOUT=60
 setup_file() {
 	command -v podman >/dev/null && command -v conmon >/dev/null || return 0
 	build_rootfs_cache
-	PM_DIR=$(mktemp -d /tmp/brig-podman.XXXXXX)
+	PM_DIR=$(make_test_dir brig-podman)
 	chmod 755 "$PM_DIR"
 	export PM_DIR CONTAINERS_CONF=$PM_DIR/containers.conf
 	make_sanitizer_wrapper "$PM_DIR/bin" "$BRIG" "$PM_DIR/brig-state"
@@ -38,7 +38,7 @@ teardown_file() {
 	# conmon, `podman container cleanup` and brig name files under PM_DIR on their command lines.
 	kill_pids_with_arg "$PM_DIR"
 	umount_under "$PM_DIR"
-	rm -rf "$PM_DIR"
+	remove_test_dir "$PM_DIR"
 }
 
 # write_containers_conf DIR RUNTIME_PATH: a containers.conf keeping everything Podman writes under DIR.
@@ -208,8 +208,8 @@ assert_podman_clean() {
 }
 
 @test "podman: -p publishes a port through netavark (in a network namespace of the test)" {
-	command -v netavark >/dev/null || [ -x /usr/lib/podman/netavark ] || skip "netavark is not installed"
-	command -v curl >/dev/null || skip "curl is not installed"
+	command -v netavark >/dev/null || [ -x /usr/lib/podman/netavark ] || fail "netavark is not installed (scripts/setup.sh)"
+	command -v curl >/dev/null || fail "curl is not installed (scripts/setup.sh)"
 	mkdir -p "$TEST_DIR/www"
 	echo "hello through netavark" >"$TEST_DIR/www/index.html"
 	# The whole exchange in a network and mount namespace made for it: netavark's podman0 bridge, its
@@ -241,8 +241,7 @@ assert_podman_clean() {
 
 @test "podman: rootless, as a user the test creates (no cgroups on this v1 host)" {
 	RL_USER=brigpm${RAND:0:6}
-	useradd -M -d /nonexistent -s /bin/sh "$RL_USER"
-	grep -q "^$RL_USER:" /etc/subuid || fail "useradd gave $RL_USER no /etc/subuid range"
+	make_test_user "$RL_USER"
 	local rl=$TEST_DIR/rootless
 	mkdir -p "$rl/xdg" "$rl/home"
 	cp "$BRIG" "$rl/brig-real"

@@ -7,7 +7,7 @@ load helpers
 setup() {
 	common_setup
 	RL_USER=brigrl${RAND:0:6}
-	useradd -M -d /nonexistent -s /bin/sh "$RL_USER"
+	make_test_user "$RL_USER"
 	RL_XDG=$TEST_DIR/xdg
 	mkdir -p "$RL_XDG" "$TEST_DIR/rl"
 	chown "$RL_USER" "$RL_XDG" "$TEST_DIR/rl"
@@ -74,7 +74,7 @@ as_user() {
 	gid=$(id -g "$RL_USER")
 	sub_uid=$(awk -F: -v u="$RL_USER" '$1 == u { print $2 }' /etc/subuid)
 	sub_gid=$(awk -F: -v u="$RL_USER" '$1 == u { print $2 }' /etc/subgid)
-	[ -n "$sub_uid" ] && [ -n "$sub_gid" ] || skip "useradd gave $RL_USER no subordinate ids"
+	[ -n "$sub_uid" ] && [ -n "$sub_gid" ] || fail "make_test_user gave $RL_USER no subordinate ids"
 	jq --argjson u "$uid" --argjson g "$gid" --argjson su "$sub_uid" --argjson sg "$sub_gid" '
 		.process.args = ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"]
 		| .linux.uidMappings = [{containerID: 0, hostID: $u, size: 1}, {containerID: 1, hostID: $su, size: 1000}]
