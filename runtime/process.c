@@ -253,7 +253,9 @@ int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_
         else if (!strncmp(key, "net.", 4))
             needs = BRIG_NS_NETWORK;
         else if (!strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname"))
-            needs = BRIG_NS_UTS;
+            /* As runc and crun: the names have fields of their own, and a sysctl would race with them. */
+            return brig_err_msg(err, EINVAL, "linux.sysctl: `%s` conflicts with the `%s` field: set the name there",
+                                key, key + strlen("kernel."));
         else
             return brig_err_msg(err, EINVAL, "linux.sysctl: `%s` is not namespaced: it would change the host", key);
         if (!brig_spec_namespace(spec, needs))

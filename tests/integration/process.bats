@@ -185,6 +185,18 @@ load helpers
 	assert_nothing_left
 }
 
+@test "kernel.hostname and kernel.domainname sysctls are refused even with a uts namespace (the names have fields)" {
+	local key
+	for key in kernel.hostname kernel/domainname; do
+		bundle_jq '.linux.sysctl = {($k): "evil"}' --arg k "$key"
+		run_in_container hostname
+		assert_failure
+		assert_one_line_error
+		assert_output_contains "linux.sysctl: \`${key//\//.}\` conflicts with the"
+		assert_nothing_left
+	done
+}
+
 @test "an unknown sysctl fails naming it, nothing left" {
 	bundle_jq '.linux.sysctl = {"kernel.no_such_knob": "1"}'
 	run_in_container true
