@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
 
@@ -22,7 +23,11 @@ int cmd_usage_error(const struct brig_context *ctx, const char *command, const c
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
     va_end(ap);
-    brig_err_set(&err, 0, "%s: %s (see `brig %s --help`)", command, msg ? msg : "usage error", command);
+    /* The log line already starts with `brig: `: global errors name no command of their own. */
+    if (!strcmp(command, "brig"))
+        brig_err_set(&err, 0, "%s (see `brig --help`)", msg ? msg : "usage error");
+    else
+        brig_err_set(&err, 0, "%s: %s (see `brig %s --help`)", command, msg ? msg : "usage error", command);
     free(msg);
     return cmd_fail(ctx, err);
 }
@@ -51,7 +56,7 @@ int cmd_parse_id_only(const struct brig_context *ctx, const char *command, const
 
     *id = NULL;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (opt == 'h') {
             cmd_print_help(usage);
             return 0;

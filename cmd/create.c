@@ -86,7 +86,7 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
     *help = false;
     memset(opts, 0, sizeof(*opts));
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+b:f:dp:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:f:dp:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
             opts->bundle = optarg;

@@ -22,7 +22,7 @@ int cmd_delete(struct brig_context *ctx, int argc, char **argv)
     int opt;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+fh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "fh", options, NULL)) != -1) {
         switch (opt) {
         case 'f':
             force = true;

@@ -58,7 +58,7 @@ int cmd_events(struct brig_context *ctx, int argc, char **argv)
     int opt;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
         case OPT_INTERVAL:
             if (parse_duration_ms(optarg, &interval_ms) < 0)

@@ -16,7 +16,7 @@ int cmd_features(struct brig_context *ctx, int argc, char **argv)
     int opt;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (opt == 'h') {
             cmd_print_help(usage);
             return 0;

@@ -23,7 +23,7 @@ int cmd_kill(struct brig_context *ctx, int argc, char **argv)
     int opt;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+ah", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "ah", options, NULL)) != -1) {
         switch (opt) {
         case 'a':
             all = true;

@@ -26,7 +26,7 @@ int cmd_list(struct brig_context *ctx, int argc, char **argv)
     int opt;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+f:qh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "f:qh", options, NULL)) != -1) {
         switch (opt) {
         case 'f':
             if (!strcmp(optarg, "json"))

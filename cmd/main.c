@@ -186,7 +186,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[optind], commands[i].name)) {
             char **sub_argv = argv + optind;
             int sub_argc = argc - optind;
-            optind = 1;
+            /* 0, not 1: glibc then starts afresh and takes each command's own ordering (most let options
+             * follow the id, as runc does; exec and ps stop at the first argument). */
+            optind = 0;
             status = commands[i].fn(&ctx, sub_argc, sub_argv);
             free(default_root);
             free(absolute_root);

@@ -34,7 +34,7 @@ int cmd_spec(struct brig_context *ctx, int argc, char **argv)
     int opt, ret;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+b:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "b:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b':
             bundle = optarg;

@@ -98,7 +98,7 @@ int cmd_update(struct brig_context *ctx, int argc, char **argv)
     int opt, bad = 0;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+r:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "r:h", options, NULL)) != -1) {
         const char *name = opt >= 256 ? options[opt - 256 + 1].name : NULL;
         switch (opt) {
         case 'r':

@@ -236,10 +236,16 @@ static int container_pids(const struct brig_context *ctx, const char *id, pid_t 
 
     *pids = NULL;
     *n = 0;
-    ret = open_live(ctx, id, false, &dir, &state, &status, err);
+    ret = brig_store_open(ctx, id, false, &dir, &state, err);
     if (ret < 0)
         return ret;
+    status = brig_container_status(&dir, state);
     brig_store_close(&dir);
+    if (!state)
+        return brig_err_msg(err, EINVAL, "container `%s` is still being created", id);
+    /* As runc: a stopped container has no processes, which is an empty list rather than an error. */
+    if (!strcmp(status, "stopped") || !state->cgroup_path)
+        return 0;
     ret = brig_cgroup_detect(&mode, err);
     return ret < 0 ? ret : brig_cgroup_pids(mode, state->cgroup_path, pids, n, err);
 }

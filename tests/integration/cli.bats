@@ -65,6 +65,10 @@ stderr_of() {
 	run stderr_of brig frobnicate
 	assert_one_line_error
 	assert_output_contains frobnicate
+	if is_brig; then
+		# One `brig:` prefix, and no `brig brig --help`.
+		[ "$output" = 'brig: unknown command `frobnicate` (see `brig --help`)' ] || fail "got: $output"
+	fi
 }
 
 @test "an unknown global or command flag fails with one line naming it" {

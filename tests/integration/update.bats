@@ -25,6 +25,27 @@ start_sleeper() {
 	wait_for_status "$ID" running
 }
 
+@test "update takes its flags after the container id too, as runc does" {
+	start_sleeper
+	run brig update "$ID" --cpuset-cpus 0 --cpu-period 150000 --pids-limit 25
+	assert_success
+	[ "$(cg_read pids pids.max)" = 25 ]
+	if is_v2; then
+		[ "$(cg_read cpuset cpuset.cpus)" = 0 ]
+		[ "$(cg_read cpu cpu.max)" = "20000 150000" ]
+	else
+		[ "$(cg_read cpuset cpuset.cpus)" = 0 ]
+		[ "$(cg_read cpu cpu.cfs_period_us)" = 150000 ]
+	fi
+	# The same for the other commands that take one id: options before or after it.
+	run brig kill "$ID" KILL --all
+	assert_success
+	wait_for_status "$ID" stopped
+	run brig delete "$ID" --force
+	assert_success
+	[ ! -e "$BRIG_ROOT/$ID" ]
+}
+
 @test "update flags change memory, pids and cpu of a running container" {
 	start_sleeper
 	run brig update --memory 128m --memory-swap 256m --pids-limit 30 --cpu-quota 50000 --cpu-period 200000 --cpu-share 256 "$ID"
