@@ -70,14 +70,12 @@ static char *cap_name(int cap, char *buf, size_t len)
     return buf;
 }
 
-static void append_warning(char **warnings, int cap)
+static void append_warning(char **warnings, const char *set, const char *name, const char *why)
 {
-    char name[64];
     char *joined = NULL;
 
-    cap_name(cap, name, sizeof(name));
-    if (asprintf(&joined, "%s%sprocess.capabilities.ambient: `%s` ignored: it is not both permitted and inheritable",
-                 *warnings ? *warnings : "", *warnings ? "; " : "", name) < 0)
+    if (asprintf(&joined, "%s%sprocess.capabilities.%s: `%s` ignored: %s", *warnings ? *warnings : "",
+                 *warnings ? "; " : "", set, name, why) < 0)
         return;
     free(*warnings);
     *warnings = joined;
@@ -101,9 +99,12 @@ int brig_caps_plan_build(const struct brig_process *proc, uint64_t host_bounding
         for (size_t i = 0; i < counts[set]; i++) {
             int cap;
 
-            if (brig_cap_from_name(lists[set][i], &cap) < 0)
-                return brig_err_msg(err, EINVAL, "process.capabilities.%s: unknown capability `%s`", set_names[set],
-                                    lists[set][i]);
+            /* As runc: a name this build cannot map (newer than libcap, or a typo) is dropped with a warning
+             * rather than failing the container; leaving a capability out never grants anything. */
+            if (brig_cap_from_name(lists[set][i], &cap) < 0) {
+                append_warning(warnings, set_names[set], lists[set][i], "unknown capability");
+                continue;
+            }
             if (!(host_bounding & (1ULL << cap))) {
                 /* What brig cannot pass on is simply not in the container's bounding set either. */
                 if (set == BRIG_CAP_BOUNDING)
@@ -125,7 +126,8 @@ int brig_caps_plan_build(const struct brig_process *proc, uint64_t host_bounding
         if ((plan->sets[BRIG_CAP_AMBIENT] & bit) &&
             !(plan->sets[BRIG_CAP_PERMITTED] & plan->sets[BRIG_CAP_INHERITABLE] & bit)) {
             plan->sets[BRIG_CAP_AMBIENT] &= ~bit;
-            append_warning(warnings, cap);
+            append_warning(warnings, "ambient", cap_name(cap, name, sizeof(name)),
+                           "it is not both permitted and inheritable");
         }
     }
     return 0;

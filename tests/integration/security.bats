@@ -75,10 +75,24 @@ assert_refused() {
 	[ "$(status_field CapBnd)" = "$host" ] || fail "expected CapBnd $host"
 }
 
-@test "security: an unknown capability is refused before anything is created" {
-	require_brig
-	bundle_jq '.process.capabilities.bounding += ["CAP_FOO"]'
-	assert_refused 'process.capabilities.bounding: unknown capability `CAP_FOO`'
+@test "security: an unknown capability is skipped with a warning, as runc does (config and exec --cap)" {
+	bundle_jq '.process.capabilities = {bounding: ["CAP_KILL", "CAP_FOO"], effective: ["CAP_KILL", "CAP_NEWER_THAN_LIBCAP"],
+		permitted: ["CAP_KILL", "CAP_FOO"], inheritable: [], ambient: []}'
+	bundle_set_args sh -c 'grep CapEff /proc/self/status; exec sleep 1000'
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	assert_success
+	if is_brig; then
+		assert_output_contains 'process.capabilities.bounding: `CAP_FOO` ignored: unknown capability' \
+			'process.capabilities.effective: `CAP_NEWER_THAN_LIBCAP` ignored'
+	fi
+	wait_for_status "$ID" running
+	run cat "$TEST_DIR/$ID.out"
+	[ "$(status_field CapEff)" = "$(hex_mask $CAP_KILL)" ] || fail "CapEff: $output"
+	run brig exec --cap CAP_BOGUS --cap CAP_NET_BIND_SERVICE "$ID" grep CapEff /proc/self/status
+	assert_success
+	[ "$(status_field CapEff)" = "$(hex_mask $((CAP_KILL | CAP_NET_BIND_SERVICE)))" ] || fail "exec CapEff: $output"
+	is_brig && assert_output_contains '`CAP_BOGUS` ignored: unknown capability'
+	true
 }
 
 @test "security: a capability outside brig's bounding set is a clear error" {

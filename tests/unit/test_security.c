@@ -128,10 +128,25 @@ static void test_caps_errors(void **state)
     assert_true(brig_caps_plan_build(spec->process, ~0ULL & ~(1ULL << 24), &plan, &warnings, &err) < 0);
     assert_string_equal(err->msg, "process.capabilities.permitted: `CAP_SYS_RESOURCE` is not in brig's bounding set");
 
-    assert_prepare_error("\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_FOO\"]}", NULL,
-                         "process.capabilities.bounding: unknown capability `CAP_FOO`");
     assert_prepare_error("\"capabilities\":{\"effective\":[\"CAP_KILL\"]}", NULL,
                          "process.capabilities.effective: `CAP_KILL` is not in the permitted set");
+}
+
+static void test_caps_unknown_skipped(void **state)
+{
+    cleanup_spec struct brig_spec *spec =
+        parse("\"capabilities\":{\"bounding\":[\"CAP_KILL\",\"CAP_FOO\"],\"permitted\":[\"cap_kill\"]}", NULL);
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free char *warnings = NULL;
+    struct brig_caps_plan plan;
+
+    (void) state;
+    assert_int_equal(brig_caps_plan_build(spec->process, ~0ULL, &plan, &warnings, &err), 0);
+    assert_true(plan.sets[BRIG_CAP_BOUNDING] == 1ULL << 5);
+    assert_true(plan.sets[BRIG_CAP_PERMITTED] == 0);
+    assert_non_null(warnings);
+    assert_non_null(strstr(warnings, "process.capabilities.bounding: `CAP_FOO` ignored: unknown capability"));
+    assert_non_null(strstr(warnings, "process.capabilities.permitted: `cap_kill` ignored: unknown capability"));
 }
 
 /* ---- seccomp ---- */
@@ -350,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_caps_plan),
         cmocka_unit_test(test_caps_absent),
         cmocka_unit_test(test_caps_errors),
+        cmocka_unit_test(test_caps_unknown_skipped),
         cmocka_unit_test(test_seccomp_names),
         cmocka_unit_test(test_seccomp_errors),
         cmocka_unit_test(test_fnv1a),
