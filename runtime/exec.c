@@ -188,6 +188,7 @@ struct exec_child {
 
 static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, struct brig_err **err)
 {
+    bool cwd_deferred = false;
     char go = 0;
     ssize_t n;
     int ret;
@@ -224,8 +225,12 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
         ret = brig_process_apply_oom_score(c->proc, err);
     if (ret < 0)
         return ret;
+    /* As create does, and runc for exec: HOME from the container's passwd when the process sets none. */
+    ret = brig_process_default_home(c->proc, err);
+    if (ret < 0)
+        return ret;
     /* Checked here, before a seccomp filter that might deny getcwd() is loaded. */
-    ret = brig_process_enter_cwd(c->proc, err);
+    ret = brig_process_enter_cwd(c->proc, &cwd_deferred, err);
     if (ret < 0)
         return ret;
     /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
@@ -241,9 +246,11 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
     ret = brig_security_after_user(c->security, err);
     if (ret < 0)
         return ret;
-    ret = brig_process_enter_cwd(c->proc, err);
-    if (ret < 0)
-        return ret;
+    if (cwd_deferred) {
+        ret = brig_process_enter_cwd(c->proc, NULL, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = brig_process_find_executable(c->proc, exe, exe_len, err);
     if (ret < 0)
         return ret;

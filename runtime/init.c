@@ -98,6 +98,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
 {
     const struct brig_spec *spec = args->spec;
     const struct brig_process *proc = spec->process;
+    bool cwd_deferred = false;
     bool new_user_ns = args->ns_plan->clone_flags & CLONE_NEWUSER;
     bool has_mount_ns = brig_spec_namespace(spec, BRIG_NS_MOUNT) != NULL;
     struct brig_rootfs_ctx rootfs = {
@@ -156,6 +157,10 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_apply_sysctl(spec->linux_cfg, err);
     if (ret < 0)
         return ret;
+    /* Before finalize, which may make the root read-only. */
+    ret = brig_process_make_cwd(proc, err);
+    if (ret < 0)
+        return ret;
     if (proc->terminal) {
         ret = brig_console_setup_pty(spec->process, args->console_fd, true, err);
         if (ret < 0)
@@ -178,11 +183,8 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_process_apply_oom_score(proc, err);
     if (ret < 0)
         return ret;
-    ret = brig_process_make_cwd(proc, err);
-    if (ret < 0)
-        return ret;
     /* Checked here, before a seccomp filter that might deny getcwd() is loaded. */
-    ret = brig_process_enter_cwd(proc, err);
+    ret = brig_process_enter_cwd(proc, &cwd_deferred, err);
     if (ret < 0)
         return ret;
     ret = brig_process_default_home(spec->process, err);
@@ -201,10 +203,12 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = brig_security_after_user(args->security, err);
     if (ret < 0)
         return ret;
-    /* Again as the user: the cwd must be usable by the process, and stays inside the container. */
-    ret = brig_process_enter_cwd(proc, err);
-    if (ret < 0)
-        return ret;
+    /* Again as the user when root could not enter it; checked to be inside the container the same way. */
+    if (cwd_deferred) {
+        ret = brig_process_enter_cwd(proc, NULL, err);
+        if (ret < 0)
+            return ret;
+    }
     return brig_process_find_executable(proc, exe, exe_len, err);
 }
 

@@ -334,12 +334,21 @@ void brig_protect_brig_binary(bool no_user_ns)
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-int brig_process_enter_cwd(const struct brig_process *proc, struct brig_err **err)
+int brig_process_enter_cwd(const struct brig_process *proc, bool *deferred, struct brig_err **err)
 {
     char cwd[4096];
 
-    if (chdir(proc->cwd) < 0)
+    if (deferred)
+        *deferred = false;
+    if (chdir(proc->cwd) < 0) {
+        /* As runc: a directory only the container's user may enter (a volume chowned to it, which root in a
+         * user namespace cannot search) is entered again once we are that user. */
+        if (deferred && (errno == EACCES || errno == EPERM)) {
+            *deferred = true;
+            return 0;
+        }
         return brig_err_sys(err, "process.cwd: chdir to `%s`", proc->cwd);
+    }
     /* getcwd() fails with ENOENT when the directory is not reachable from our root. */
     if (!getcwd(cwd, sizeof(cwd))) {
         /* A seccomp filter loaded early may deny getcwd: the check already passed before it was loaded. */

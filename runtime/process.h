@@ -31,9 +31,10 @@ void brig_reset_signals(void);
 int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_err **err);
 /* Adds HOME (from the container's /etc/passwd, or "/") when process.env has none; call after pivot_root. */
 int brig_process_default_home(struct brig_process *proc, struct brig_err **err);
-/* chdir to process.cwd and make sure it is inside the container's root: a cwd like /proc/self/fd/N could
+/* chdir to process.cwd (with `deferred`, as root before the user switch: a permission error only sets it, to
+ * try again as the user) and make sure it is inside the container's root: a cwd like /proc/self/fd/N could
  * otherwise land on a directory of the host that brig still has open (the 2024 leaked-cwd escapes). */
-int brig_process_enter_cwd(const struct brig_process *proc, struct brig_err **err);
+int brig_process_enter_cwd(const struct brig_process *proc, bool *deferred, struct brig_err **err);
 /* Creates process.cwd when missing (as root, before the user switch), like runc. */
 int brig_process_make_cwd(const struct brig_process *proc, struct brig_err **err);
 int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err);

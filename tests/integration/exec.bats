@@ -35,6 +35,19 @@ start_sleeper() {
 	assert_output_contains "bar /tmp 1000:1001"
 }
 
+@test "exec sets HOME from the user's passwd entry in the container when the env has none" {
+	start_sleeper
+	run brig exec "$ID" sh -c 'echo "home=$HOME"'
+	assert_success
+	[ "$output" = home=/root ] || fail "root: $output"
+	run brig exec --user 1000 "$ID" sh -c 'echo "home=$HOME"'
+	[ "$output" = home=/home ] || fail "tester: $output"
+	run brig exec --user 4242 "$ID" sh -c 'echo "home=$HOME"'
+	[ "$output" = home=/ ] || fail "no passwd entry: $output"
+	run brig exec --env HOME=/mine "$ID" sh -c 'echo "home=$HOME"'
+	[ "$output" = home=/mine ] || fail "given: $output"
+}
+
 @test "exec --process runs a process.json" {
 	start_sleeper
 	cat >"$TEST_DIR/process.json" <<-EOF

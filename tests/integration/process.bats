@@ -55,6 +55,21 @@ load helpers
 	[ "$output" = /new/work/dir ]
 }
 
+@test "a missing cwd is created even when the root is read-only" {
+	bundle_jq '.process.cwd = "/made/for/you" | .root.readonly = true'
+	run_in_container sh -c 'pwd; touch /x 2>/dev/null || echo read-only'
+	assert_success
+	assert_output_contains /made/for/you read-only
+}
+
+@test "a cwd that root can enter but the container user cannot still works, as with runc" {
+	mkdir -m 0700 "$ROOTFS/secret"
+	bundle_jq '.process.cwd = "/secret" | .process.user = {uid: 1000, gid: 1000}'
+	run_in_container sh -c 'echo "cwd=$(pwd) uid=$(id -u)"'
+	assert_success
+	[ "$output" = "cwd=/secret uid=1000" ] || fail "got: $output"
+}
+
 @test "user uid, gid and additionalGids" {
 	bundle_jq '.process.user = {uid: 1000, gid: 1001, additionalGids: [10, 20, 30]}'
 	run_in_container sh -c 'echo "$(id -u) $(id -g)"; id -G; grep -E "^(Uid|Gid|Groups):" /proc/self/status'
