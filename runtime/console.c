@@ -98,6 +98,11 @@ int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool
     slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         return brig_err_sys(err, "open pty slave `%s`", slave_name);
+    /* As runc: the process's user owns its terminal, so it can use it (the devpts mount's gid= gives the group).
+     * EINVAL: the uid is not mapped in this user namespace; EPERM, EROFS: devpts will not change; then the
+     * terminal stays as the kernel made it rather than the container failing. */
+    if (fchown(slave, proc->user.uid, (gid_t) -1) < 0 && errno != EINVAL && errno != EPERM && errno != EROFS)
+        return brig_err_sys(err, "give pty slave `%s` to uid %u", slave_name, proc->user.uid);
     if (proc->has_console_size) {
         struct winsize ws = {.ws_row = (unsigned short) proc->console_height,
                              .ws_col = (unsigned short) proc->console_width};

@@ -44,6 +44,20 @@ recvtty_output() {
 	assert_nothing_left
 }
 
+@test "terminal: the pty belongs to process.user, as with runc" {
+	bundle_jq '.process.terminal = true | .process.user = {uid: 1000, gid: 1000}'
+	bundle_set_args sh -c 'echo "owner=$(stat -c %u:%g "$(tty)")"; echo ok >"$(tty)" && echo writable'
+	start_recvtty --dump
+	brig_create "$ID" --console-socket "$SOCK"
+	assert_success
+	run brig start "$ID"
+	assert_success
+	wait_for_status "$ID" stopped
+	run recvtty_output
+	# gid 5 (tty) comes from the devpts mount's gid=5 option.
+	assert_output_contains "owner=1000:5" writable
+}
+
 @test "terminal: input written to the master reaches the process" {
 	bundle_jq '.process.terminal = true'
 	bundle_set_args sh -c 'read line; echo "got:$line"'

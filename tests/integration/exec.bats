@@ -74,6 +74,10 @@ start_sleeper() {
 	run script -qec "BRIG_TEST_TOKEN=$TOKEN $BRIG --root $BRIG_ROOT exec -t $ID tty" /dev/null </dev/null
 	assert_success
 	assert_output_contains "/dev/pts/"
+	# As runc: the exec'd user owns its terminal.
+	run script -qec "BRIG_TEST_TOKEN=$TOKEN $BRIG --root $BRIG_ROOT exec -t --user 1000:1000 $ID sh -c 'stat -c owner=%u \$(tty)'" /dev/null </dev/null
+	assert_success
+	assert_output_contains "owner=1000"
 }
 
 @test "exec of a missing binary, into a missing or stopped container, without a command: clear errors" {
