@@ -155,10 +155,10 @@ static int wait_ready(int sync_fd, pid_t pid, const struct brig_spec *spec, cons
         if (n > 1 && buf[0] == BRIG_SYNC_ERROR)
             return brig_err_decode(err, buf + 1, (int) n - 1);
         if (n == 1 && buf[0] == BRIG_SYNC_HOOKS) {
-            ret = brig_hooks_run("prestart", spec->hooks.prestart, spec->hooks.n_prestart, state_json, err);
+            ret = brig_hooks_run("prestart", spec->hooks.prestart, spec->hooks.n_prestart, state_json, NULL, err);
             if (ret == 0)
                 ret = brig_hooks_run("createRuntime", spec->hooks.create_runtime, spec->hooks.n_create_runtime,
-                                     state_json, err);
+                                     state_json, NULL, err);
             if (ret == 0)
                 ret = send_go(sync_fd, NULL, 0, err);
             if (ret < 0)

@@ -1,5 +1,5 @@
-/* OCI hooks: each runs with the container state JSON on stdin, its own args and env (nothing inherited),
- * and an optional timeout. What a failing hook means is the caller's business (fatal for the create and
+/* OCI hooks: each runs with the container state JSON on stdin, its own args and env (with none, only brig's
+ * PATH, so that a hook finds the programs it runs as it would under runc), and an optional timeout. What a failing hook means is the caller's business (fatal for the create and
  * start phases, a warning for poststart and poststop). */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +27,15 @@ static int64_t now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-__attribute__((noreturn)) static void hook_child(const struct brig_hook *hook, int stdin_fd, int stderr_fd)
+#define BRIG_HOOK_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+__attribute__((noreturn)) static void hook_child(const struct brig_hook *hook, const char *cwd, int stdin_fd,
+                                                 int stderr_fd)
 {
     char *default_argv[] = {hook->path, NULL};
+    char path_env[4096];
+    char *path_only_env[] = {path_env, NULL};
+    const char *path = getenv("PATH");
 
     dup2(stdin_fd, STDIN_FILENO);
     /* The hook's stdout goes to our stderr: brig's stdout belongs to the caller's protocol (state JSON...). */
@@ -37,7 +43,12 @@ __attribute__((noreturn)) static void hook_child(const struct brig_hook *hook, i
     dup2(stderr_fd, STDERR_FILENO);
     brig_reset_signals();
     brig_seal_fds(0, NULL);
-    execve(hook->path, hook->n_args ? hook->args : default_argv, hook->env ? hook->env : (char *[]){NULL});
+    if (cwd && chdir(cwd) < 0) {
+        dprintf(STDERR_FILENO, "chdir to `%s`: %s", cwd, strerror(errno));
+        _exit(127);
+    }
+    snprintf(path_env, sizeof(path_env), "PATH=%s", path && *path ? path : BRIG_HOOK_DEFAULT_PATH);
+    execve(hook->path, hook->n_args ? hook->args : default_argv, hook->env ? hook->env : path_only_env);
     dprintf(STDERR_FILENO, "exec: %s", strerror(errno));
     _exit(127);
 }
@@ -57,7 +68,7 @@ static void last_line(char *text, size_t len, char *out, size_t out_len)
 }
 
 int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook, const char *state_json,
-                  struct brig_err **err)
+                  const char *cwd, struct brig_err **err)
 {
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
     cleanup_close int pidfd = -1;
@@ -82,7 +93,7 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
         goto out;
     }
     if (pid == 0)
-        hook_child(hook, in_pipe[0], out_pipe[1]);
+        hook_child(hook, cwd, in_pipe[0], out_pipe[1]);
     close(in_pipe[0]);
     close(out_pipe[1]);
     in_pipe[0] = out_pipe[1] = -1;
@@ -162,10 +173,10 @@ out:
 }
 
 int brig_hooks_run(const char *phase, const struct brig_hook *hooks, size_t n, const char *state_json,
-                   struct brig_err **err)
+                   const char *cwd, struct brig_err **err)
 {
     for (size_t i = 0; i < n; i++) {
-        int ret = brig_hook_run(phase, i, &hooks[i], state_json, err);
+        int ret = brig_hook_run(phase, i, &hooks[i], state_json, cwd, err);
         if (ret < 0)
             return ret;
     }

@@ -72,8 +72,9 @@ static int run_create_hooks(struct brig_init_args *args, struct brig_err **err)
     }
     if (!hooks->n_create_container)
         return 0;
+    /* In the container's root (not yet pivoted into), as runc and the runtime-spec expect. */
     return brig_hooks_run("createContainer", hooks->create_container, hooks->n_create_container,
-                          args->hook_state ? args->hook_state : "{}", err);
+                          args->hook_state ? args->hook_state : "{}", args->rootfs, err);
 }
 
 static int become_root_in_user_ns(struct brig_err **err)
@@ -260,7 +261,7 @@ void brig_init_main(struct brig_init_args *args)
         _exit(1);
     if (args->spec->hooks.n_start_container &&
         brig_hooks_run("startContainer", args->spec->hooks.start_container, args->spec->hooks.n_start_container,
-                       args->hook_state ? args->hook_state : "{}", &err) < 0) {
+                       args->hook_state ? args->hook_state : "{}", "/", &err) < 0) {
         brig_write_all(fifo, err->msg, strlen(err->msg));
         _exit(1);
     }

@@ -389,7 +389,7 @@ void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_
     for (size_t i = 0; i < n; i++) {
         cleanup_err struct brig_err *hook_err = NULL;
 
-        if (brig_hook_run(phase, i, &hooks[i], json, &hook_err) < 0)
+        if (brig_hook_run(phase, i, &hooks[i], json, NULL, &hook_err) < 0)
             brig_log(ctx, BRIG_LOG_WARNING, "%s", hook_err->msg);
     }
 }

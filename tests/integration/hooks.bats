@@ -33,6 +33,21 @@ host_hook() {
 	assert_nothing_left
 }
 
+@test "a hook without env gets brig's PATH; createContainer and startContainer run in the container's root" {
+	bundle_set_args true
+	bundle_jq '.hooks = {
+		createRuntime: [{path: "/bin/sh", args: ["sh", "-c", "echo \"path=$PATH\" >> \($log)"]}],
+		createContainer: [{path: "/bin/sh", args: ["sh", "-c", "echo \"cc-cwd=$(pwd)\" >> \($log)"]}],
+		startContainer: [{path: "/bin/sh", args: ["sh", "-c", "echo \"sc-cwd=$(pwd)\" > /tmp/sc.log"]}]}' \
+		--arg log "$TEST_DIR/hooks.log"
+	bundle_jq '.process.cwd = "/tmp"'
+	PATH=$PATH:/brig-test-marker run brig run --bundle "$BUNDLE" "$ID"
+	assert_success
+	run cat "$TEST_DIR/hooks.log"
+	assert_output_contains "path=$PATH:/brig-test-marker" "cc-cwd=$(readlink -f "$ROOTFS")"
+	[ "$(cat "$ROOTFS/tmp/sc.log")" = "sc-cwd=/" ] || fail "startContainer: $(cat "$ROOTFS/tmp/sc.log")"
+}
+
 @test "createContainer runs in the container's namespaces, createRuntime in the runtime's" {
 	bundle_jq '.hooks = {
 		createRuntime: [{path: "/bin/sh", args: ["sh", "-c", "readlink /proc/self/ns/mnt >> \($log)"]}],
