@@ -173,7 +173,14 @@ int cmd_exec(struct brig_context *ctx, int argc, char **argv)
     opts.env = env;
     opts.caps = caps;
     opts.additional_gids = gids;
-    status = brig_container_exec(ctx, &opts, &exit_status, &err) < 0 ? cmd_fail(ctx, err) : exit_status;
+    /* As runc: 255 when exec itself failed (the process never ran), so that callers can tell it from the
+     * process's own status; usage errors above stay 1. */
+    if (brig_container_exec(ctx, &opts, &exit_status, &err) < 0) {
+        cmd_fail(ctx, err);
+        status = 255;
+    } else {
+        status = exit_status;
+    }
     free(env);
     free(caps);
     return status;

@@ -82,14 +82,24 @@ start_sleeper() {
 
 @test "exec of a missing binary, into a missing or stopped container, without a command: clear errors" {
 	start_sleeper
+	# As runc: 255 when exec fails before the process runs (no command included: a --process file may give
+	# one), 1 for a usage error.
 	run brig exec "$ID" no-such-binary
 	assert_one_line_error
 	assert_output_contains "no-such-binary"
+	assert_status 255
 	run brig exec no-such-container true
 	assert_one_line_error
 	assert_output_contains "does not exist"
+	assert_status 255
+	run brig exec --pid-file "$TEST_DIR/no/such/dir/pid" "$ID" true
+	assert_one_line_error
+	assert_status 255
 	run brig exec "$ID"
 	assert_one_line_error
+	assert_status 255
+	run brig exec
+	assert_status 1
 	run brig kill "$ID" KILL
 	wait_for_status "$ID" stopped
 	run brig exec "$ID" true
@@ -116,6 +126,7 @@ start_sleeper() {
 	run brig exec "$ID" true
 	assert_one_line_error
 	assert_output_contains "paused"
+	assert_status 255
 	# With --ignore-paused it joins, and is frozen with the rest until resume.
 	brig exec --ignore-paused "$ID" sh -c 'echo joined' </dev/null >"$TEST_DIR/ignore.out" 2>&1 &
 	local exec_pid=$!
