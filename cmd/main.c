@@ -94,6 +94,26 @@ static int parse_rootless(const char *value, bool *rootless)
     return -1;
 }
 
+/* With --debug, every command's log starts with what was asked, so that a caller's log (containerd's, Podman's)
+ * shows which invocation the following steps belong to. */
+static void log_command_debug(const struct brig_context *ctx, int argc, char **argv)
+{
+    char *line = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    if (!ctx->debug)
+        return;
+    out = open_memstream(&line, &len);
+    if (!out)
+        return;
+    for (int i = 0; i < argc; i++)
+        fprintf(out, "%s%s", i ? " " : "", argv[i]);
+    fclose(out);
+    brig_log(ctx, BRIG_LOG_DEBUG, "command: %s (root `%s`)", line ? line : "", ctx->root);
+    free(line);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -189,7 +209,10 @@ int main(int argc, char **argv)
             /* 0, not 1: glibc then starts afresh and takes each command's own ordering (most let options
              * follow the id, as runc does; exec and ps stop at the first argument). */
             optind = 0;
+            log_command_debug(&ctx, sub_argc, sub_argv);
             status = commands[i].fn(&ctx, sub_argc, sub_argv);
+            if (ctx.debug)
+                brig_log(&ctx, BRIG_LOG_DEBUG, "%s: exit status %d", commands[i].name, status);
             free(default_root);
             free(absolute_root);
             return status;

@@ -538,6 +538,8 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     sync_fds[1] = -1;
     if (ret < 0)
         goto fail;
+    brig_log(ctx, BRIG_LOG_DEBUG, "create: init %d of `%s` cloned%s%s", (int) progress.pid, opts->id,
+             progress.cgroup_path ? " into cgroup " : " (no cgroup)", progress.cgroup_path ? progress.cgroup_path : "");
     brig_cgroup_entry_close(&cgroup_entry);
     ret = state_set_init(state, progress.pid, err);
     if (ret < 0) {

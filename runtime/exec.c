@@ -426,6 +426,8 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
         }
         pid = (pid_t) r;
     }
+    brig_log(ctx, BRIG_LOG_DEBUG, "exec: process %d cloned into the namespaces of `%s` (init %d)%s%s", (int) pid,
+             opts->id, (int) state->pid, cgroup_path ? ", cgroup " : "", cgroup_path ? cgroup_path : "");
     close(sync_fds[1]);
     sync_fds[1] = -1;
     if (ns.pid_fd >= 0 && own_pid_ns >= 0)
@@ -451,6 +453,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
         waitpid(pid, NULL, 0);
         goto out_mask;
     }
+    brig_log(ctx, BRIG_LOG_DEBUG, "exec: process %d runs `%s`", (int) pid, proc->args && proc->args[0] ? proc->args[0] : "");
     if (console_ours >= 0) {
         ret = brig_console_recv_fd(console_ours, &master_fd, err);
         if (ret < 0)
@@ -473,8 +476,11 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
         if (ret < 0)
             goto kill_child;
     }
-    if (!opts->detach)
+    if (!opts->detach) {
         ret = brig_wait_forwarding(pidfd, pid, master_fd, &forward, exit_status, err);
+        if (ret == 0)
+            brig_log(ctx, BRIG_LOG_DEBUG, "exec: process %d exited with status %d", (int) pid, *exit_status);
+    }
     goto out_mask;
 
 kill_child:

@@ -120,6 +120,7 @@ int brig_container_kill(const struct brig_context *ctx, const char *id, int sig,
         /* "container not running": containerd's shim matches these words to tell "already exited" apart. */
         return brig_err_msg(err, ESRCH, "container not running: `%s` has stopped", id);
     }
+    brig_log(ctx, BRIG_LOG_DEBUG, "kill: signal %d to %s of `%s`", sig, all ? "every process" : "the init", id);
     if (all) {
         enum brig_cgroup_mode mode;
 

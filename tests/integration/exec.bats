@@ -48,6 +48,24 @@ start_sleeper() {
 	[ "$output" = home=/mine ] || fail "given: $output"
 }
 
+@test "--debug makes exec log its steps, to --log in its format, or to stderr" {
+	require_brig
+	start_sleeper
+	run brig --debug --log "$TEST_DIR/log.json" --log-format json exec "$ID" sh -c 'exit 3'
+	assert_status 3
+	jq -e -s 'all(.[]; .level and .msg and .time)' "$TEST_DIR/log.json" >/dev/null || fail "not JSON records: $(cat "$TEST_DIR/log.json")"
+	run jq -r 'select(.level == "debug") | .msg' "$TEST_DIR/log.json"
+	assert_output_contains "command: exec $ID sh -c exit 3" "cloned into the namespaces of \`$ID\`" "runs \`sh\`" \
+		"exited with status 3"
+	run brig --debug exec "$ID" true
+	assert_success
+	assert_output_contains "debug: exec: process" "debug: exec: exit status 0"
+	# Without --debug, none of it.
+	run brig exec "$ID" true
+	assert_success
+	[ -z "$output" ] || fail "unexpected output: $output"
+}
+
 @test "exec --process runs a process.json" {
 	start_sleeper
 	cat >"$TEST_DIR/process.json" <<-EOF
