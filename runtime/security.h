@@ -10,7 +10,8 @@
  *                                and seccomp when it cannot wait (no noNewPrivileges and no CAP_SYS_ADMIN left)
  *   brig_process_set_user()      (process.c) groups, gid, uid, umask, noNewPrivileges
  *   brig_security_after_user()   effective/permitted/inheritable/ambient capabilities
- *   brig_security_before_exec()  after the exec fifo: seccomp, as late as possible, and its notify listener */
+ *   brig_security_before_exec()  after the exec fifo, before the startContainer hooks (which run under the
+ *                                filter) and the exec: seccomp, as late as possible, and its notify listener */
 #ifndef BRIG_RUNTIME_SECURITY_H
 #define BRIG_RUNTIME_SECURITY_H
 
