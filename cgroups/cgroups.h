@@ -37,8 +37,6 @@ struct brig_cgroup_log {
 /* What a container's cgroup is set up with. */
 struct brig_cgroup_config {
     const struct brig_resources *resources; /* NULL: no limits */
-    const struct brig_device *devices;      /* linux.devices: allowed besides the default devices */
-    size_t n_devices;
     struct brig_cgroup_log log;
 };
 

@@ -102,11 +102,11 @@ struct brig_dev_rule {
 };
 
 /* The effective rule list, in order, starting with deny-all: the config's rules, then brig's default
- * devices (null, zero, full, random, urandom, tty, console, ptmx, pts, tun, mknod of any) and
- * linux.devices, then the config's deny rules that name particular devices again, so that a config can
- * take a default away. malloc'd array. */
-int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, const struct brig_device *devices,
-                         size_t n_devices, struct brig_dev_rule **rules, size_t *n, struct brig_err **err);
+ * devices (null, zero, full, random, urandom, tty, console, ptmx, pts, tun), then the config's deny rules
+ * that name particular devices again (without mknod), so that a config can take a default away, and last
+ * mknod of any node. linux.devices nodes are allowed only by rules that cover them. malloc'd array. */
+int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, struct brig_dev_rule **rules, size_t *n,
+                         struct brig_err **err);
 /* "c 1:3 rwm" / "a *:* rwm", as v1 devices.allow and devices.deny take it. */
 void brig_dev_rule_text(const struct brig_dev_rule *rule, char *buf, size_t size);
 

@@ -13,9 +13,15 @@
 #define ACC_WRITE 4u
 #define ACC_ALL 7u
 
-/* What every container may use whatever its config says, as runc and crun allow them. */
+/* mknod of any node, which runc and crun allow whatever the config says; it comes last. */
+static const struct brig_dev_rule mknod_rules[] = {
+    {true, 'c', -1, -1, ACC_MKNOD},
+    {true, 'b', -1, -1, ACC_MKNOD},
+};
+
+/* The standard devices, allowed after the config's rules as runc and crun allow them. linux.devices nodes
+ * get nothing of their own, as in runc and crun: the config's rules say what they may do. */
 static const struct brig_dev_rule default_rules[] = {
-    {true, 'c', -1, -1, ACC_MKNOD}, {true, 'b', -1, -1, ACC_MKNOD},
     {true, 'c', 1, 3, ACC_ALL},     /* null */
     {true, 'c', 1, 5, ACC_ALL},     /* zero */
     {true, 'c', 1, 7, ACC_ALL},     /* full */
@@ -28,7 +34,9 @@ static const struct brig_dev_rule default_rules[] = {
     {true, 'c', 10, 200, ACC_ALL},  /* net/tun */
 };
 
-static int parse_access(const char *s, unsigned *out)
+/* Any combination of r, w and m; `a` stands for all three. runc and crun skip letters they do not know,
+ * which turns a typo in a deny rule into no rule at all: brig refuses them instead. */
+static int parse_access(const char *s, unsigned *out, char *bad)
 {
     *out = 0;
     if (!s) {
@@ -40,7 +48,8 @@ static int parse_access(const char *s, unsigned *out)
         case 'r': *out |= ACC_READ; break;
         case 'w': *out |= ACC_WRITE; break;
         case 'm': *out |= ACC_MKNOD; break;
-        default: return -EINVAL;
+        case 'a': *out |= ACC_ALL; break;
+        default: *bad = *s; return -EINVAL;
         }
     }
     return 0;
@@ -51,10 +60,10 @@ static bool covers_everything(const struct brig_dev_rule *rule)
     return rule->type == 'a' || (rule->major < 0 && rule->minor < 0);
 }
 
-int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, const struct brig_device *devices,
-                         size_t n_devices, struct brig_dev_rule **rules, size_t *n, struct brig_err **err)
+int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, struct brig_dev_rule **rules, size_t *n,
+                         struct brig_err **err)
 {
-    size_t cap = 1 + 2 * n_cfg + ARRAY_SIZE(default_rules) + n_devices, count = 0;
+    size_t cap = 1 + 2 * n_cfg + ARRAY_SIZE(default_rules) + ARRAY_SIZE(mknod_rules), count = 0;
     cleanup_free struct brig_dev_rule *out = calloc(cap, sizeof(*out));
     cleanup_free struct brig_dev_rule *cfg_rules = calloc(n_cfg ? n_cfg : 1, sizeof(*cfg_rules));
 
@@ -63,6 +72,7 @@ int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, con
     for (size_t i = 0; i < n_cfg; i++) {
         const struct brig_device_cgroup *d = &cfg[i];
         struct brig_dev_rule *rule = &cfg_rules[i];
+        char bad = 0;
 
         rule->allow = d->allow;
         rule->type = d->type && *d->type ? d->type[0] : 'a';
@@ -72,26 +82,28 @@ int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, con
         rule->minor = d->minor.set ? d->minor.value : -1;
         if (rule->major > UINT32_MAX || rule->minor > UINT32_MAX)
             return brig_err_msg(err, EINVAL, "linux.resources.devices[%zu]: device number out of range", i);
-        if (parse_access(d->access, &rule->access) < 0)
-            return brig_err_msg(err, EINVAL, "linux.resources.devices[%zu].access: `%s` is not a subset of rwm", i,
-                                d->access);
+        if (parse_access(d->access, &rule->access, &bad) < 0)
+            return brig_err_msg(err, EINVAL,
+                                "linux.resources.devices[%zu].access: `%s`: unknown access `%c` (expected r, w, m or a)",
+                                i, d->access, bad);
     }
     out[count++] = (struct brig_dev_rule){false, 'a', -1, -1, ACC_ALL};
     for (size_t i = 0; i < n_cfg; i++)
         out[count++] = cfg_rules[i];
     for (size_t i = 0; i < ARRAY_SIZE(default_rules); i++)
         out[count++] = default_rules[i];
-    for (size_t i = 0; i < n_devices; i++) {
-        const char *t = devices[i].type;
-        if (!t || (strcmp(t, "c") && strcmp(t, "u") && strcmp(t, "b")))
-            continue; /* fifos need no device access */
-        out[count++] = (struct brig_dev_rule){true, t[0] == 'b' ? 'b' : 'c', devices[i].major, devices[i].minor,
-                                              ACC_ALL};
+    /* A deny of particular devices wins over the defaults; a deny of everything leaves them. It takes
+     * read and write away but not mknod: the init makes the linux.devices nodes inside the cgroup, a
+     * denied one too, and a node is of no use unopened. */
+    for (size_t i = 0; i < n_cfg; i++) {
+        struct brig_dev_rule again = cfg_rules[i];
+
+        again.access &= ~ACC_MKNOD;
+        if (!again.allow && !covers_everything(&again) && again.access)
+            out[count++] = again;
     }
-    /* A deny of particular devices wins over the defaults; a deny of everything leaves them. */
-    for (size_t i = 0; i < n_cfg; i++)
-        if (!cfg_rules[i].allow && !covers_everything(&cfg_rules[i]))
-            out[count++] = cfg_rules[i];
+    for (size_t i = 0; i < ARRAY_SIZE(mknod_rules); i++)
+        out[count++] = mknod_rules[i];
     *rules = steal_ptr(out);
     *n = count;
     return 0;
@@ -168,7 +180,7 @@ int brig_cg_apply_devices(const struct brig_cg_apply *a, const struct brig_resou
     /* Updates leave the device rules as they were set at create, like runc's update. */
     if (a->update || !a->cfg)
         return 0;
-    ret = brig_dev_rules_build(r->devices, r->n_devices, a->cfg->devices, a->cfg->n_devices, &rules, &n, err);
+    ret = brig_dev_rules_build(r->devices, r->n_devices, &rules, &n, err);
     if (ret < 0)
         return ret;
     h = brig_cg_find_v1(a->set, "devices");

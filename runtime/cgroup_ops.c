@@ -23,8 +23,6 @@ int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig
     const struct brig_linux *l = spec->linux_cfg;
     struct brig_cgroup_config cfg = {
         .resources = l ? l->resources : NULL,
-        .devices = l ? l->devices : NULL,
-        .n_devices = l ? l->n_devices : 0,
         .log = {.warn = warn_to_log, .data = (void *) ctx},
     };
 

@@ -53,6 +53,30 @@ __attribute__((noreturn)) static void hook_child(const struct brig_hook *hook, c
     _exit(127);
 }
 
+/* clone3 hands over the pidfd with the child. A seccomp profile may refuse clone3 (Docker's answers ENOSYS,
+ * so that programs fall back), and startContainer hooks run under the container's filter: then fork, and
+ * open the child's pidfd, which is race-free while the child is ours and not waited for. */
+static long spawn(int *pidfd)
+{
+    uint64_t args[8] = {CLONE_PIDFD, (uint64_t) (uintptr_t) pidfd, 0, 0, SIGCHLD, 0, 0, 0};
+    long pid = syscall(SYS_clone3, args, sizeof(args));
+    int saved;
+
+    if (pid >= 0 || (errno != ENOSYS && errno != EPERM))
+        return pid;
+    pid = fork();
+    if (pid <= 0)
+        return pid;
+    *pidfd = (int) syscall(SYS_pidfd_open, (pid_t) pid, 0);
+    if (*pidfd >= 0)
+        return pid;
+    saved = errno;
+    kill((pid_t) pid, SIGKILL);
+    waitpid((pid_t) pid, NULL, 0);
+    errno = saved;
+    return -1;
+}
+
 /* The last non-empty line of what the hook printed, for the one-line error. */
 static void last_line(char *text, size_t len, char *out, size_t out_len)
 {
@@ -84,10 +108,7 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
         ret = brig_err_sys(err, "hook %s[%zu]: pipe", phase, index);
         goto out;
     }
-    {
-        uint64_t args[8] = {CLONE_PIDFD, (uint64_t) (uintptr_t) &pidfd, 0, 0, SIGCHLD, 0, 0, 0};
-        pid = syscall(SYS_clone3, args, sizeof(args));
-    }
+    pid = spawn(&pidfd);
     if (pid < 0) {
         ret = brig_err_sys(err, "hook %s[%zu] `%s`: fork", phase, index, hook->path);
         goto out;
@@ -97,15 +118,20 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
     close(in_pipe[0]);
     close(out_pipe[1]);
     in_pipe[0] = out_pipe[1] = -1;
-    /* A hook that does not read its stdin must not block us: the state is small, but ignore EPIPE. */
+    /* A hook that does not read its stdin must not block us: the state is small, but ignore EPIPE. The
+     * disposition is put back: the container init exec's its process after the startContainer hooks. */
     {
+        struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
         int flags = fcntl(in_pipe[1], F_GETFL);
+        bool restore = sigaction(SIGPIPE, &ign, &old_pipe) == 0;
+
         fcntl(in_pipe[1], F_SETFL, flags | O_NONBLOCK);
-        signal(SIGPIPE, SIG_IGN);
         /* Short writes are fine: a hook may ignore its stdin. */
         (void) !write(in_pipe[1], state_json, strlen(state_json));
         close(in_pipe[1]);
         in_pipe[1] = -1;
+        if (restore)
+            sigaction(SIGPIPE, &old_pipe, NULL);
     }
     for (;;) {
         struct pollfd fds[2] = {{.fd = out_pipe[0], .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};

@@ -259,12 +259,6 @@ void brig_init_main(struct brig_init_args *args)
     close(args->state_dir_fd);
     if (write(fifo, &go, 1) != 1)
         _exit(1);
-    if (args->spec->hooks.n_start_container &&
-        brig_hooks_run("startContainer", args->spec->hooks.start_container, args->spec->hooks.n_start_container,
-                       args->hook_state ? args->hook_state : "{}", "/", &err) < 0) {
-        brig_write_all(fifo, err->msg, strlen(err->msg));
-        _exit(1);
-    }
 
     brig_reset_signals();
     env = args->spec->process->env ? args->spec->process->env : (char *[]){NULL};
@@ -281,8 +275,16 @@ void brig_init_main(struct brig_init_args *args)
             env = with_listen;
         }
     }
-    /* Last of all, so the seccomp filter sees nothing of brig's own work; `start` reads why it failed. */
+    /* As late as can be, so the seccomp filter sees nothing of brig's own work, but before the startContainer
+     * hooks: the runtime-spec runs them in the container as it is set up for its process, filter included.
+     * `start` reads why either failed. */
     if (brig_security_before_exec(args->security, &err) < 0) {
+        brig_write_all(fifo, err->msg, strlen(err->msg));
+        _exit(1);
+    }
+    if (args->spec->hooks.n_start_container &&
+        brig_hooks_run("startContainer", args->spec->hooks.start_container, args->spec->hooks.n_start_container,
+                       args->hook_state ? args->hook_state : "{}", "/", &err) < 0) {
         brig_write_all(fifo, err->msg, strlen(err->msg));
         _exit(1);
     }

@@ -1,10 +1,11 @@
 /* linux.seccomp: checked and compiled to BPF by libseccomp in the parent before the init is cloned (the clone
- * inherits the program, so the init never runs libseccomp), loaded by the init with seccomp(2) directly so
- * every SECCOMP_FILTER_FLAG_* works whatever libseccomp's version. A compiled program is cached under
- * <root>/.cache/seccomp, keyed by a hash of a canonical serialization of the profile; the file also holds the
- * serialization itself, and a hit needs it to match byte for byte, so a hash collision can never load another
- * profile's program. With SCMP_ACT_NOTIFY rules the listener fd goes to linux.seccomp.listenerPath together
- * with the container process state (runtime-spec config-linux.md). */
+ * inherits the program, so the init never runs libseccomp), with the ENOSYS stub of seccomp_enosys.c in front;
+ * loaded by the init with seccomp(2) directly so every SECCOMP_FILTER_FLAG_* works whatever libseccomp's
+ * version. A compiled program is cached under <root>/.cache/seccomp, keyed by a hash of a canonical
+ * serialization of the profile; the file also holds the serialization itself, and a hit needs it to match
+ * byte for byte, so a hash collision can never load another profile's program. With SCMP_ACT_NOTIFY rules
+ * the listener fd goes to linux.seccomp.listenerPath together with the container process state (runtime-spec
+ * config-linux.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -257,8 +258,9 @@ int brig_seccomp_canonical(const struct brig_seccomp *sc, char **out, size_t *le
     f = open_memstream(out, len);
     if (!f)
         return -ENOMEM;
-    /* What else shapes the program: libseccomp's version, the native arch, and the kernel (API level). */
-    put_str(f, "brig-seccomp-1");
+    /* What else shapes the program: how brig builds it (2: with the ENOSYS stub), libseccomp's version
+     * (its syscall tables), the native arch, and the kernel (API level). */
+    put_str(f, "brig-seccomp-2");
     put_u64(f, ver ? ((uint64_t) ver->major << 32 | ver->minor << 16 | ver->micro) : 0);
     put_u64(f, seccomp_arch_native());
     put_str(f, uname(&uts) == 0 ? uts.release : "");
@@ -401,7 +403,10 @@ static int compile(const struct brig_context *bctx, const struct brig_seccomp *s
     ret = add_rules(bctx, ctx, sc, default_action, err);
     if (ret < 0)
         return ret;
-    return export_bpf(ctx, plan, err);
+    ret = export_bpf(ctx, plan, err);
+    if (ret < 0)
+        return ret;
+    return brig_seccomp_add_enosys_stub(sc, plan, err);
 }
 
 /* ---- cache ---- */

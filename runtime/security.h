@@ -10,7 +10,8 @@
  *                                and seccomp when it cannot wait (no noNewPrivileges and no CAP_SYS_ADMIN left)
  *   brig_process_set_user()      (process.c) groups, gid, uid, umask, noNewPrivileges
  *   brig_security_after_user()   effective/permitted/inheritable/ambient capabilities
- *   brig_security_before_exec()  after the exec fifo: seccomp, as late as possible, and its notify listener */
+ *   brig_security_before_exec()  after the exec fifo, before the startContainer hooks (which run under the
+ *                                filter) and the exec: seccomp, as late as possible, and its notify listener */
 #ifndef BRIG_RUNTIME_SECURITY_H
 #define BRIG_RUNTIME_SECURITY_H
 
@@ -51,7 +52,7 @@ uint64_t brig_caps_read_bounding(void);
 int brig_caps_drop_bounding(const struct brig_caps_plan *plan, struct brig_err **err);
 int brig_caps_apply(const struct brig_caps_plan *plan, struct brig_err **err);
 
-/* ---- seccomp (seccomp.c) ---- */
+/* ---- seccomp (seccomp.c, seccomp_enosys.c) ---- */
 
 struct brig_seccomp_plan {
     bool active;
@@ -79,6 +80,11 @@ int brig_seccomp_plan_build(const struct brig_context *ctx, const struct brig_sp
 void brig_seccomp_plan_release(struct brig_seccomp_plan *plan);
 /* In the init: loads the filter and, with a listener, sends the notify fd and the container process state. */
 int brig_seccomp_load(struct brig_seccomp_plan *plan, const char *status, struct brig_err **err);
+/* Puts, in front of the compiled filter in `plan`, the stub that answers ENOSYS for a call numbered above the
+ * highest one the profile names (per architecture), unless the default action lets calls through
+ * (seccomp_enosys.c). */
+int brig_seccomp_add_enosys_stub(const struct brig_seccomp *sc, struct brig_seccomp_plan *plan,
+                                 struct brig_err **err);
 /* 64-bit FNV-1a, the cache key's hash. */
 uint64_t brig_fnv1a64(const void *data, size_t len, uint64_t seed);
 /* A canonical byte serialization of linux.seccomp (what the cache compares, not just hashes). */

@@ -261,11 +261,62 @@ first_disk() {
 		! grep -q '^a ' "$(cg_file devices devices.list)"
 		run brig delete --force "$ID"
 	}
-	# linux.devices are allowed besides the defaults.
+	# A linux.devices node with a default device's numbers is that device.
 	bundle_jq '.linux.devices = [{"path": "/dev/zero2", "type": "c", "major": 1, "minor": 5, "fileMode": 438}]'
 	run_in_container sh -c 'echo x > /dev/null && echo null-ok; head -c 3 /dev/zero2 | wc -c'
 	assert_success
 	assert_output_contains null-ok 3
+}
+
+# Opening /dev/kmsg for writing needs no capability, only what kernel.printk_devkmsg allows; nothing
+# is written to it.
+require_devkmsg() {
+	[ "$(cat /proc/sys/kernel/printk_devkmsg 2>/dev/null)" != off ] || skip "kernel.printk_devkmsg is off"
+}
+
+@test "a linux.devices node is denied (EPERM) unless a device rule allows it; a node a rule denies is made but not opened" {
+	require_devkmsg
+	# /dev/mykmsg (1:11) is no default device; /dev/mydev is /dev/null's 1:3 under another name.
+	bundle_jq '.linux.devices = [{path: "/dev/mykmsg", type: "c", major: 1, minor: 11, fileMode: 438},
+		{path: "/dev/mydev", type: "c", major: 1, minor: 3, fileMode: 438}]'
+	# The default config's rules: deny everything, the default devices come back on top.
+	run_in_container sh -c '(: >/dev/mykmsg) && echo kmsg-opened; echo x >/dev/mydev && echo mydev-ok'
+	assert_success
+	assert_output_contains "can't create /dev/mykmsg: Operation not permitted" mydev-ok
+	assert_output_not_contains kmsg-opened
+	# A rule that allows it: the node opens.
+	bundle_jq '.linux.resources.devices += [{allow: true, type: "c", major: 1, minor: 11, access: "w"}]'
+	run_in_container sh -c '(: >/dev/mykmsg) && echo kmsg-opened'
+	assert_success
+	assert_output_contains kmsg-opened
+	# Everything allowed, then the node's numbers denied: the node is made, and cannot be opened.
+	bundle_jq '.linux.resources.devices = [{allow: true, access: "rwm"}, {allow: false, type: "c", major: 1, minor: 3, access: "rwm"}]'
+	run_in_container sh -c 'stat -c "%t:%T" /dev/mydev; echo x >/dev/mydev && echo mydev-ok; (: >/dev/mykmsg) && echo kmsg-opened'
+	assert_success
+	assert_output_contains "1:3" "can't create /dev/mydev: Operation not permitted" kmsg-opened
+	assert_output_not_contains mydev-ok
+}
+
+@test "device rule access: r, w and m in any order and combination, a for all; another letter is refused by name" {
+	require_devkmsg
+	bundle_jq '.linux.devices = [{path: "/dev/mykmsg", type: "c", major: 1, minor: 11, fileMode: 438}]'
+	local access
+	for access in mr wm a; do
+		bundle_jq '.linux.resources.devices = [{allow: false, access: "rwm"}, {allow: true, type: "c", major: 1, minor: 11, access: $a},
+			{allow: false, type: "c", major: 1, minor: 3, access: "a"}]' --arg a "$access"
+		run_in_container sh -c '(: >/dev/mykmsg) && echo kmsg-opened; echo x >/dev/null && echo null-ok; true'
+		assert_success
+		assert_output_contains "can't create /dev/null: Operation not permitted"
+		assert_output_not_contains null-ok
+		if [ "$access" = mr ]; then
+			assert_output_contains "can't create /dev/mykmsg: Operation not permitted"
+		else
+			assert_output_contains kmsg-opened
+		fi
+	done
+	require_brig
+	expect_refused '{"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rwx"}]}' \
+		"linux.resources.devices[1].access: \`rwx\`: unknown access \`x\` (expected r, w, m or a)"
 }
 
 @test "delete removes the cgroup of a running and of a paused container" {

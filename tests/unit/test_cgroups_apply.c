@@ -305,7 +305,7 @@ static void test_ebpf_device_program(void **state)
     assert_int_equal(mkdir(dir, 0755), 0);
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(dirfd >= 0);
-    assert_int_equal(brig_dev_rules_build(cfg_rules, 2, NULL, 0, &rules, &n, &err), 0);
+    assert_int_equal(brig_dev_rules_build(cfg_rules, 2, &rules, &n, &err), 0);
     assert_int_equal(brig_dev_bpf_build(rules, n, &insns, &n_insns, &err), 0);
     if (brig_dev_bpf_attach(dirfd, insns, n_insns, dir, &err) < 0)
         fail_msg("%s", err->msg);

@@ -149,11 +149,11 @@ static void test_rules_build_errors(void **state)
     struct brig_device_cgroup bad_access = rule(true, "c", 1, 3, "rwx");
     size_t n = 0;
 
-    assert_int_equal(brig_dev_rules_build(&bad_type, 1, NULL, 0, &rules, &n, &err), -EINVAL);
+    assert_int_equal(brig_dev_rules_build(&bad_type, 1, &rules, &n, &err), -EINVAL);
     assert_string_equal(err->msg, "linux.resources.devices[0].type: `x` is not a, b or c");
     brig_err_free(&err);
-    assert_int_equal(brig_dev_rules_build(&bad_access, 1, NULL, 0, &rules, &n, &err), -EINVAL);
-    assert_string_equal(err->msg, "linux.resources.devices[0].access: `rwx` is not a subset of rwm");
+    assert_int_equal(brig_dev_rules_build(&bad_access, 1, &rules, &n, &err), -EINVAL);
+    assert_string_equal(err->msg, "linux.resources.devices[0].access: `rwx`: unknown access `x` (expected r, w, m or a)");
 }
 
 /* ---- a tiny interpreter of the instructions brig emits ---- */
@@ -218,8 +218,7 @@ struct prog {
     size_t n;
 };
 
-static struct prog build(const struct brig_device_cgroup *cfg, size_t n_cfg, const struct brig_device *devices,
-                         size_t n_devices)
+static struct prog build(const struct brig_device_cgroup *cfg, size_t n_cfg)
 {
     cleanup_err struct brig_err *err = NULL;
     cleanup_free struct brig_dev_rule *rules = NULL;
@@ -227,7 +226,7 @@ static struct prog build(const struct brig_device_cgroup *cfg, size_t n_cfg, con
     void *insns = NULL;
     size_t n = 0;
 
-    assert_int_equal(brig_dev_rules_build(cfg, n_cfg, devices, n_devices, &rules, &n, &err), 0);
+    assert_int_equal(brig_dev_rules_build(cfg, n_cfg, &rules, &n, &err), 0);
     assert_int_equal(brig_dev_bpf_build(rules, n, &insns, &p.n, &err), 0);
     p.insns = insns;
     return p;
@@ -237,13 +236,12 @@ static struct prog build(const struct brig_device_cgroup *cfg, size_t n_cfg, con
 static void test_bpf_default_config(void **state)
 {
     struct brig_device_cgroup cfg[] = {rule(false, NULL, -1, -1, "rwm")};
-    struct brig_device fuse = {.type = (char *) "c", .major = 10, .minor = 229};
-    struct prog p = build(cfg, 1, &fuse, 1);
+    struct prog p = build(cfg, 1);
 
     assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 1, 3), 1);   /* /dev/null */
     assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 9), 1);       /* /dev/urandom */
     assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 136, 7), 1); /* a pts */
-    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 10, 229), 1); /* linux.devices */
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 10, 229), 0); /* fuse: no rule allows it */
     assert_int_equal(run_prog(p.insns, p.n, CHR, M, 4, 1), 1);       /* mknod of any char device */
     assert_int_equal(run_prog(p.insns, p.n, BLK, M, 8, 0), 1);
     assert_int_equal(run_prog(p.insns, p.n, BLK, R, 8, 0), 0);       /* but not using it */
@@ -255,10 +253,30 @@ static void test_bpf_default_config(void **state)
 static void test_bpf_deny_default_device(void **state)
 {
     struct brig_device_cgroup cfg[] = {rule(false, NULL, -1, -1, "rwm"), rule(false, "c", 1, 3, "rwm")};
-    struct prog p = build(cfg, 2, NULL, 0);
+    struct prog p = build(cfg, 2);
 
     assert_int_equal(run_prog(p.insns, p.n, CHR, W, 1, 3), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 3), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, M, 1, 3), 1); /* the node can still be made */
     assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 1, 5), 1);
+    free(p.insns);
+}
+
+/* Any order and combination of r, w and m; `a` is all three. */
+static void test_bpf_access_letters(void **state)
+{
+    struct brig_device_cgroup cfg[] = {rule(true, "c", 1, 11, "mr"), rule(true, "c", 1, 12, "wm"),
+                                       rule(true, "c", 1, 13, "a"), rule(false, "c", 1, 5, "a"),
+                                       rule(true, "c", 1, 14, "")};
+    struct prog p = build(cfg, 5);
+
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 11), 1);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, W, 1, 11), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, W, 1, 12), 1);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 12), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 1, 13), 1);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 5), 0);
+    assert_int_equal(run_prog(p.insns, p.n, CHR, R, 1, 14), 0);
     free(p.insns);
 }
 
@@ -268,7 +286,7 @@ static void test_bpf_partial_access(void **state)
         rule(true, "b", 8, -1, "r"),  /* read any sd disk */
         rule(false, "c", 1, 5, "w"),  /* /dev/zero read-only */
     };
-    struct prog p = build(cfg, 2, NULL, 0);
+    struct prog p = build(cfg, 2);
 
     assert_int_equal(run_prog(p.insns, p.n, BLK, R, 8, 16), 1);
     assert_int_equal(run_prog(p.insns, p.n, BLK, R | W, 8, 16), 0);
@@ -281,7 +299,7 @@ static void test_bpf_partial_access(void **state)
 static void test_bpf_allow_all(void **state)
 {
     struct brig_device_cgroup cfg[] = {rule(true, "a", -1, -1, NULL)};
-    struct prog p = build(cfg, 1, NULL, 0);
+    struct prog p = build(cfg, 1);
 
     assert_int_equal(run_prog(p.insns, p.n, BLK, R | W | M, 253, 4), 1);
     assert_int_equal(run_prog(p.insns, p.n, CHR, R | W, 4, 1), 1);
@@ -291,7 +309,7 @@ static void test_bpf_allow_all(void **state)
 static void test_bpf_large_numbers(void **state)
 {
     struct brig_device_cgroup cfg[] = {rule(true, "c", 4000000000LL, 7, "rw")};
-    struct prog p = build(cfg, 1, NULL, 0);
+    struct prog p = build(cfg, 1);
 
     assert_int_equal(run_prog(p.insns, p.n, CHR, R, 4000000000U, 7), 1);
     assert_int_equal(run_prog(p.insns, p.n, CHR, R, 4000000001U, 7), 0);
@@ -340,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_rules_build_errors),
         cmocka_unit_test(test_bpf_default_config),
         cmocka_unit_test(test_bpf_deny_default_device),
+        cmocka_unit_test(test_bpf_access_letters),
         cmocka_unit_test(test_bpf_partial_access),
         cmocka_unit_test(test_bpf_allow_all),
         cmocka_unit_test(test_bpf_large_numbers),

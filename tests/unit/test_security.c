@@ -7,6 +7,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +274,150 @@ static void test_seccomp_compile_and_cache(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- the ENOSYS stub: the compiled program run by a small classic-BPF interpreter ---- */
+
+static uint32_t run_filter(const struct brig_seccomp_plan *plan, uint32_t arch, uint32_t nr)
+{
+    const struct sock_filter *prog = plan->insns;
+    struct seccomp_data data = {.nr = (int) nr, .arch = arch};
+    uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {0};
+
+    for (size_t pc = 0; pc < plan->n_insns; pc++) {
+        const struct sock_filter *i = &prog[pc];
+        uint32_t src = BPF_SRC(i->code) == BPF_X ? x : i->k;
+        bool taken;
+
+        switch (BPF_CLASS(i->code)) {
+        case BPF_LD:
+            if (BPF_MODE(i->code) == BPF_ABS) {
+                assert_true(BPF_SIZE(i->code) == BPF_W && i->k + 4 <= sizeof(data));
+                memcpy(&a, (const char *) &data + i->k, 4);
+            } else if (BPF_MODE(i->code) == BPF_MEM) {
+                a = mem[i->k];
+            } else {
+                assert_int_equal(BPF_MODE(i->code), BPF_IMM);
+                a = i->k;
+            }
+            break;
+        case BPF_LDX:
+            x = BPF_MODE(i->code) == BPF_MEM ? mem[i->k] : i->k;
+            break;
+        case BPF_ST: mem[i->k] = a; break;
+        case BPF_STX: mem[i->k] = x; break;
+        case BPF_ALU:
+            switch (BPF_OP(i->code)) {
+            case BPF_ADD: a += src; break;
+            case BPF_SUB: a -= src; break;
+            case BPF_AND: a &= src; break;
+            case BPF_OR: a |= src; break;
+            case BPF_XOR: a ^= src; break;
+            case BPF_LSH: a <<= src; break;
+            case BPF_RSH: a >>= src; break;
+            default: fail_msg("ALU op %#x at %zu", BPF_OP(i->code), pc);
+            }
+            break;
+        case BPF_JMP:
+            if (BPF_OP(i->code) == BPF_JA) {
+                pc += i->k;
+                break;
+            }
+            switch (BPF_OP(i->code)) {
+            case BPF_JEQ: taken = a == src; break;
+            case BPF_JGT: taken = a > src; break;
+            case BPF_JGE: taken = a >= src; break;
+            case BPF_JSET: taken = (a & src) != 0; break;
+            default: fail_msg("JMP op %#x at %zu", BPF_OP(i->code), pc); return 0;
+            }
+            pc += taken ? i->jt : i->jf;
+            break;
+        case BPF_RET: return BPF_RVAL(i->code) == BPF_A ? a : i->k;
+        case BPF_MISC:
+            if (BPF_MISCOP(i->code) == BPF_TAX)
+                x = a;
+            else
+                a = x;
+            break;
+        default: fail_msg("class %#x at %zu", BPF_CLASS(i->code), pc);
+        }
+    }
+    fail_msg("the program ran off its end");
+    return 0;
+}
+
+static void plan_for(const char *seccomp, struct brig_seccomp_plan *plan)
+{
+    cleanup_spec struct brig_spec *spec = parse(NULL, seccomp);
+    struct brig_context ctx = test_ctx("/proc/brig-test-no-cache");
+    cleanup_err struct brig_err *err = NULL;
+
+    if (brig_seccomp_plan_build(&ctx, spec, "c1", "/b", plan, &err) < 0)
+        fail_msg("%s", err->msg);
+}
+
+#define X32 0x40000000u
+#define ENOSYS_RET (SECCOMP_RET_ERRNO | ENOSYS)
+#define EPERM_RET (SECCOMP_RET_ERRNO | EPERM)
+
+static void test_seccomp_enosys_stub(void **state)
+{
+    struct brig_seccomp_plan plan;
+
+    if (seccomp_arch_native() != SCMP_ARCH_X86_64)
+        skip();
+    /* rseq: 334 on x86_64, 386 on i386, x32's 334 with its bit. */
+    plan_for("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_X86_64\","
+             "\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],\"syscalls\":[{\"names\":[\"read\",\"rseq\",\"no_such_call\"],"
+             "\"action\":\"SCMP_ACT_ALLOW\"}]}",
+             &plan);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 1000), ENOSYS_RET);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 335), ENOSYS_RET);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 334), SECCOMP_RET_ALLOW);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 0), SECCOMP_RET_ALLOW);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 83), EPERM_RET); /* mkdir: known, not allowed */
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, X32 | 1000), ENOSYS_RET);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, X32 | 334), SECCOMP_RET_ALLOW);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, X32 | 83), EPERM_RET);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_I386, 387), ENOSYS_RET);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_I386, 386), SECCOMP_RET_ALLOW);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_I386, 39), EPERM_RET);
+    /* An arch the profile does not list gets libseccomp's bad-arch action, not ENOSYS. */
+    assert_int_not_equal(run_filter(&plan, AUDIT_ARCH_AARCH64, 1000), ENOSYS_RET);
+    brig_seccomp_plan_release(&plan);
+
+    /* Without x32 in the profile, x32 calls are the filter's to refuse; the native arch needs no listing. */
+    plan_for("\"seccomp\":{\"defaultAction\":\"SCMP_ACT_KILL_PROCESS\",\"syscalls\":[{\"names\":[\"rseq\"],"
+             "\"action\":\"SCMP_ACT_ALLOW\"}]}",
+             &plan);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 1000), ENOSYS_RET);
+    assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 83), SECCOMP_RET_KILL_PROCESS);
+    assert_int_not_equal(run_filter(&plan, AUDIT_ARCH_X86_64, X32 | 1000), ENOSYS_RET);
+    brig_seccomp_plan_release(&plan);
+}
+
+/* Default actions that let calls through, or answer ENOSYS already, get no stub. */
+static void test_seccomp_no_enosys_stub(void **state)
+{
+    static const char *const profiles[] = {
+        "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+        "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_LOG\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+        "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_TRACE\",\"syscalls\":[{\"names\":[\"mkdir\"],"
+        "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+        "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,\"syscalls\":[{\"names\":"
+        "[\"mkdir\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+    };
+    static const uint32_t want[] = {SECCOMP_RET_ALLOW, SECCOMP_RET_LOG, SECCOMP_RET_TRACE | EPERM, ENOSYS_RET};
+
+    for (size_t i = 0; i < ARRAY_SIZE(profiles); i++) {
+        struct brig_seccomp_plan plan;
+
+        plan_for(profiles[i], &plan);
+        assert_int_equal(run_filter(&plan, AUDIT_ARCH_X86_64, 1000), want[i]);
+        brig_seccomp_plan_release(&plan);
+    }
+}
+
 /* ---- scheduler, I/O priority, personality, CPU lists ---- */
 
 static void test_sched_errors(void **state)
@@ -371,6 +518,8 @@ int main(void)
         cmocka_unit_test(test_fnv1a),
         cmocka_unit_test(test_seccomp_canonical),
         cmocka_unit_test(test_seccomp_compile_and_cache),
+        cmocka_unit_test(test_seccomp_enosys_stub),
+        cmocka_unit_test(test_seccomp_no_enosys_stub),
         cmocka_unit_test(test_sched_errors),
         cmocka_unit_test(test_sched_plan),
         cmocka_unit_test(test_cpu_list),

@@ -135,22 +135,27 @@ CONTROLLERS=(cpuset cpu io memory hugetlb pids)
 	lane_gone "$id"
 }
 
-@test "v2: the eBPF device program denies /dev/null (EPERM) and writes to /dev/full, allows /dev/zero and linux.devices; a cgroup namespace is rooted at the container's cgroup" {
+@test "v2: the eBPF device program denies /dev/null (EPERM) and writes to /dev/full, allows /dev/zero; linux.devices nodes only as the rules allow; a cgroup namespace is rooted at the container's cgroup" {
 	local id=dev-$RAND
 	# The init enters its cgroup namespace only once brig has moved it into its cgroup: then it sees
-	# itself at "/", and the cgroup2 mount shows its own limits.
+	# itself at "/", and the cgroup2 mount shows its own limits. /dev/nodrv (1:200, no driver) has no
+	# rule: the program denies it before the kernel looks for a driver (ENXIO); /dev/mykmsg has one.
 	LANE_MORE_NS='{"type": "cgroup"}' lane_bundle "$id" '["sh", "-c",
-		"echo x >/dev/null && echo null-ok; echo x >/dev/full; head -c 1 /dev/full | wc -c; head -c 2 /dev/zero | wc -c; head -c 3 /dev/zero2 | wc -c; echo cg $(cat /proc/self/cgroup) $(cat /sys/fs/cgroup/pids.max)"]' \
+		"(: >/dev/nodrv); (: >/dev/mykmsg) && echo kmsg-opened; echo x >/dev/null && echo null-ok; echo x >/dev/full; head -c 1 /dev/full | wc -c; head -c 2 /dev/zero | wc -c; head -c 3 /dev/zero2 | wc -c; echo cg $(cat /proc/self/cgroup) $(cat /sys/fs/cgroup/pids.max)"]' \
 		'{"pids": {"limit": 77},
 			"devices": [{"allow": false, "access": "rwm"},
 			{"allow": false, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-			{"allow": false, "type": "c", "major": 1, "minor": 7, "access": "w"}]}' \
-		'[{"path": "/dev/zero2", "type": "c", "major": 1, "minor": 5, "fileMode": 438}]'
+			{"allow": false, "type": "c", "major": 1, "minor": 7, "access": "w"},
+			{"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]}' \
+		'[{"path": "/dev/zero2", "type": "c", "major": 1, "minor": 5, "fileMode": 438},
+			{"path": "/dev/nodrv", "type": "c", "major": 1, "minor": 200, "fileMode": 438},
+			{"path": "/dev/mykmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]'
 	run brig run --bundle "$TEST_DIR" -f "$id.json" "$id"
 	assert_success
-	assert_output_contains "can't create /dev/null: Operation not permitted" "can't create /dev/full: Operation not permitted"
+	assert_output_contains "can't create /dev/nodrv: Operation not permitted" kmsg-opened \
+		"can't create /dev/null: Operation not permitted" "can't create /dev/full: Operation not permitted"
 	assert_output_not_contains null-ok
-	# /dev/full still reads, /dev/zero and /dev/zero2 (linux.devices) work.
+	# /dev/full still reads, /dev/zero and /dev/zero2 (a linux.devices node with its numbers) work.
 	[[ "$output" == *$'\n1\n2\n3\ncg 0::/ 77' ]] || fail "device reads, cgroup namespace"
 	lane_gone "$id"
 }
