@@ -231,6 +231,36 @@ load helpers
 	[ "$(container_status "$ID")" = running ]
 }
 
+@test "kill refuses a malformed RTMIN+N/RTMAX-N or number; 0 and in-range realtime signals are sent" {
+	bundle_set_args sleep 1000
+	brig_create
+	run brig start "$ID"
+	wait_for_status "$ID" running
+	local sig bad=(RTMIN+-5 SIGRTMIN+-1 RTMAX--3 RTMIN+ RTMAX- RTMIN+31 RTMAX-31 RTMIN-1 RTMAX+1 RTMIN+0x1 RTMIN+1x
+		9x 65 99999999999999999999) good=(0)
+	# runc 1.1 reads numbers with Go's Atoi (which takes a sign) and knows no realtime names.
+	if is_brig; then
+		bad+=(+9 -0 -9)
+		good+=(RTMIN+0 SIGRTMAX-0 rtmin+3 RTMAX-2)
+	fi
+	for sig in "${bad[@]}"; do
+		run brig kill "$ID" "$sig"
+		assert_failure
+		if is_brig; then
+			assert_one_line_error
+			assert_output_contains "$sig"
+		fi
+	done
+	[ "$(container_status "$ID")" = running ]
+	# Signal 0 only checks that the process exists. A pid namespace's init ignores the realtime signals
+	# it has no handler for, so the container keeps running through all of them.
+	for sig in "${good[@]}"; do
+		run brig kill "$ID" "$sig"
+		assert_success
+	done
+	[ "$(container_status "$ID")" = running ]
+}
+
 @test "state during a delete shows the container or its absence, never \"being created\"" {
 	bundle_set_args sleep 1000
 	local log=$TEST_DIR/state-race.log i k
