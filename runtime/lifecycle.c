@@ -101,7 +101,7 @@ int brig_parse_signal(const char *name, int *sig, struct brig_err **err)
 {
     const char *bare;
     uint64_t number;
-    char upper[32];
+    char upper[32] = "";
     size_t len = strlen(name);
     int rt;
 

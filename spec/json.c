@@ -218,7 +218,7 @@ static bool unsigned_value(yajl_val v, uint64_t *out)
 
 int jint_u_min(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t min, uint64_t max, uint64_t *out)
 {
-    uint64_t value;
+    uint64_t value = 0;
 
     if (unsigned_value(v, &value) && value >= min && value <= max) {
         *out = value;
@@ -236,7 +236,7 @@ int jint_u(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t max, uint
 
 int jint_id(struct jctx *c, yajl_val v, const struct jpath *p, uint32_t *out)
 {
-    uint64_t value;
+    uint64_t value = 0;
 
     if (unsigned_value(v, &value) && value == BRIG_ID_UNCHANGED)
         return jfail(c, p, "%" PRIu64 " is not a valid id: " BRIG_ID_UNCHANGED_WHY, value);

@@ -230,7 +230,7 @@ int brig_parse_i64(const char *s, int64_t *out)
 
 int brig_parse_id(const char *s, uint32_t *out)
 {
-    uint64_t id;
+    uint64_t id = 0;
 
     if (brig_parse_u64(s, &id) < 0 || id > UINT32_MAX)
         return -EINVAL;
