@@ -118,15 +118,18 @@ int cmd_exec(struct brig_context *ctx, int argc, char **argv)
             opts.user = optarg;
             break;
         case 'g': {
-            uint64_t gid;
-            uint32_t *grown;
-            if (brig_parse_u64(optarg, &gid) < 0 || gid > UINT32_MAX)
+            uint32_t gid, *grown;
+            int r = brig_parse_id(optarg, &gid);
+            if (r == -ERANGE)
+                return cmd_usage_error(ctx, "exec", "--additional-gids: %s is not a valid id: " BRIG_ID_UNCHANGED_WHY,
+                                       optarg);
+            if (r < 0)
                 return cmd_usage_error(ctx, "exec", "--additional-gids: `%s` is not a group id", optarg);
             grown = realloc(gids, (opts.n_additional_gids + 1) * sizeof(*gids));
             if (!grown)
                 return 1;
             gids = grown;
-            gids[opts.n_additional_gids++] = (uint32_t) gid;
+            gids[opts.n_additional_gids++] = gid;
             break;
         }
         case 'c':

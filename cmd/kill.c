@@ -5,7 +5,8 @@
 
 static const char usage[] = "Usage: brig kill [options] CONTAINER_ID [SIGNAL]\n"
                             "\n"
-                            "Send SIGNAL (a name like TERM or SIGKILL, or a number; default SIGTERM) to the container.\n"
+                            "Send SIGNAL (a name like TERM, SIGKILL or RTMIN+2, or a number; 0 only checks that the process\n"
+                            "exists; default SIGTERM) to the container.\n"
                             "\n"
                             "Options:\n"
                             "  -a, --all   send it to every process in the container's cgroup\n";

@@ -128,18 +128,24 @@ static int build_process(const struct brig_exec_opts *opts, struct brig_spec *co
         if (opts->cwd)
             proc->cwd = (char *) opts->cwd;
         if (opts->user) {
-            uint64_t uid = 0, gid = 0;
+            uint32_t uid = 0, gid = 0;
             char buf[64];
             char *colon;
+            int r;
             snprintf(buf, sizeof(buf), "%s", opts->user);
             colon = strchr(buf, ':');
             if (colon)
                 *colon = '\0';
-            if (brig_parse_u64(buf, &uid) < 0 || uid > UINT32_MAX ||
-                (colon && (brig_parse_u64(colon + 1, &gid) < 0 || gid > UINT32_MAX)))
+            r = brig_parse_id(buf, &uid);
+            if (r == 0 && colon)
+                r = brig_parse_id(colon + 1, &gid);
+            if (r == -ERANGE)
+                return brig_err_msg(err, EINVAL, "--user: `%s`: %u is not a valid id: " BRIG_ID_UNCHANGED_WHY,
+                                    opts->user, BRIG_ID_UNCHANGED);
+            if (r < 0 || strlen(opts->user) >= sizeof(buf))
                 return brig_err_msg(err, EINVAL, "--user: `%s` is not UID[:GID]", opts->user);
-            proc->user.uid = (uint32_t) uid;
-            proc->user.gid = (uint32_t) gid;
+            proc->user.uid = uid;
+            proc->user.gid = gid;
         }
         if (opts->n_additional_gids) {
             proc->user.additional_gids = opts->additional_gids;

@@ -27,14 +27,16 @@ int brig_store_open_root(const struct brig_context *ctx, bool create, int *root_
 int brig_store_create(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
                       struct brig_err **err);
 /* Opens an existing container ("container `id` does not exist" when missing), locked when `lock`: readers
- * (state, list) need no lock because state.json is replaced atomically. *state is NULL while a create is
- * still under way (or died before writing it). */
+ * (state, list) need no lock because state.json is replaced atomically and a removal renames the
+ * directory away before emptying it. *state is NULL while a create is still under way (or died before
+ * writing it). */
 int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, struct brig_container_dir *dir,
                     struct brig_state **state, struct brig_err **err);
 /* Holds or releases the container's lock (a foreground `run` must not hold it while the container runs). */
 int brig_store_lock(struct brig_container_dir *dir, bool lock, struct brig_err **err);
 int brig_store_save(const struct brig_container_dir *dir, const struct brig_state *state, struct brig_err **err);
-/* Removes the container directory and everything in it. */
+/* Removes the container directory and everything in it: renamed to a hidden name first, so readers see it
+ * whole or not at all. Also removes what earlier removals that died midway left. */
 int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err);
 void brig_store_close(struct brig_container_dir *dir);
 

@@ -63,39 +63,69 @@ static int signal_number_from_name(const char *name)
     for (size_t i = 0; i < ARRAY_SIZE(names); i++)
         if (!strcmp(names[i].name, name))
             return names[i].sig;
-    if (!strncmp(name, "RTMIN", 5)) {
-        int64_t off = 0;
-        if (!name[5])
-            return SIGRTMIN;
-        if (name[5] == '+' && brig_parse_i64(name + 6, &off) == 0 && SIGRTMIN + off <= SIGRTMAX)
-            return SIGRTMIN + (int) off;
-    }
-    if (!strncmp(name, "RTMAX", 5)) {
-        int64_t off = 0;
-        if (!name[5])
-            return SIGRTMAX;
-        if (name[5] == '-' && brig_parse_i64(name + 6, &off) == 0 && SIGRTMAX - off >= SIGRTMIN)
-            return SIGRTMAX - (int) off;
-    }
     return -1;
+}
+
+/* A count in plain decimal digits: no sign, blank or base prefix, which strtoull would take. */
+static bool parse_digits(const char *s, uint64_t *out)
+{
+    if (!*s)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (*c < '0' || *c > '9')
+            return false;
+    return brig_parse_u64(s, out) == 0;
+}
+
+/* RTMIN, RTMIN+N, RTMAX and RTMAX-N (upper case, without SIG): 0 when `name` is none of them, 1 when it is
+ * one in range, -1 when it is one of them malformed or out of range. */
+static int realtime_signal(const char *name, int *sig)
+{
+    int rtmin = SIGRTMIN, rtmax = SIGRTMAX;
+    bool from_min = !strncmp(name, "RTMIN", 5);
+    uint64_t off = 0;
+
+    if (!from_min && strncmp(name, "RTMAX", 5) != 0)
+        return 0;
+    if (!name[5]) {
+        *sig = from_min ? rtmin : rtmax;
+        return 1;
+    }
+    if (name[5] != (from_min ? '+' : '-') || !parse_digits(name + 6, &off) || off > (uint64_t) (rtmax - rtmin))
+        return -1;
+    *sig = from_min ? rtmin + (int) off : rtmax - (int) off;
+    return 1;
 }
 
 int brig_parse_signal(const char *name, int *sig, struct brig_err **err)
 {
-    int64_t number;
-    char upper[32];
-    size_t i;
+    const char *bare;
+    uint64_t number;
+    char upper[32] = "";
+    size_t len = strlen(name);
+    int rt;
 
-    if (brig_parse_i64(name, &number) == 0) {
-        if (number <= 0 || number >= NSIG)
-            return brig_err_msg(err, EINVAL, "invalid signal `%s`", name);
+    /* Signal 0 checks that the container's process exists, as kill(1) and runc allow. */
+    if ((name[0] >= '0' && name[0] <= '9') || name[0] == '+' || name[0] == '-') {
+        if (!parse_digits(name, &number) || number >= NSIG)
+            return brig_err_msg(err, EINVAL, "invalid signal `%s`: expected a number from 0 to %d or a name", name,
+                                NSIG - 1);
         *sig = (int) number;
         return 0;
     }
-    for (i = 0; i < sizeof(upper) - 1 && name[i]; i++)
+    /* Longer than any name: cutting it to fit could turn it into a different, valid one. */
+    if (len >= sizeof(upper))
+        return brig_err_msg(err, EINVAL, "unknown signal `%.40s...`", name);
+    for (size_t i = 0; i <= len; i++)
         upper[i] = (char) (name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
-    upper[i] = '\0';
-    *sig = signal_number_from_name(strncmp(upper, "SIG", 3) ? upper : upper + 3);
+    bare = strncmp(upper, "SIG", 3) ? upper : upper + 3;
+    rt = realtime_signal(bare, sig);
+    if (rt < 0)
+        return brig_err_msg(err, EINVAL, "invalid signal `%s`: expected RTMIN+N or RTMAX-N with N from 0 to %d", name,
+                            SIGRTMAX - SIGRTMIN);
+    if (rt > 0)
+        return 0;
+    *sig = signal_number_from_name(bare);
     if (*sig < 0)
         return brig_err_msg(err, EINVAL, "unknown signal `%s`", name);
     return 0;

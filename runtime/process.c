@@ -99,6 +99,15 @@ int brig_process_set_user(const struct brig_process *proc, struct brig_err **err
 {
     const struct brig_user *user = &proc->user;
 
+    /* The parsers refuse it already; set*id would take it as "keep root", so never hand it on. */
+    if (user->uid == BRIG_ID_UNCHANGED || user->gid == BRIG_ID_UNCHANGED)
+        return brig_err_msg(err, EINVAL, "process.user.%s: %u is not a valid id: " BRIG_ID_UNCHANGED_WHY,
+                            user->uid == BRIG_ID_UNCHANGED ? "uid" : "gid", BRIG_ID_UNCHANGED);
+    for (size_t i = 0; i < user->n_additional_gids; i++)
+        if (user->additional_gids[i] == BRIG_ID_UNCHANGED)
+            return brig_err_msg(err, EINVAL,
+                                "process.user.additionalGids[%zu]: %u is not a valid id: " BRIG_ID_UNCHANGED_WHY, i,
+                                BRIG_ID_UNCHANGED);
     if (setgroups_allowed()) {
         if (setgroups(user->n_additional_gids, (const gid_t *) user->additional_gids) < 0)
             return brig_err_sys(err, "process.user.additionalGids: setgroups");

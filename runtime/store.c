@@ -10,6 +10,20 @@
 #include "internal.h"
 #include "../util/util.h"
 
+/* A state directory being removed is renamed to this prefix and its inode number. No id can take such a
+ * name (ids never start with `.`), and `list` skips hidden names. */
+#define REMOVING_PREFIX ".removing-"
+
+/* Whether `name` under the root is the directory open at `dir_fd`. */
+static bool still_linked(int root_fd, const char *name, int dir_fd)
+{
+    struct stat named, open_dir;
+
+    if (fstatat(root_fd, name, &named, AT_SYMLINK_NOFOLLOW) < 0 || fstat(dir_fd, &open_dir) < 0)
+        return false;
+    return named.st_dev == open_dir.st_dev && named.st_ino == open_dir.st_ino;
+}
+
 int brig_validate_id(const char *id, struct brig_err **err)
 {
     size_t len;
@@ -119,8 +133,14 @@ int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, s
     dir->id = strdup(id);
     ret = brig_read_file_at(dir->dir_fd, BRIG_STATE_FILE, &json, &len, err);
     if (ret == -ENOENT) {
-        /* A create that died before writing its state: only delete may touch it. */
         brig_err_free(err);
+        /* A removal renames the directory away before it empties it: a directory no longer under its id
+         * is a container that is gone, not one still being created. */
+        if (!still_linked(dir->root_fd, id, dir->dir_fd)) {
+            brig_store_close(dir);
+            return brig_err_msg(err, ENOENT, "container `%s` does not exist", id);
+        }
+        /* A create under way, or one that died before writing its state: only delete may touch it. */
         *state = NULL;
         return 0;
     }
@@ -148,27 +168,84 @@ int brig_store_save(const struct brig_container_dir *dir, const struct brig_stat
     return brig_write_file_atomic_at(dir->dir_fd, BRIG_STATE_FILE, json, len, 0600, err);
 }
 
-int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)
+/* Unlinks the files of a state directory (it holds no subdirectories). */
+static int remove_entries(int dir_fd)
 {
-    cleanup_close int fd = -1;
     DIR *d;
     struct dirent *de;
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    fd = openat(dir->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return brig_err_sys(err, "open state directory of `%s`", dir->id);
+        return -errno;
     d = fdopendir(fd);
-    if (!d)
-        return brig_err_sys(err, "read state directory of `%s`", dir->id);
-    fd = -1;
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        unlinkat(dir->dir_fd, de->d_name, 0);
+        unlinkat(dir_fd, de->d_name, 0);
     }
     closedir(d);
-    if (unlinkat(dir->root_fd, dir->id, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        return brig_err_sys(err, "remove state directory of `%s`", dir->id);
+    return 0;
+}
+
+/* What a removal that died midway left: a hidden directory whose remover no longer holds its lock. */
+static void sweep_removed(int root_fd)
+{
+    DIR *d;
+    struct dirent *de;
+    int fd = dup(root_fd);
+
+    if (fd < 0)
+        return;
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    while ((de = readdir(d))) {
+        cleanup_close int left = -1;
+
+        if (strncmp(de->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)) != 0)
+            continue;
+        left = openat(root_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (left < 0 || flock(left, LOCK_EX | LOCK_NB) < 0)
+            continue;
+        if (remove_entries(left) == 0)
+            unlinkat(root_fd, de->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
+int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)
+{
+    char hidden[sizeof(REMOVING_PREFIX) + 24];
+    struct stat st;
+    int ret;
+
+    if (fstat(dir->dir_fd, &st) < 0)
+        return brig_err_sys(err, "state directory of `%s`", dir->id);
+    snprintf(hidden, sizeof(hidden), REMOVING_PREFIX "%llu", (unsigned long long) st.st_ino);
+    /* Renamed out of the id's way first, so that `state` and `list` see the container whole or not at
+     * all, never half emptied; the inode number keeps the hidden name unique while the directory lives.
+     * A directory no longer under its id was removed by someone else (a `delete` while `run` waited): the
+     * id may now name a new container, which must not be touched. */
+    if (still_linked(dir->root_fd, dir->id, dir->dir_fd)) {
+        if (renameat(dir->root_fd, dir->id, dir->root_fd, hidden) < 0 && errno != ENOENT)
+            return brig_err_sys(err, "remove state directory of `%s`: rename it to `%s`", dir->id, hidden);
+        /* A new container that took the id between the check and the rename goes back under it. */
+        if (!still_linked(dir->root_fd, hidden, dir->dir_fd))
+            renameat2(dir->root_fd, hidden, dir->root_fd, dir->id, RENAME_NOREPLACE);
+    }
+    ret = remove_entries(dir->dir_fd);
+    if (ret < 0)
+        return brig_err_set(err, -ret, "read state directory of `%s`", dir->id);
+    if (still_linked(dir->root_fd, hidden, dir->dir_fd) && unlinkat(dir->root_fd, hidden, AT_REMOVEDIR) < 0 &&
+        errno != ENOENT)
+        return brig_err_sys(err, "remove state directory of `%s` (`%s`)", dir->id, hidden);
+    sweep_removed(dir->root_fd);
     return 0;
 }
 

@@ -200,24 +200,66 @@ static bool number_text(yajl_val v, const char **text)
     return true;
 }
 
-int jint_u(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t max, uint64_t *out)
+static bool unsigned_value(yajl_val v, uint64_t *out)
 {
     const char *text;
     char *end;
     unsigned long long value;
 
     if (!number_text(v, &text) || *text == '-')
-        goto bad;
+        return false;
     errno = 0;
     value = strtoull(text, &end, 10);
-    if (errno || *end || value > max)
-        goto bad;
+    if (errno || *end)
+        return false;
     *out = value;
-    return 0;
-bad:
-    if (max == UINT64_MAX)
+    return true;
+}
+
+int jint_u_min(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t value = 0;
+
+    if (unsigned_value(v, &value) && value >= min && value <= max) {
+        *out = value;
+        return 0;
+    }
+    if (min == 0 && max == UINT64_MAX)
         return jfail(c, p, "expected a non-negative integer");
-    return jfail(c, p, "expected an integer between 0 and %" PRIu64, max);
+    return jfail(c, p, "expected an integer between %" PRIu64 " and %" PRIu64, min, max);
+}
+
+int jint_u(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t max, uint64_t *out)
+{
+    return jint_u_min(c, v, p, 0, max, out);
+}
+
+int jint_id(struct jctx *c, yajl_val v, const struct jpath *p, uint32_t *out)
+{
+    uint64_t value = 0;
+
+    if (unsigned_value(v, &value) && value == BRIG_ID_UNCHANGED)
+        return jfail(c, p, "%" PRIu64 " is not a valid id: " BRIG_ID_UNCHANGED_WHY, value);
+    JTRY(jint_u(c, v, p, BRIG_ID_UNCHANGED - 1, &value));
+    *out = (uint32_t) value;
+    return 0;
+}
+
+int jreq_id(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, uint32_t *out)
+{
+    return jint_id(c, jget(obj, key), JKEY(p, key), out);
+}
+
+int jopt_oid(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, brig_opt_u64 *out)
+{
+    uint32_t id = 0;
+
+    if (!jget(obj, key))
+        return 0;
+    JTRY(jreq_id(c, obj, p, key, &id));
+    out->value = id;
+    out->set = true;
+    return 0;
 }
 
 int jint_s(struct jctx *c, yajl_val v, const struct jpath *p, int64_t min, int64_t max, int64_t *out)

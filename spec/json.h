@@ -59,6 +59,12 @@ int jopt_obool(struct jctx *c, yajl_val obj, const struct jpath *p, const char *
 
 /* Integers: JSON numbers without fraction or exponent, within [min, max]. */
 int jint_u(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t max, uint64_t *out);
+int jint_u_min(struct jctx *c, yajl_val v, const struct jpath *p, uint64_t min, uint64_t max, uint64_t *out);
+/* A uid or gid: 0 to 4294967294, with its own message for BRIG_ID_UNCHANGED (util/util.h). jopt_oid reads an
+ * optional one into a brig_opt_u64. */
+int jint_id(struct jctx *c, yajl_val v, const struct jpath *p, uint32_t *out);
+int jreq_id(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, uint32_t *out);
+int jopt_oid(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, brig_opt_u64 *out);
 int jint_s(struct jctx *c, yajl_val v, const struct jpath *p, int64_t min, int64_t max, int64_t *out);
 int jopt_u64(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key, uint64_t max,
              brig_opt_u64 *out);

@@ -68,8 +68,8 @@ static int parse_device(struct jctx *c, yajl_val v, const struct jpath *p, void 
     JTRY(jopt_i64v(c, v, p, "major", &d->major));
     JTRY(jopt_i64v(c, v, p, "minor", &d->minor));
     JTRY(jopt_u64(c, v, p, "fileMode", UINT32_MAX, &d->file_mode));
-    JTRY(jopt_u64(c, v, p, "uid", UINT32_MAX, &d->uid));
-    return jopt_u64(c, v, p, "gid", UINT32_MAX, &d->gid);
+    JTRY(jopt_oid(c, v, p, "uid", &d->uid));
+    return jopt_oid(c, v, p, "gid", &d->gid);
 }
 
 static int parse_net_devices(struct jctx *c, yajl_val v, const struct jpath *p, struct brig_linux *l)

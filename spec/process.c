@@ -25,8 +25,8 @@ static int parse_user(struct jctx *c, yajl_val v, const struct jpath *p, struct 
 {
     yajl_val gids;
 
-    JTRY(jreq_u32(c, v, p, "uid", &u->uid));
-    JTRY(jreq_u32(c, v, p, "gid", &u->gid));
+    JTRY(jreq_id(c, v, p, "uid", &u->uid));
+    JTRY(jreq_id(c, v, p, "gid", &u->gid));
     JTRY(jopt_u64(c, v, p, "umask", UINT32_MAX, &u->umask));
     JTRY(jopt_str(c, v, p, "username", &u->username));
     JTRY(jopt_arr(c, v, p, "additionalGids", &gids));
@@ -35,11 +35,8 @@ static int parse_user(struct jctx *c, yajl_val v, const struct jpath *p, struct 
         u->additional_gids = jalloc(c, gids->u.array.len, sizeof(*u->additional_gids));
         if (!u->additional_gids)
             return jnomem(c);
-        for (size_t i = 0; i < gids->u.array.len; i++) {
-            uint64_t gid;
-            JTRY(jint_u(c, gids->u.array.values[i], JIDX(gp, i), UINT32_MAX, &gid));
-            u->additional_gids[i] = (uint32_t) gid;
-        }
+        for (size_t i = 0; i < gids->u.array.len; i++)
+            JTRY(jint_id(c, gids->u.array.values[i], JIDX(gp, i), &u->additional_gids[i]));
         u->n_additional_gids = gids->u.array.len;
     }
     return 0;

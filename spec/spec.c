@@ -1,6 +1,7 @@
 /* config.json: the top level (root, mounts, hooks, annotations) and the public lookups. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "../util/util.h"
@@ -21,10 +22,20 @@ const char *brig_ns_type_name(enum brig_ns_type type)
 static int parse_id_mapping(struct jctx *c, yajl_val v, const struct jpath *p, void *dst)
 {
     struct brig_id_mapping *m = dst;
+    uint64_t size = 0;
 
-    JTRY(jreq_u32(c, v, p, "containerID", &m->container_id));
-    JTRY(jreq_u32(c, v, p, "hostID", &m->host_id));
-    return jreq_u32(c, v, p, "size", &m->size);
+    JTRY(jreq_id(c, v, p, "containerID", &m->container_id));
+    JTRY(jreq_id(c, v, p, "hostID", &m->host_id));
+    JTRY(jint_u_min(c, jget(v, "size"), JKEY(p, "size"), 1, UINT32_MAX, &size));
+    m->size = (uint32_t) size;
+    /* The kernel refuses a range that would reach (uid_t)-1 or wrap; say which end does. */
+    if (m->container_id + size > BRIG_ID_UNCHANGED)
+        return jfail(c, p, "containerID %" PRIu32 " + size %" PRIu64 " runs past %" PRIu32 ", the highest id",
+                     m->container_id, size, BRIG_ID_UNCHANGED - 1);
+    if (m->host_id + size > BRIG_ID_UNCHANGED)
+        return jfail(c, p, "hostID %" PRIu32 " + size %" PRIu64 " runs past %" PRIu32 ", the highest id", m->host_id,
+                     size, BRIG_ID_UNCHANGED - 1);
+    return 0;
 }
 
 int spec_parse_id_mappings(struct jctx *c, yajl_val obj, const struct jpath *p, const char *key,

@@ -228,6 +228,18 @@ int brig_parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
+int brig_parse_id(const char *s, uint32_t *out)
+{
+    uint64_t id = 0;
+
+    if (brig_parse_u64(s, &id) < 0 || id > UINT32_MAX)
+        return -EINVAL;
+    if (id == BRIG_ID_UNCHANGED)
+        return -ERANGE;
+    *out = (uint32_t) id;
+    return 0;
+}
+
 int brig_proc_start_time(pid_t pid, uint64_t *start_time, char *state)
 {
     char path[64], buf[1024];

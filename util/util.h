@@ -73,6 +73,15 @@ int brig_now_rfc3339(char *buf, size_t len);
 int brig_parse_u64(const char *s, uint64_t *out);
 int brig_parse_i64(const char *s, int64_t *out);
 
+/* (uid_t)-1 and (gid_t)-1: "leave unchanged" to setresuid, setresgid and chown, and never mapped into a
+ * user namespace, so no process, file or id map may be given it: a process "set" to it keeps root. */
+#define BRIG_ID_UNCHANGED UINT32_MAX
+/* What every message refusing it says after "4294967295 is not a valid id". */
+#define BRIG_ID_UNCHANGED_WHY "the kernel reads it as -1, \"unchanged\""
+/* A uid or gid in decimal: 0, -EINVAL when not an integer from 0 to 4294967295, -ERANGE for
+ * BRIG_ID_UNCHANGED. */
+int brig_parse_id(const char *s, uint32_t *out);
+
 /* Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat): together with the
  * pid it identifies a process across pid reuse. Also gives its state letter (R, S, Z...) when `state` is
  * not NULL. Returns 0, or -errno. */

@@ -236,3 +236,41 @@ expect_bad_config() {
 	if is_brig; then assert_one_line_error; fi
 	assert_nothing_left
 }
+
+# 4294967295 is (uid_t)-1, which the kernel reads as "unchanged" (set*id, chown) and never maps; a range
+# running past it wraps.
+@test "an id map or device owner holding 4294967295, or a map that is empty or runs past it, is refused" {
+	require_brig
+	local userns='.linux.namespaces += [{type: "user"}]
+		| .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]'
+	local cases=(
+		"$userns"' | .linux.uidMappings += [{containerID: 4294967295, hostID: 300000, size: 1}]'
+		'linux.uidMappings[1].containerID: 4294967295 is not a valid id'
+		"$userns"' | .linux.gidMappings = [{containerID: 0, hostID: 4294967295, size: 1}]'
+		'linux.gidMappings[0].hostID: 4294967295 is not a valid id'
+		"$userns"' | .linux.uidMappings = [{containerID: 4294967290, hostID: 100000, size: 10}]'
+		'linux.uidMappings[0]: containerID 4294967290 + size 10 runs past 4294967294'
+		"$userns"' | .linux.gidMappings = [{containerID: 0, hostID: 4294967000, size: 1000}]'
+		'linux.gidMappings[0]: hostID 4294967000 + size 1000 runs past 4294967294'
+		"$userns"' | .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 0}]'
+		'linux.uidMappings[0].size: expected an integer between 1 and 4294967295'
+		'.mounts += [{destination: "/m", type: "bind", source: "/tmp", options: ["rbind"],
+			uidMappings: [{containerID: 0, hostID: 1, size: 4294967295}], gidMappings: [{containerID: 0, hostID: 0, size: 1}]}]'
+		'uidMappings[0]: hostID 1 + size 4294967295 runs past 4294967294'
+		'.mounts += [{destination: "/m", type: "bind", source: "/tmp", options: ["rbind"],
+			uidMappings: [{containerID: 0, hostID: 0, size: 1}], gidMappings: [{containerID: 0, hostID: 4294967295, size: 1}]}]'
+		'gidMappings[0].hostID: 4294967295 is not a valid id'
+		'.linux.devices = [{path: "/dev/brig-null", type: "c", major: 1, minor: 3, uid: 4294967295}]'
+		'linux.devices[0].uid: 4294967295 is not a valid id'
+		'.linux.devices = [{path: "/dev/brig-null", type: "c", major: 1, minor: 3, gid: 4294967295}]'
+		'linux.devices[0].gid: 4294967295 is not a valid id'
+	)
+	cp "$BUNDLE/config.json" "$TEST_DIR/config.base"
+	local i
+	for ((i = 0; i < ${#cases[@]}; i += 2)); do
+		cp "$TEST_DIR/config.base" "$BUNDLE/config.json"
+		bundle_jq "${cases[i]}"
+		expect_bad_config "${cases[i + 1]}"
+	done
+}

@@ -231,6 +231,81 @@ load helpers
 	[ "$(container_status "$ID")" = running ]
 }
 
+@test "kill refuses a malformed RTMIN+N/RTMAX-N or number; 0 and in-range realtime signals are sent" {
+	bundle_set_args sleep 1000
+	brig_create
+	run brig start "$ID"
+	wait_for_status "$ID" running
+	local sig bad=(RTMIN+-5 SIGRTMIN+-1 RTMAX--3 RTMIN+ RTMAX- RTMIN+31 RTMAX-31 RTMIN-1 RTMAX+1 RTMIN+0x1 RTMIN+1x
+		9x 65 99999999999999999999) good=(0)
+	# runc 1.1 reads numbers with Go's Atoi (which takes a sign) and knows no realtime names.
+	if is_brig; then
+		bad+=(+9 -0 -9)
+		good+=(RTMIN+0 SIGRTMAX-0 rtmin+3 RTMAX-2)
+	fi
+	for sig in "${bad[@]}"; do
+		run brig kill "$ID" "$sig"
+		assert_failure
+		if is_brig; then
+			assert_one_line_error
+			assert_output_contains "$sig"
+		fi
+	done
+	[ "$(container_status "$ID")" = running ]
+	# Signal 0 only checks that the process exists. A pid namespace's init ignores the realtime signals
+	# it has no handler for, so the container keeps running through all of them.
+	for sig in "${good[@]}"; do
+		run brig kill "$ID" "$sig"
+		assert_success
+	done
+	[ "$(container_status "$ID")" = running ]
+}
+
+@test "state during a delete shows the container or its absence, never \"being created\"" {
+	bundle_set_args sleep 1000
+	local log=$TEST_DIR/state-race.log i k
+	: >"$log"
+	for ((i = 0; i < 30; i++)); do
+		brig_create
+		assert_success
+		# More entries in the state directory make a removal file by file take long enough to be seen.
+		for ((k = 0; k < 300; k++)); do : >"$BRIG_ROOT/$ID/pad-$k"; done
+		for k in 1 2; do
+			(
+				for ((n = 0; n < 200; n++)); do
+					brig state "$ID" >/dev/null 2>>"$log" || break
+				done
+			) &
+		done
+		run brig delete "$ID"
+		assert_success
+		wait
+	done
+	! grep -F "being created" "$log" || fail "state saw a half-removed container: $(grep -cF 'being created' "$log") times"
+	grep -qF "does not exist" "$log" || fail "state never ran into the delete"
+	assert_nothing_left
+}
+
+@test "what a delete that died midway left is hidden from list and state, and the next delete removes it" {
+	require_brig
+	bundle_set_args sleep 1000
+	brig_create
+	assert_success
+	# A delete renames the state directory to .removing-<inode> before emptying it; a crash leaves that.
+	mkdir "$BRIG_ROOT/.removing-1"
+	: >"$BRIG_ROOT/.removing-1/exec.fifo"
+	cp "$BRIG_ROOT/$ID/state.json" "$BRIG_ROOT/.removing-1/state.json"
+	run brig list -q
+	assert_success
+	[ "$output" = "$ID" ] || fail "list shows more than $ID"
+	run brig state .removing-1
+	assert_failure
+	run brig delete "$ID"
+	assert_success
+	[ -z "$(ls -A "$BRIG_ROOT" | grep -v '^\.cache$')" ] || fail "left in the root: $(ls -A "$BRIG_ROOT")"
+	assert_nothing_left
+}
+
 @test "kill --all signals every process of the container" {
 	bundle_set_args sh -c 'sleep 1000 & sleep 1000 & wait'
 	brig_create

@@ -301,3 +301,63 @@ deny_by_default_profile() {
 		assert_output_contains 'process.apparmorProfile `brig-test-profile` ignored: AppArmor is not enabled'
 	fi
 }
+
+# (uid_t)-1 is "leave unchanged" to setresuid, setresgid and chown: as a process's id it would keep root.
+@test "security: uid, gid or an additional gid 4294967295 is refused, never run as root" {
+	bundle_set_args id
+	local field
+	for field in uid gid; do
+		bundle_jq '.process.user = {uid: 1000, gid: 1000} | .process.user[$f] = 4294967295' --arg f "$field"
+		run brig run --bundle "$BUNDLE" "$ID"
+		assert_failure
+		assert_output_not_contains "uid=0" "gid=0"
+		if is_brig; then
+			assert_one_line_error
+			assert_output_contains "process.user.$field: 4294967295 is not a valid id"
+		fi
+		assert_nothing_left
+	done
+	bundle_jq '.process.user = {uid: 1000, gid: 1000, additionalGids: [5, 4294967295]}'
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_failure
+	if is_brig; then
+		assert_one_line_error
+		assert_output_contains "process.user.additionalGids[1]: 4294967295 is not a valid id"
+	fi
+	assert_nothing_left
+}
+
+@test "security: exec --user, --additional-gids and a --process user with id 4294967295 are refused" {
+	bundle_set_args sleep 1000
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	assert_success
+	wait_for_status "$ID" running
+	local user
+	for user in 4294967295 4294967295:4294967295 1000:4294967295 4294967295:1000; do
+		run brig exec --user "$user" "$ID" id
+		assert_failure
+		assert_output_not_contains "uid=0" "gid=0"
+		if is_brig; then
+			assert_one_line_error
+			assert_output_contains "--user" "4294967295 is not a valid id"
+		fi
+	done
+	run brig exec --user 1000:1000 --additional-gids 4294967295 "$ID" id
+	assert_failure
+	if is_brig; then
+		assert_one_line_error
+		assert_output_contains "--additional-gids" "4294967295 is not a valid id"
+	fi
+	for user in '{"uid": 4294967295, "gid": 1000}' '{"uid": 1000, "gid": 4294967295}' \
+		'{"uid": 1000, "gid": 1000, "additionalGids": [4294967295]}'; do
+		jq -n --argjson u "$user" '{cwd: "/", args: ["id"], user: $u}' >"$TEST_DIR/process.json"
+		run brig exec --process "$TEST_DIR/process.json" "$ID"
+		assert_failure
+		assert_output_not_contains "uid=0" "gid=0"
+		if is_brig; then
+			assert_one_line_error
+			assert_output_contains "process.json: user." "4294967295 is not a valid id"
+		fi
+	done
+	[ "$(container_status "$ID")" = running ]
+}

@@ -16,6 +16,7 @@
 #define PROC(body) HEAD "\"process\":{\"cwd\":\"/\",\"args\":[\"sh\"]," body "}}"
 #define LINUX(body) HEAD "\"linux\":{" body "}}"
 #define RES(body) LINUX("\"resources\":{" body "}")
+#define WHY "the kernel reads it as -1, \"unchanged\""
 
 struct bad_case {
     const char *json;
@@ -47,7 +48,7 @@ static const struct bad_case cases[] = {
     { HEAD "\"mounts\":[{\"destination\":\"/a\",\"options\":[\"ro\",1]}]}",
       "config.json: mounts[0].options[1]: expected a string" },
     { HEAD "\"mounts\":[{\"destination\":\"/a\",\"uidMappings\":[{\"containerID\":0,\"hostID\":1}]}]}",
-      "config.json: mounts[0].uidMappings[0].size: expected an integer between 0 and 4294967295" },
+      "config.json: mounts[0].uidMappings[0].size: expected an integer between 1 and 4294967295" },
 
     /* Process. */
     { HEAD "\"process\":[]}", "config.json: process: expected an object" },
@@ -65,16 +66,23 @@ static const struct bad_case cases[] = {
     { PROC("\"consoleSize\":{\"height\":1}"),
       "config.json: process.consoleSize.width: expected an integer between 0 and 4294967295" },
     { PROC("\"user\":{\"uid\":-1,\"gid\":0}"),
-      "config.json: process.user.uid: expected an integer between 0 and 4294967295" },
+      "config.json: process.user.uid: expected an integer between 0 and 4294967294" },
     { PROC("\"user\":{\"uid\":4294967296,\"gid\":0}"),
-      "config.json: process.user.uid: expected an integer between 0 and 4294967295" },
+      "config.json: process.user.uid: expected an integer between 0 and 4294967294" },
     { PROC("\"user\":{\"uid\":1.5,\"gid\":0}"),
-      "config.json: process.user.uid: expected an integer between 0 and 4294967295" },
+      "config.json: process.user.uid: expected an integer between 0 and 4294967294" },
     { PROC("\"user\":{\"uid\":\"0\",\"gid\":0}"),
-      "config.json: process.user.uid: expected an integer between 0 and 4294967295" },
-    { PROC("\"user\":{\"uid\":0}"), "config.json: process.user.gid: expected an integer between 0 and 4294967295" },
+      "config.json: process.user.uid: expected an integer between 0 and 4294967294" },
+    { PROC("\"user\":{\"uid\":0}"), "config.json: process.user.gid: expected an integer between 0 and 4294967294" },
     { PROC("\"user\":{\"uid\":0,\"gid\":0,\"additionalGids\":[1,-2]}"),
-      "config.json: process.user.additionalGids[1]: expected an integer between 0 and 4294967295" },
+      "config.json: process.user.additionalGids[1]: expected an integer between 0 and 4294967294" },
+    /* (uid_t)-1 is "unchanged" to setresuid/setresgid: a process given it would keep root. */
+    { PROC("\"user\":{\"uid\":4294967295,\"gid\":1000}"),
+      "config.json: process.user.uid: 4294967295 is not a valid id: " WHY },
+    { PROC("\"user\":{\"uid\":1000,\"gid\":4294967295}"),
+      "config.json: process.user.gid: 4294967295 is not a valid id: " WHY },
+    { PROC("\"user\":{\"uid\":1000,\"gid\":1000,\"additionalGids\":[5,6,4294967295]}"),
+      "config.json: process.user.additionalGids[2]: 4294967295 is not a valid id: " WHY },
     { PROC("\"user\":{\"uid\":0,\"gid\":0,\"username\":false}"),
       "config.json: process.user.username: expected a string" },
     { PROC("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1,\"soft\":-1}]"),
@@ -116,9 +124,25 @@ static const struct bad_case cases[] = {
       "config.json: linux.namespaces[0].path: expected a string" },
     { LINUX("\"namespaces\":{}"), "config.json: linux.namespaces: expected an array" },
     { LINUX("\"uidMappings\":[{\"containerID\":-1,\"hostID\":0,\"size\":1}]"),
-      "config.json: linux.uidMappings[0].containerID: expected an integer between 0 and 4294967295" },
+      "config.json: linux.uidMappings[0].containerID: expected an integer between 0 and 4294967294" },
     { LINUX("\"gidMappings\":[{\"containerID\":0,\"size\":1}]"),
-      "config.json: linux.gidMappings[0].hostID: expected an integer between 0 and 4294967295" },
+      "config.json: linux.gidMappings[0].hostID: expected an integer between 0 and 4294967294" },
+    { LINUX("\"uidMappings\":[{\"containerID\":4294967295,\"hostID\":0,\"size\":1}]"),
+      "config.json: linux.uidMappings[0].containerID: 4294967295 is not a valid id: " WHY },
+    { LINUX("\"gidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":1},{\"containerID\":1,\"hostID\":4294967295,\"size\":1}]"),
+      "config.json: linux.gidMappings[1].hostID: 4294967295 is not a valid id: " WHY },
+    { LINUX("\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":0}]"),
+      "config.json: linux.uidMappings[0].size: expected an integer between 1 and 4294967295" },
+    { LINUX("\"uidMappings\":[{\"containerID\":4294967290,\"hostID\":0,\"size\":6}]"),
+      "config.json: linux.uidMappings[0]: containerID 4294967290 + size 6 runs past 4294967294, the highest id" },
+    { LINUX("\"gidMappings\":[{\"containerID\":0,\"hostID\":1,\"size\":4294967295}]"),
+      "config.json: linux.gidMappings[0]: hostID 1 + size 4294967295 runs past 4294967294, the highest id" },
+    { HEAD "\"mounts\":[{\"destination\":\"/a\",\"gidMappings\":[{\"containerID\":4294967000,\"hostID\":0,\"size\":4294967000}]}]}",
+      "config.json: mounts[0].gidMappings[0]: containerID 4294967000 + size 4294967000 runs past 4294967294, the highest id" },
+    { LINUX("\"devices\":[{\"type\":\"c\",\"path\":\"/dev/x\",\"uid\":4294967295}]"),
+      "config.json: linux.devices[0].uid: 4294967295 is not a valid id: " WHY },
+    { LINUX("\"devices\":[{\"type\":\"c\",\"path\":\"/dev/x\",\"gid\":-1}]"),
+      "config.json: linux.devices[0].gid: expected an integer between 0 and 4294967294" },
     { LINUX("\"timeOffsets\":{\"realtime\":{\"secs\":1}}"),
       "config.json: linux.timeOffsets: unknown clock \"realtime\" (expected \"monotonic\" or \"boottime\")" },
     { LINUX("\"timeOffsets\":{\"boottime\":{\"secs\":1,\"nanosecs\":1000000000}}"),
@@ -249,7 +273,9 @@ static void test_process_json_errors(void **state)
         { "{\"cwd\":\"/\"}", "process.json: args: expected a non-empty array of strings" },
         { "{\"args\":[\"sh\"]}", "process.json: cwd: expected a string" },
         { "{\"cwd\":\"/\",\"args\":[\"sh\"],\"user\":{\"uid\":-1,\"gid\":0}}",
-          "process.json: user.uid: expected an integer between 0 and 4294967295" },
+          "process.json: user.uid: expected an integer between 0 and 4294967294" },
+        { "{\"cwd\":\"/\",\"args\":[\"sh\"],\"user\":{\"uid\":0,\"gid\":4294967295}}",
+          "process.json: user.gid: 4294967295 is not a valid id: " WHY },
         { "{\"cwd\":\"/\"", "process.json: invalid JSON: parse error: premature EOF" },
     };
 
@@ -262,6 +288,30 @@ static void test_process_json_errors(void **state)
         assert_null(s);
         assert_string_equal(err->msg, process_cases[i].msg);
     }
+}
+
+/* The highest id and ranges that end on it are fine: only (uid_t)-1 itself is refused. */
+static void test_id_boundaries(void **state)
+{
+    static const char json[] = LINUX("\"uidMappings\":[{\"containerID\":0,\"hostID\":0,\"size\":4294967295}],"
+                                     "\"gidMappings\":[{\"containerID\":4294967294,\"hostID\":4294967294,\"size\":1}],"
+                                     "\"devices\":[{\"type\":\"c\",\"path\":\"/dev/x\",\"uid\":4294967294,\"gid\":0}]");
+    static const char proc[] = PROC("\"user\":{\"uid\":4294967294,\"gid\":4294967294,\"additionalGids\":[4294967294]}");
+    cleanup_err struct brig_err *err = NULL;
+    struct brig_spec *s = NULL;
+
+    (void) state;
+    if (brig_spec_parse(json, sizeof(json) - 1, &s, &err) < 0)
+        fail_msg("%s", err->msg);
+    assert_int_equal(s->linux_cfg->uid_mappings[0].size, UINT32_MAX);
+    assert_int_equal(s->linux_cfg->gid_mappings[0].container_id, UINT32_MAX - 1);
+    assert_int_equal(s->linux_cfg->devices[0].uid.value, UINT32_MAX - 1);
+    brig_spec_free(s);
+    if (brig_spec_parse(proc, sizeof(proc) - 1, &s, &err) < 0)
+        fail_msg("%s", err->msg);
+    assert_int_equal(s->process->user.uid, UINT32_MAX - 1);
+    assert_int_equal(s->process->user.additional_gids[0], UINT32_MAX - 1);
+    brig_spec_free(s);
 }
 
 /* The file name in messages comes from the path, so a process.json or a renamed config reads right. */
@@ -293,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_load_names_file),
         cmocka_unit_test(test_too_deep),
         cmocka_unit_test(test_process_json_errors),
+        cmocka_unit_test(test_id_boundaries),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

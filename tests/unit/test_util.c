@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -117,10 +118,51 @@ static void test_signals(void **state)
     assert_true(brig_parse_signal("NOPE", &sig, &err) < 0);
     assert_string_equal(err->msg, "unknown signal `NOPE`");
     brig_err_free(&err);
-    assert_true(brig_parse_signal("0", &sig, &err) < 0);
-    brig_err_free(&err);
     assert_true(brig_parse_signal("999", &sig, &err) < 0);
     brig_err_free(&err);
+}
+
+/* Signal 0 probes; realtime offsets are plain digits within SIGRTMIN..SIGRTMAX; anything else is refused
+ * rather than read as some other signal. */
+static void test_signal_forms(void **state)
+{
+    enum { ABS, FROM_MIN, FROM_MAX };
+    static const struct {
+        const char *name;
+        int base, n;
+    } good[] = {
+        {"0", ABS, 0},          {"64", ABS, 64},           {"RTMIN", FROM_MIN, 0},     {"RTMIN+0", FROM_MIN, 0},
+        {"rtmin+3", FROM_MIN, 3}, {"SIGRTMIN+30", FROM_MIN, 30}, {"RTMAX", FROM_MAX, 0}, {"SIGRTMAX-0", FROM_MAX, 0},
+        {"RTMAX-2", FROM_MAX, 2}, {"sigRtMax-30", FROM_MAX, 30},
+    };
+    static const char *const bad[] = {
+        "RTMIN+-5", "RTMIN+", "RTMAX-", "RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMAX+1", "RTMIN+ 1", "RTMIN++1",
+        "RTMIN+0x1", "RTMIN+1x", "RTMIN+99999999999999999999", "RTMAX--3", "RTMINX", "SIGRTMIN+\t1",
+        "+9", "-9", "-0", "9x", " 9", "\t9", "65", "99999999999999999999", "0x9", "", "SIG",
+        "SIGRTMIN+000000000000000000000000001",
+    };
+
+    (void) state;
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+        cleanup_err struct brig_err *err = NULL;
+        int sig = -1;
+        int want = good[i].base == ABS ? good[i].n : good[i].base == FROM_MIN ? SIGRTMIN + good[i].n
+                                                                              : SIGRTMAX - good[i].n;
+
+        if (brig_parse_signal(good[i].name, &sig, &err) != 0)
+            fail_msg("`%s` was refused: %s", good[i].name, err->msg);
+        if (sig != want)
+            fail_msg("`%s` is signal %d, expected %d", good[i].name, sig, want);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        cleanup_err struct brig_err *err = NULL;
+        int sig = -1;
+
+        if (brig_parse_signal(bad[i], &sig, &err) == 0)
+            fail_msg("`%s` was accepted as signal %d", bad[i], sig);
+        assert_non_null(err);
+        assert_null(strchr(err->msg, '\n'));
+    }
 }
 
 static void test_atomic_write(void **state)
@@ -151,7 +193,7 @@ int main(void)
         cmocka_unit_test(test_now_rfc3339_is_utc), cmocka_unit_test(test_error_chain),
         cmocka_unit_test(test_error_encoding),     cmocka_unit_test(test_parse_numbers),
         cmocka_unit_test(test_container_ids),      cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_signal_forms),       cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
