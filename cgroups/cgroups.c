@@ -109,13 +109,25 @@ static void undo_in(const struct brig_cgroup_hierarchy *h, const char *rel, cons
 static int open_entry_in(const struct brig_cgroup_set *set, const char *path, struct brig_cgroup_entry *entry,
                          struct brig_err **err);
 
+/* The cgroup was there before: the caller decides, from what runs in it, whether to use it. */
+static int check_existing(const struct brig_cgroup_set *set, const char *rel, const char *path,
+                          const struct brig_cgroup_config *cfg, struct brig_err **err)
+{
+    cleanup_free pid_t *pids = NULL;
+    size_t n = 0;
+    int ret = brig_cgroup_set_pids(set, rel, &pids, &n, err);
+
+    return ret < 0 ? ret : cfg->existing(cfg->existing_data, path, pids, n, err);
+}
+
 /* brig_cgroup_enter(), and with `entry` also brig_cgroup_create(): the entry is opened from the hierarchies
  * already open, and a failure to open it undoes the cgroup like any other. */
 static int enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
-                 struct brig_cgroup_entry *entry, struct brig_err **err)
+                 struct brig_cgroup_entry *entry, bool *existed_out, struct brig_err **err)
 {
     cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
     struct placement pl[BRIG_CGROUP_MAX_HIERARCHIES] = {{0}};
+    bool existed = false;
     const char *rel;
     size_t i;
     int ret;
@@ -125,8 +137,16 @@ static int enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const 
         return ret;
     rel = path + 1;
     /* Every directory first, then the pid: a bad path fails before the process has moved anywhere. */
-    for (i = 0; i < set.n && ret == 0; i++)
+    for (i = 0; i < set.n && ret == 0; i++) {
         ret = create_in(&set.h[i], rel, &pl[i], err);
+        existed = existed || !pl[i].created;
+    }
+    /* Before any limit is written: a cgroup that is refused keeps the values it had. */
+    if (ret == 0 && existed && cfg && cfg->existing)
+        ret = check_existing(&set, rel, path, cfg, err);
+    /* A process entering a frozen cgroup stops at once (and with it whoever waits for it). */
+    if (ret == 0)
+        ret = brig_cgroup_set_check_thawed(&set, rel, path, err);
     /* A V2 container gets every controller its parent offers, as runc and crun give it (stats need them). */
     if (ret == 0 && mode == BRIG_CGROUP_V2 && brig_cg_v2_enable(&set.h[0], rel, NULL, err) < 0)
         brig_err_free(err);
@@ -141,6 +161,8 @@ static int enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const 
     if (ret < 0) {
         for (i = set.n; i-- > 0;)
             undo_in(&set.h[i], rel, &pl[i], pid);
+    } else if (existed_out) {
+        *existed_out = existed;
     }
     return ret;
 }
@@ -148,13 +170,13 @@ static int enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const 
 int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
                       struct brig_err **err)
 {
-    return enter(mode, path, pid, cfg, NULL, err);
+    return enter(mode, path, pid, cfg, NULL, NULL, err);
 }
 
 int brig_cgroup_create(enum brig_cgroup_mode mode, const char *path, const struct brig_cgroup_config *cfg,
-                       struct brig_cgroup_entry *entry, struct brig_err **err)
+                       struct brig_cgroup_entry *entry, bool *existed, struct brig_err **err)
 {
-    return enter(mode, path, 0, cfg, entry, err);
+    return enter(mode, path, 0, cfg, entry, existed, err);
 }
 
 int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err)

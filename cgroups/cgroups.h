@@ -38,6 +38,11 @@ struct brig_cgroup_log {
 struct brig_cgroup_config {
     const struct brig_resources *resources; /* NULL: no limits */
     struct brig_cgroup_log log;
+    /* When the cgroup existed before (in any hierarchy), called with the distinct pids found in it and
+     * below it (n may be 0) before anything is written to it: a negative return refuses the cgroup (then
+     * only what this call made is removed). NULL: an existing cgroup is used as it is. */
+    int (*existing)(void *data, const char *path, const pid_t *pids, size_t n, struct brig_err **err);
+    void *existing_data;
 };
 
 /* Creates the cgroup `path` (in every v1 hierarchy, or in the unified one), applies cfg->resources (when
@@ -45,6 +50,8 @@ struct brig_cgroup_config {
  *   "linux.resources.memory.limit: write `1` to `/sys/fs/cgroup/memory/x/memory.limit_in_bytes`: ..."
  * and a resource the host lacks, only when asked for, with
  *   "linux.resources.blockIO.weight: not supported by this host (no blkio.weight)".
+ * A cgroup that is frozen (itself or through a frozen parent), where the process would stop at once, is
+ * refused: "cgroup `/x`: is frozen (`/sys/fs/cgroup/freezer/x/freezer.state` is FROZEN)".
  * On failure nothing is left behind (an existing cgroup is kept, not removed). */
 int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, const struct brig_cgroup_config *cfg,
                       struct brig_err **err);
@@ -65,9 +72,11 @@ struct brig_cgroup_entry {
 int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
                            struct brig_err **err);
 /* brig_cgroup_enter() with no process to move: creates the cgroup, applies the limits and opens its entry
- * from the hierarchies that creation opened (create's path: one walk over /sys/fs/cgroup, not two). */
+ * from the hierarchies that creation opened (create's path: one walk over /sys/fs/cgroup, not two).
+ * *existed (when not NULL) says whether the cgroup was there before in some hierarchy: then it is not the
+ * caller's to kill or remove. */
 int brig_cgroup_create(enum brig_cgroup_mode mode, const char *path, const struct brig_cgroup_config *cfg,
-                       struct brig_cgroup_entry *entry, struct brig_err **err);
+                       struct brig_cgroup_entry *entry, bool *existed, struct brig_err **err);
 /* In the entering process, which must be single-threaded: moves itself into every v1 hierarchy. `path` must
  * outlive the entry. */
 int brig_cgroup_entry_self(const struct brig_cgroup_entry *entry, struct brig_err **err);
@@ -83,6 +92,10 @@ int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struc
 int brig_cgroup_freeze(enum brig_cgroup_mode mode, const char *path, bool frozen, struct brig_err **err);
 /* Whether the cgroup is frozen (false when it does not exist or the host has no freezer). */
 bool brig_cgroup_is_frozen(enum brig_cgroup_mode mode, const char *path);
+
+/* Fails with "cgroup `/x`: is frozen (...)" when a process in the cgroup would be frozen (by the cgroup or
+ * by a parent); a cgroup that does not exist is not frozen. */
+int brig_cgroup_check_thawed(enum brig_cgroup_mode mode, const char *path, struct brig_err **err);
 
 /* Sends `sig` to every process of the cgroup: with cgroup.kill (v2, SIGKILL) at once, else pid by pid.
  * A frozen cgroup is thawed after a SIGKILL so that the processes die. */
@@ -111,6 +124,7 @@ void brig_cgroup_oom_watch_close(struct brig_cgroup_oom_watch *w);
 int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err);
 
 /* Kills whatever is left in the cgroup (SIGKILL, waiting until it is empty) and removes it everywhere.
+ * Frozen v1 cgroups in the subtree are thawed first, as their tasks act on SIGKILL only once thawed.
  * A cgroup that does not exist is not an error. */
 int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct brig_err **err);
 

@@ -16,6 +16,7 @@
 struct walk {
     pid_t self;
     bool kill;      /* SIGKILL every pid seen */
+    bool thaw;      /* v1 freezer hierarchy: thaw every cgroup before its pids are killed */
     size_t found;   /* pids seen */
     pid_t *pids;    /* collected when !kill */
     size_t cap;
@@ -60,6 +61,12 @@ static int walk_cgroup(struct walk *w, int fd, struct brig_err **err)
         close(fd);
         return ret;
     }
+    if (w->thaw) {
+        /* The container may have frozen a cgroup of its own below its top one. */
+        cleanup_close int state_fd = openat(fd, "freezer.state", O_WRONLY | O_CLOEXEC);
+        if (state_fd >= 0)
+            (void) !write(state_fd, "THAWED", 6);
+    }
     n = brig_read_all(procs_fd, &text, 64 << 20);
     if (n < 0) {
         close(fd);
@@ -95,6 +102,13 @@ static int walk_cgroup(struct walk *w, int fd, struct brig_err **err)
     return ret;
 }
 
+static bool is_v1_freezer(const struct brig_cgroup_hierarchy *h)
+{
+    const char *base = strrchr(h->root, '/');
+
+    return !h->unified && base && strstr(base, "freezer");
+}
+
 /* Walks `rel` in one hierarchy; -ENOENT (without an error) when it does not exist there. */
 static int walk_in(struct walk *w, const struct brig_cgroup_hierarchy *h, const char *rel, struct brig_err **err)
 {
@@ -106,6 +120,7 @@ static int walk_in(struct walk *w, const struct brig_cgroup_hierarchy *h, const 
         return brig_err_sys(err, "cgroup: open `%s/%s`", h->root, rel);
     }
     snprintf(w->path, sizeof(w->path), "%s/%s", h->root, rel);
+    w->thaw = w->kill && is_v1_freezer(h);
     return walk_cgroup(w, fd, err);
 }
 
@@ -157,15 +172,15 @@ static void remove_brig_parents(const struct brig_cgroup_hierarchy *h, const cha
     }
 }
 
-/* A frozen v1 task acts on SIGKILL only once thawed: a paused container is thawed before the kill. */
+/* A paused container is thawed before the kill. A frozen v1 task acts on SIGKILL only once thawed (the
+ * walk thaws every v1 cgroup of the subtree); a frozen cgroup2 one dies, but thawed it dies at once. */
 static void thaw(const struct brig_cgroup_set *set, const char *rel)
 {
     char file[4096];
 
     for (size_t i = 0; i < set->n; i++) {
         const struct brig_cgroup_hierarchy *h = &set->h[i];
-        const char *base = strrchr(h->root, '/');
-        bool v1_freezer = !h->unified && base && strstr(base, "freezer");
+        bool v1_freezer = is_v1_freezer(h);
         if (!v1_freezer && !h->unified)
             continue;
         snprintf(file, sizeof(file), "%s/%s", rel, v1_freezer ? "freezer.state" : "cgroup.freeze");
@@ -249,6 +264,38 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
 removed:
     for (size_t i = 0; i < set.n; i++)
         remove_brig_parents(&set.h[i], rel);
+    return 0;
+}
+
+static int compare_pids(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+int brig_cgroup_set_pids(const struct brig_cgroup_set *set, const char *rel, pid_t **pids, size_t *n,
+                         struct brig_err **err)
+{
+    struct walk w = {.self = getpid(), .kill = false};
+    size_t kept = 0;
+
+    *pids = NULL;
+    *n = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        int ret = walk_in(&w, &set->h[i], rel, err);
+        if (ret < 0 && ret != -ENOENT) {
+            free(w.pids);
+            return ret;
+        }
+    }
+    if (w.found > 1)
+        qsort(w.pids, w.found, sizeof(*w.pids), compare_pids);
+    for (size_t i = 0; i < w.found; i++)
+        if (kept == 0 || w.pids[kept - 1] != w.pids[i])
+            w.pids[kept++] = w.pids[i];
+    *pids = w.pids;
+    *n = kept;
     return 0;
 }
 

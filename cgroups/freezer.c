@@ -86,6 +86,35 @@ int brig_cgroup_freeze(enum brig_cgroup_mode mode, const char *path, bool frozen
     return freeze_in(&a, h, v1, frozen, err);
 }
 
+int brig_cgroup_set_check_thawed(const struct brig_cgroup_set *set, const char *rel, const char *path,
+                             struct brig_err **err)
+{
+    const struct brig_cgroup_hierarchy *v1 = brig_cg_find_v1(set, "freezer");
+    const struct brig_cgroup_hierarchy *v2 = brig_cg_unified(set);
+    cleanup_free char *text = NULL;
+
+    if (v1 && brig_cg_read(v1, rel, "freezer.state", &text) > 0) {
+        text[strcspn(text, "\n")] = '\0';
+        if (strcmp(text, "THAWED") != 0)
+            return brig_err_msg(err, EBUSY, "cgroup `%s`: is frozen (`%s/%s/freezer.state` is %s)", path, v1->root,
+                                rel, text);
+    }
+    if (v2 && file_says(v2, rel, "cgroup.freeze", NULL, "1"))
+        return brig_err_msg(err, EBUSY, "cgroup `%s`: is frozen (`%s/%s/cgroup.freeze` is 1)", path, v2->root, rel);
+    if (v2 && file_says(v2, rel, "cgroup.events", "frozen", "1"))
+        return brig_err_msg(err, EBUSY, "cgroup `%s`: is frozen (by a parent: `%s/%s/cgroup.events` says frozen 1)",
+                            path, v2->root, rel);
+    return 0;
+}
+
+int brig_cgroup_check_thawed(enum brig_cgroup_mode mode, const char *path, struct brig_err **err)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    int ret = brig_cgroup_set_open_for(mode, path, &set, err);
+
+    return ret < 0 ? ret : brig_cgroup_set_check_thawed(&set, path + 1, path, err);
+}
+
 static int read_word(const char *path, char *buf, size_t size)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -45,6 +45,17 @@ int brig_cgroup_v1_cpuset_prepare(const struct brig_cgroup_hierarchy *h, const c
  * when the kernel has no cgroup.kill or the cgroup does not exist. */
 int brig_cgroup_v2_kill(const struct brig_cgroup_hierarchy *h, const char *rel);
 
+/* The distinct pids in `rel` and in every cgroup below it, over every hierarchy of `set` that has it (v1
+ * hierarchies need not hold the same processes). malloc'd array, NULL when there are none. */
+int brig_cgroup_set_pids(const struct brig_cgroup_set *set, const char *rel, pid_t **pids, size_t *n,
+                         struct brig_err **err);
+
+/* Fails with "cgroup `<path>`: is frozen (...)" when a process entering `rel` would be frozen: the v1
+ * freezer.state is not THAWED, or cgroup2 freezes it (its cgroup.freeze, or a frozen parent, which
+ * cgroup.events reports for a new cgroup too). */
+int brig_cgroup_set_check_thawed(const struct brig_cgroup_set *set, const char *rel, const char *path,
+                             struct brig_err **err);
+
 /* Writes `data` to `file` (relative to the hierarchy root); the error names the full path and the value. */
 int brig_cgroup_write(const struct brig_cgroup_hierarchy *h, const char *file, const char *data,
                       struct brig_err **err);

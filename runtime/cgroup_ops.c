@@ -1,10 +1,12 @@
 /* The commands that work on a container's cgroup: update, pause, resume, ps, events; and the create step
  * that sets the cgroup up with the config's resources. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -16,17 +18,139 @@ static void warn_to_log(void *data, const char *msg)
     brig_log(data, BRIG_LOG_WARNING, "%s", msg);
 }
 
-int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec,
+/* The same cgroup, or one below the other: deleting either container would kill the other's processes. */
+static bool cgroups_overlap(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la > lb)
+        return cgroups_overlap(b, a);
+    return strncmp(a, b, la) == 0 && (b[la] == '\0' || b[la] == '/');
+}
+
+struct cgroup_user {
+    char *id;
+    char *cgroup_path;
+    char status[16];
+};
+
+/* A container of --root other than `self` whose cgroup overlaps `path`, whatever its status: a stopped
+ * one's delete still removes its cgroup, and a concurrent create saved its state before making it. */
+static int find_cgroup_user(const struct brig_context *ctx, const char *self, const char *path,
+                            struct cgroup_user *user, struct brig_err **err)
+{
+    cleanup_close int root_fd = -1;
+    struct dirent *de;
+    DIR *d;
+    int ret = brig_store_open_root(ctx, false, &root_fd, err);
+
+    if (ret < 0)
+        return ret;
+    d = fdopendir(dup(root_fd));
+    if (!d)
+        return brig_err_sys(err, "read state root `%s`", ctx->root);
+    while (!user->id && (de = readdir(d))) {
+        cleanup_err struct brig_err *ignored = NULL;
+        struct brig_container_dir dir;
+        cleanup_state struct brig_state *state = NULL;
+
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, self))
+            continue;
+        if (brig_store_open(ctx, de->d_name, false, &dir, &state, &ignored) < 0)
+            continue;
+        if (state && state->cgroup_path && cgroups_overlap(state->cgroup_path, path)) {
+            snprintf(user->status, sizeof(user->status), "%s", brig_container_status(&dir, state));
+            user->id = strdup(de->d_name);
+            user->cgroup_path = steal_ptr(state->cgroup_path);
+        }
+        brig_store_close(&dir);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Whether `pid` lives in another mount or pid namespace than brig's (one that cannot be looked at counts
+ * as another; one that is gone does not). */
+static bool in_other_namespaces(pid_t pid, const struct stat own[2])
+{
+    static const char *const kinds[2] = {"mnt", "pid"};
+
+    for (int i = 0; i < 2; i++) {
+        char link[64];
+        struct stat st;
+        snprintf(link, sizeof(link), "/proc/%d/ns/%s", (int) pid, kinds[i]);
+        if (stat(link, &st) < 0)
+            return errno != ENOENT && errno != ESRCH;
+        if (st.st_ino != own[i].st_ino || st.st_dev != own[i].st_dev)
+            return true;
+    }
+    return false;
+}
+
+struct existing_check {
+    const struct brig_context *ctx;
+    const char *id;
+};
+
+/* runc 1.1 warns about a non-empty cgroup and joins it, whoever's it is; brig refuses another
+ * container's: two containers in one cgroup share its limits and freezer, and the delete of either kills
+ * the other. Host processes that were put there on purpose get runc's warning. */
+static int check_existing(void *data, const char *path, const pid_t *pids, size_t n, struct brig_err **err)
+{
+    const struct existing_check *c = data;
+    struct cgroup_user user = {0};
+    struct stat own[2];
+    size_t foreign = 0;
+    pid_t example = 0;
+    int ret = find_cgroup_user(c->ctx, c->id, path, &user, err);
+
+    if (ret < 0)
+        return ret;
+    if (user.id) {
+        if (!strcmp(user.cgroup_path, path))
+            ret = brig_err_msg(err, EBUSY, "cgroup `%s`: in use by container `%s` (%s)", path, user.id, user.status);
+        else
+            ret = brig_err_msg(err, EBUSY, "cgroup `%s`: overlaps the cgroup `%s` of container `%s` (%s)", path,
+                               user.cgroup_path, user.id, user.status);
+        free(user.id);
+        free(user.cgroup_path);
+        return ret;
+    }
+    if (n && (stat("/proc/self/ns/mnt", &own[0]) < 0 || stat("/proc/self/ns/pid", &own[1]) < 0))
+        return brig_err_sys(err, "cgroup `%s`: look at brig's own namespaces", path);
+    for (size_t i = 0; i < n; i++) {
+        if (in_other_namespaces(pids[i], own)) {
+            foreign++;
+            example = example ? example : pids[i];
+        }
+    }
+    if (foreign)
+        return brig_err_msg(err, EBUSY,
+                            "cgroup `%s`: holds %zu process(es) of another container (in other namespaces than "
+                            "brig's, pid %d among them)",
+                            path, foreign, (int) example);
+    if (n)
+        brig_log(c->ctx, BRIG_LOG_WARNING,
+                 "container's cgroup is not empty: %zu process(es) in `%s`; the container joins them, and its "
+                 "delete leaves them and the cgroup",
+                 n, path);
+    return 0;
+}
+
+int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec, const char *id,
                                enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
-                               struct brig_err **err)
+                               bool *joined, struct brig_err **err)
 {
     const struct brig_linux *l = spec->linux_cfg;
+    struct existing_check check = {.ctx = ctx, .id = id};
     struct brig_cgroup_config cfg = {
         .resources = l ? l->resources : NULL,
         .log = {.warn = warn_to_log, .data = (void *) ctx},
+        .existing = check_existing,
+        .existing_data = &check,
     };
 
-    return brig_cgroup_create(mode, path, &cfg, entry, err);
+    return brig_cgroup_create(mode, path, &cfg, entry, joined, err);
 }
 
 int brig_parse_memory_size(const char *text, int64_t *out)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,25 +46,39 @@ struct create_progress {
     enum brig_cgroup_mode cgroup_mode;
     char *cgroup_path;
     bool cgroup_made;
+    bool cgroup_joined; /* it existed before: not this create's to kill or remove */
     const char *root;
     bool net_prepared;
 };
+
+/* Waits for the killed init, at most a few seconds: a v1 task frozen in a cgroup that is not ours to thaw
+ * dies only when someone thaws it. */
+static void reap_init(pid_t pid, int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+    if (pidfd >= 0 && poll(&p, 1, 5000) != 1)
+        return;
+    waitpid(pid, NULL, 0);
+}
 
 static void undo_create(struct create_progress *p)
 {
     cleanup_err struct brig_err *ignored = NULL;
 
-    if (p->pid > 0) {
+    if (p->pid > 0)
         kill(p->pid, SIGKILL);
-        waitpid(p->pid, NULL, 0);
-    }
-    if (p->pidfd >= 0)
-        close(p->pidfd);
-    if (p->cgroup_made)
+    /* Before the wait: this thaws a frozen cgroup, so that the init acts on its SIGKILL. One that existed
+     * before keeps its processes: only the init is this create's. */
+    if (p->cgroup_made && !p->cgroup_joined)
         brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
     brig_err_free(&ignored);
+    if (p->pid > 0)
+        reap_init(p->pid, p->pidfd);
+    if (p->pidfd >= 0)
+        close(p->pidfd);
     if (p->net_prepared)
-        brig_net_teardown(p->root, p->dir.dir_fd, p->pid > 0 && p->cgroup_made, &ignored);
+        brig_net_teardown(p->root, p->dir.dir_fd, p->pid > 0 && p->cgroup_made && !p->cgroup_joined, &ignored);
     brig_err_free(&ignored);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
@@ -138,15 +153,44 @@ static int send_go(int sync_fd, const char *payload, size_t len, struct brig_err
     return 0;
 }
 
+/* Where the init is placed, for wait_ready to notice a freeze (path NULL: no cgroup). */
+struct init_cgroup {
+    enum brig_cgroup_mode mode;
+    const char *path;
+};
+
+/* Waits until the init has something to say, or fails when its cgroup was frozen meanwhile (create
+ * refuses a frozen one, but anyone may freeze it afterwards): a frozen init would never answer. */
+static int wait_init(int sync_fd, const struct init_cgroup *cg, struct brig_err **err)
+{
+    struct pollfd p = {.fd = sync_fd, .events = POLLIN};
+    int n, ret;
+
+    for (;;) {
+        n = poll(&p, 1, 1000);
+        if (n > 0 || (n < 0 && errno != EINTR))
+            return 0; /* recv says what happened */
+        if (n < 0 || !cg->path)
+            continue;
+        ret = brig_cgroup_check_thawed(cg->mode, cg->path, err);
+        if (ret == -EBUSY)
+            return brig_err_wrap(err, ret, "frozen before the init was ready");
+        brig_err_free(err);
+    }
+}
+
 /* Waits for READY, running prestart and createRuntime hooks when the init asks for them. */
-static int wait_ready(int sync_fd, pid_t pid, const struct brig_spec *spec, const char *state_json,
-                      struct brig_err **err)
+static int wait_ready(int sync_fd, pid_t pid, const struct init_cgroup *cg, const struct brig_spec *spec,
+                      const char *state_json, struct brig_err **err)
 {
     char buf[4200];
     ssize_t n;
     int ret;
 
     for (;;) {
+        ret = wait_init(sync_fd, cg, err);
+        if (ret < 0)
+            return ret;
         do
             n = recv(sync_fd, buf, sizeof(buf), 0);
         while (n < 0 && errno == EINTR);
@@ -492,13 +536,19 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         goto fail;
     /* The cgroup and its limits before the clone: the init is born in it (cgroup2) or moves itself in
      * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
-    ret = brig_runtime_cgroup_create(ctx, spec, progress.cgroup_mode, progress.cgroup_path, &cgroup_entry, err);
+    ret = brig_runtime_cgroup_create(ctx, spec, opts->id, progress.cgroup_mode, progress.cgroup_path,
+                                     &cgroup_entry, &progress.cgroup_joined, err);
     if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
         free(state->cgroup_path);
         state->cgroup_path = NULL;
         ret = brig_store_save(&progress.dir, state, err);
     } else if (ret == 0) {
         progress.cgroup_made = true;
+        /* At once: should this process die from here on, `delete` must still leave that cgroup alone. */
+        if (progress.cgroup_joined) {
+            state->cgroup_joined = true;
+            ret = brig_store_save(&progress.dir, state, err);
+        }
     }
     if (ret < 0)
         goto fail;
@@ -580,7 +630,9 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
             goto fail;
         }
     }
-    ret = wait_ready(sync_fds[0], progress.pid, spec, hook_state, err);
+    ret = wait_ready(sync_fds[0], progress.pid,
+                     &(struct init_cgroup){.mode = progress.cgroup_mode, .path = state->cgroup_path}, spec,
+                     hook_state, err);
     if (ret < 0)
         goto fail;
 

@@ -123,15 +123,19 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
  * failure is a warning. */
 void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_state *state, const char *phase,
                               const char *status);
-/* Kills the container's processes, removes its cgroup and state directory. */
+/* Kills the container's processes, removes its cgroup (unless it joined one that existed: then only the
+ * init is killed) and state directory. */
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
                            const struct brig_state *state, struct brig_err **err);
 
 /* ---- cgroup setup at create (cgroup_ops.c) ---- */
 
-/* brig_cgroup_create with the config's linux.resources and linux.devices, warnings going to the log. */
-int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec,
+/* brig_cgroup_create with the config's linux.resources and linux.devices, warnings going to the log.
+ * A cgroup that exists already is refused when it is another container's: one of --root's containers
+ * (other than `id`) has it, or a cgroup above or below it, or it holds processes in other namespaces than
+ * brig's. Processes of the host's namespaces get a warning, and the container joins them: *joined. */
+int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec, const char *id,
                                enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
-                               struct brig_err **err);
+                               bool *joined, struct brig_err **err);
 
 #endif

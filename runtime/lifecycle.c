@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -197,11 +198,13 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
         if (ret == 0 && state->cgroup_path && brig_cgroup_is_frozen(mode, state->cgroup_path))
             brig_cgroup_freeze(mode, state->cgroup_path, false, NULL);
         init_gone = kill_init(state);
-        if (ret == 0 && state->cgroup_path)
+        /* runc kills every process of the cgroup; of a cgroup that existed before the container, only the
+         * init is the container's (with its own pid namespace, the rest dies with it). */
+        if (ret == 0 && state->cgroup_path && !state->cgroup_joined)
             ret = brig_cgroup_destroy(mode, state->cgroup_path, err);
         if (ret < 0)
             return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
-        all_gone = init_gone && state->cgroup_path;
+        all_gone = init_gone && state->cgroup_path && !state->cgroup_joined;
     }
     ret = brig_net_teardown(ctx->root, dir->dir_fd, all_gone, err);
     if (ret < 0)
@@ -215,6 +218,32 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
     return 0;
 }
 
+/* The container's lock may be held by a process frozen in its cgroup (the init of a create that froze
+ * before it closed brig's fds), which would hold it until thawed: --force thaws the cgroup first. */
+static void thaw_lock_holder(const struct brig_context *ctx, const char *id)
+{
+    cleanup_err struct brig_err *ignored = NULL;
+    cleanup_state struct brig_state *state = NULL;
+    struct brig_container_dir dir;
+    enum brig_cgroup_mode mode;
+    cleanup_close int fd = -1;
+    char path[4096];
+
+    if (brig_validate_id(id, NULL) < 0 ||
+        (size_t) snprintf(path, sizeof(path), "%s/%s", ctx->root, id) >= sizeof(path))
+        return;
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /* Taken at once (the usual case): closing the fd drops it again. */
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+        return;
+    if (brig_store_open(ctx, id, false, &dir, &state, &ignored) < 0)
+        return;
+    if (state && state->cgroup_path && brig_cgroup_detect(&mode, NULL) == 0 &&
+        brig_cgroup_is_frozen(mode, state->cgroup_path))
+        brig_cgroup_freeze(mode, state->cgroup_path, false, NULL);
+    brig_store_close(&dir);
+}
+
 int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, struct brig_err **err)
 {
     struct brig_container_dir dir;
@@ -222,6 +251,8 @@ int brig_container_delete(const struct brig_context *ctx, const char *id, bool f
     const char *status;
     int ret;
 
+    if (force)
+        thaw_lock_holder(ctx, id);
     ret = brig_store_open(ctx, id, true, &dir, &state, err);
     if (ret == -ENOENT && force) {
         /* runc's contract, relied on by containerd: forcing away what is already gone succeeds. */

@@ -44,6 +44,8 @@ static int stored_json(yajl_gen g, const struct brig_state *st)
     if (s == yajl_gen_status_ok)
         s = jgen_key_u64(g, "initStartTime", st->init_start_time);
     GEN_OPT_STR(g, s, "cgroupPath", st->cgroup_path);
+    if (s == yajl_gen_status_ok && st->cgroup_joined)
+        s = jgen_key_bool(g, "cgroupJoined", st->cgroup_joined);
     if (s == yajl_gen_status_ok)
         s = jgen_key_bool(g, "systemdCgroup", st->systemd_cgroup);
     if (s == yajl_gen_status_ok)
@@ -140,6 +142,7 @@ static int parse_state(struct jctx *c, yajl_val doc, struct brig_state *st)
     JTRY(jopt_str(c, doc, NULL, "ports", &st->net_ports));
     JTRY(jopt_u64v(c, doc, NULL, "initStartTime", &st->init_start_time));
     JTRY(jopt_str(c, doc, NULL, "cgroupPath", &st->cgroup_path));
+    JTRY(jopt_bool(c, doc, NULL, "cgroupJoined", &st->cgroup_joined));
     JTRY(jopt_bool(c, doc, NULL, "systemdCgroup", &st->systemd_cgroup));
     JTRY(jopt_bool(c, doc, NULL, "rootless", &st->rootless));
     JTRY(jopt_bool(c, doc, NULL, "creating", &st->creating));

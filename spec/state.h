@@ -27,6 +27,7 @@ struct brig_state {
     /* Stored only. */
     uint64_t init_start_time; /* /proc/PID/stat starttime: detects pid reuse */
     char *cgroup_path;        /* absolute cgroup path (same below every v1 hierarchy) */
+    bool cgroup_joined;       /* the cgroup existed before create: delete neither empties nor removes it */
     bool systemd_cgroup;
     bool rootless;
     bool creating;          /* written before the init is released; cleared once it is ready */

@@ -261,7 +261,7 @@ static void test_entry_self(void **state)
     snprintf(top, sizeof(top), "/brig-test-%d", (int) getpid());
     snprintf(path, sizeof(path), "%s/entry", top);
     assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
-    if (brig_cgroup_create(mode, path, NULL, &entry, &err) < 0)
+    if (brig_cgroup_create(mode, path, NULL, &entry, NULL, &err) < 0)
         fail_msg("create: %s", err->msg);
     assert_true(entry.n_tasks > 0 || entry.clone_into_fd >= 0);
     assert_int_equal(pipe(entered), 0);
@@ -423,6 +423,87 @@ static void test_enter_existing_kept(void **state)
     rmdir_everywhere(top);
 }
 
+struct seen {
+    size_t calls, n;
+    pid_t first;
+    int answer;
+};
+
+static int record_existing(void *data, const char *path, const pid_t *pids, size_t n, struct brig_err **err)
+{
+    struct seen *seen = data;
+
+    seen->calls++;
+    seen->n = n;
+    seen->first = n ? pids[0] : 0;
+    return seen->answer ? brig_err_msg(err, seen->answer, "refused `%s`", path) : 0;
+}
+
+/* An existing cgroup is shown to the caller with what runs in it, before anything is written to it; a
+ * frozen one (or one below a frozen parent) is refused, and only what the call made is removed. */
+static void test_create_existing_and_frozen(void **state)
+{
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_cgroup_entry struct brig_cgroup_entry entry = {.clone_into_fd = -1};
+    struct seen seen = {0};
+    struct brig_cgroup_config cfg = {.existing = record_existing, .existing_data = &seen};
+    enum brig_cgroup_mode mode;
+    char top[64], path[96], sub[128];
+    bool existed = false;
+    int wfd, status;
+    pid_t child;
+
+    snprintf(top, sizeof(top), "/brig-test-%d-ex", (int) getpid());
+    snprintf(path, sizeof(path), "%s/c", top);
+    snprintf(sub, sizeof(sub), "%s/sub", path);
+    assert_int_equal(brig_cgroup_detect(&mode, &err), 0);
+    assert_int_equal(brig_cgroup_create(mode, path, &cfg, &entry, &existed, &err), 0);
+    assert_false(existed);
+    assert_int_equal(seen.calls, 0);
+    brig_cgroup_entry_close(&entry);
+
+    child = spawn_sleeper(&wfd);
+    assert_int_equal(brig_cgroup_join(mode, path, child, &err), 0);
+    assert_int_equal(brig_cgroup_create(mode, path, &cfg, &entry, &existed, &err), 0);
+    assert_true(existed);
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.first, child);
+    brig_cgroup_entry_close(&entry);
+
+    seen.answer = EBUSY;
+    assert_int_equal(brig_cgroup_create(mode, path, &cfg, &entry, &existed, &err), -EBUSY);
+    if (!strstr(err->msg, "refused `/brig-test-"))
+        fail_msg("unexpected error `%s`", err->msg);
+    brig_err_free(&err);
+    expect_placed(child, path);
+
+    assert_int_equal(brig_cgroup_freeze(mode, path, true, &err), 0);
+    assert_int_equal(brig_cgroup_create(mode, path, NULL, &entry, &existed, &err), -EBUSY);
+    if (!strstr(err->msg, "is frozen"))
+        fail_msg("unexpected error `%s`", err->msg);
+    brig_err_free(&err);
+    assert_int_equal(brig_cgroup_check_thawed(mode, path, &err), -EBUSY);
+    brig_err_free(&err);
+    /* A new cgroup below a frozen one is frozen from birth. */
+    assert_int_equal(brig_cgroup_create(mode, sub, NULL, &entry, &existed, &err), -EBUSY);
+    if (!strstr(err->msg, "is frozen"))
+        fail_msg("unexpected error `%s`", err->msg);
+    brig_err_free(&err);
+    assert_false(exists_anywhere(sub));
+    assert_true(exists_anywhere(path));
+
+    /* destroy thaws before it kills. */
+    if (brig_cgroup_destroy(mode, path, &err) < 0)
+        fail_msg("destroy: %s", err->msg);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(wfd);
+    assert_int_equal(brig_cgroup_check_thawed(mode, path, &err), 0);
+    rmdir_everywhere(top);
+    assert_false(exists_anywhere(top));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_enter_failure_leaves_nothing),
         cmocka_unit_test(test_enter_partial_undo),
         cmocka_unit_test(test_enter_existing_kept),
+        cmocka_unit_test(test_create_existing_and_frozen),
     };
 
     if (geteuid() != 0) {

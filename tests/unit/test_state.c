@@ -29,6 +29,7 @@ static const struct brig_state sample = {
     .n_annotations = 2,
     .init_start_time = 18446744073709551615ULL,
     .cgroup_path = (char *) "/brig/web-1",
+    .cgroup_joined = true,
     .systemd_cgroup = true,
     .rootless = true,
     .config_path = (char *) "/srv/bundles/web/config.json",
@@ -62,6 +63,7 @@ static void test_round_trip(void **state)
     assert_string_equal(st->annotations[1].value, "two \"quoted\"");
     assert_true(st->init_start_time == UINT64_MAX);
     assert_string_equal(st->cgroup_path, "/brig/web-1");
+    assert_true(st->cgroup_joined);
     assert_true(st->systemd_cgroup);
     assert_true(st->rootless);
     assert_string_equal(st->config_path, sample.config_path);
@@ -86,6 +88,7 @@ static void test_round_trip_sparse(void **state)
     assert_null(st->annotations);
     assert_int_equal(st->n_annotations, 0);
     assert_false(st->rootless);
+    assert_false(st->cgroup_joined);
     assert_int_equal(st->init_start_time, 0);
 }
 
@@ -127,6 +130,7 @@ static void test_public_json_without_annotations(void **state)
     assert_int_equal(brig_state_to_public_json(&st, &json, NULL, &err), 0);
     assert_null(strstr(json, "annotations"));
     assert_null(strstr(json, "cgroupPath"));
+    assert_null(strstr(json, "cgroupJoined"));
     assert_null(strstr(json, "startError"));
     assert_non_null(strstr(json, "\"pid\": 0,\n"));
     assert_non_null(strstr(json, "\"owner\": \"\"\n}"));
