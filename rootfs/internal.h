@@ -33,6 +33,19 @@ unsigned long brig_propagation_flags(const char *name);
 /* statvfs() f_flag bits that are MS_* flags a bind remount must keep (locked in a user namespace). */
 unsigned long brig_statvfs_mount_flags(unsigned long f_flag);
 
+/* One line of /proc/self/mountinfo, split in place (strings point into the line, unescaped). */
+struct brig_mountinfo_entry {
+    int id, parent_id;
+    char *root;        /* of the mount, inside its filesystem */
+    char *mount_point; /* relative to the reader's root */
+    char *fstype;
+    char *super_opts;
+    bool shared;       /* a member of a peer group (its events propagate) */
+};
+
+/* Splits `line` into *e; false when it is malformed. */
+bool brig_mountinfo_parse_line(char *line, struct brig_mountinfo_entry *e);
+
 /* "/proc/self/fd/N": the host's /proc is still mounted while the rootfs is prepared, and mounting on
  * this path mounts on exactly the inode the fd holds, wherever its path may lead. */
 #define BRIG_PROC_FD_LEN 32

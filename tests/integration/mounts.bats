@@ -312,3 +312,74 @@ make_shared_dir() {
 	assert_success
 	assert_output_contains brig-test
 }
+
+# The device numbers of the host's proc and sysfs mounts, one per line.
+host_proc_sysfs_devs() {
+	awk '$9 == "proc" || $9 == "sysfs" { print $3 }' /proc/self/mountinfo | sort -u
+}
+
+# Starts a container that sleeps (create flags in "$@") and checks its whole mount namespace, hidden
+# mounts included (listmount through the mntns_mounts helper): no host proc or sysfs, and (brig's own
+# guarantee: runc leaves the host's other mounts under --no-pivot) at most one mount more than the
+# container itself sees in /proc/self/mountinfo, the host's root under --no-pivot, which only pivot_root
+# can take away.
+check_no_host_mounts() {
+	[ -x "$BRIG_HELPERS/mntns_mounts" ] || skip "helper mntns_mounts not built (BRIG_HELPERS=$BRIG_HELPERS)"
+	bundle_set_args sleep 1000
+	brig_create "$ID" "$@"
+	assert_success
+	run brig start "$ID"
+	assert_success
+	local pid ns inside dev
+	pid=$(container_pid "$ID")
+	run "$BRIG_HELPERS/mntns_mounts" "/proc/$pid/ns/mnt"
+	[ "$status" -ne 2 ] || skip "this kernel's listmount cannot list another mount namespace"
+	assert_success
+	ns=$output
+	run brig exec "$ID" cat /proc/self/mountinfo
+	assert_success
+	inside=$output
+	for dev in $(host_proc_sysfs_devs); do
+		! awk '{ print $2 }' <<<"$ns" | grep -qxF "$dev" ||
+			fail "the host's proc or sysfs ($dev) is in the container's mount namespace: $ns"
+		! awk '{ print $3 }' <<<"$inside" | grep -qxF "$dev" || fail "the container sees the host's $dev: $inside"
+	done
+	! is_brig || [ "$(wc -l <<<"$ns")" -le "$(($(wc -l <<<"$inside") + 1))" ] ||
+		fail "host mounts left in the container's mount namespace: $ns"
+}
+
+@test "--no-pivot: nothing of the host's mount tree but its root stays in the container's mount namespace" {
+	check_no_host_mounts --no-pivot
+}
+
+@test "pivot_root: nothing of the host's mount tree stays in the container's mount namespace" {
+	check_no_host_mounts
+}
+
+# A process in the container makes its own user, mount and pid namespaces and mounts a new proc: the kernel
+# allows that only while a full proc is visible in its mount namespace, which must be none of the host's.
+# CAP_SETFCAP lets it map root in its new user namespace (Docker's default set has it). Flags for run in "$@".
+check_nested_proc_mount_refused() {
+	[ "$(cat /proc/sys/user/max_user_namespaces)" -gt 0 ] || skip "user namespaces are disabled"
+	bundle_jq '.process.capabilities |= with_entries(.value += ["CAP_SETFCAP"])'
+	bundle_set_args sh -c 'unshare -mrpf sh -c "echo in-new-namespaces; mount -t proc none /proc && echo PROC-MOUNTED"'
+	run brig run "$@" --bundle "$BUNDLE" "$ID"
+	assert_output_contains in-new-namespaces "permission denied"
+	assert_output_not_contains PROC-MOUNTED
+}
+
+@test "--no-pivot: a process in new user, mount and pid namespaces cannot mount proc" {
+	check_nested_proc_mount_refused --no-pivot
+}
+
+@test "--no-pivot in a user namespace: a nested user namespace cannot mount proc" {
+	bundle_add_ns user
+	bundle_jq '.linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]'
+	check_nested_proc_mount_refused --no-pivot
+}
+
+@test "pivot_root: a process in new user, mount and pid namespaces cannot mount proc" {
+	check_nested_proc_mount_refused
+}
+

@@ -326,6 +326,56 @@ static void test_readonly_root_no_pivot(void **state)
     assert_int_equal(run_in_mount_ns(check_readonly_no_pivot_userns_devices, f), 0);
 }
 
+/* --no-pivot keeps the host's root under the rootfs (only pivot_root takes it away), but nothing mounted on
+ * it: back on it (through an fd kept from before), neither the host's proc nor its sysfs is there. */
+static int check_no_pivot_detaches_host_mounts(struct fixture *f)
+{
+    cleanup_close int host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    CHECK(host_root >= 0 && is_fs("/proc", PROC_SUPER_MAGIC) && is_fs("/sys", SYSFS_MAGIC));
+    if (prepare_pivot_finalize(f))
+        return 1;
+    CHECK(is_fs("/proc", PROC_SUPER_MAGIC));
+    CHECK(fchdir(host_root) == 0 && chroot(".") == 0);
+    CHECK(access("/tmp", F_OK) == 0);
+    CHECK(!is_fs("/proc", PROC_SUPER_MAGIC));
+    CHECK(!is_fs("/sys", SYSFS_MAGIC));
+    return 0;
+}
+
+static void test_no_pivot_detaches_host_mounts(void **state)
+{
+    struct fixture *f = *state;
+    static struct brig_mount mounts[] = {
+        {.destination = "/proc", .type = "proc", .source = "proc"},
+        {.destination = "/dev", .type = "tmpfs", .source = "tmpfs"},
+    };
+
+    f->spec.mounts = mounts;
+    f->spec.n_mounts = ARRAY_SIZE(mounts);
+    f->ctx.no_pivot = true;
+    assert_int_equal(run_in_mount_ns(check_no_pivot_detaches_host_mounts, f), 0);
+}
+
+static void test_parse_mountinfo_line(void **state)
+{
+    char line[] = "36 25 0:32 /sub /mnt/with\\040space rw,nosuid master:1 shared:7 - tmpfs none rw,size=8k";
+    char private_line[] = "22 1 0:21 / /proc rw - proc proc rw";
+    struct brig_mountinfo_entry e;
+
+    assert_true(brig_mountinfo_parse_line(line, &e));
+    assert_int_equal(e.id, 36);
+    assert_int_equal(e.parent_id, 25);
+    assert_string_equal(e.root, "/sub");
+    assert_string_equal(e.mount_point, "/mnt/with space");
+    assert_string_equal(e.fstype, "tmpfs");
+    assert_string_equal(e.super_opts, "rw,size=8k");
+    assert_true(e.shared);
+    assert_true(brig_mountinfo_parse_line(private_line, &e));
+    assert_false(e.shared);
+    assert_string_equal(e.mount_point, "/proc");
+}
+
 /* An image mounted at the rootfs path (as an overlay would be) and shared: pivot_root must still work. */
 static int check_shared_rootfs_mount(struct fixture *f)
 {
@@ -484,7 +534,9 @@ int main(void)
         cmocka_unit_test(test_parse_no_data),
         cmocka_unit_test_setup_teardown(test_full_rootfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_rootfs_rshared, setup, teardown),
+        cmocka_unit_test(test_parse_mountinfo_line),
         cmocka_unit_test_setup_teardown(test_readonly_root_no_pivot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_pivot_detaches_host_mounts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_rootfs_mount_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_destinations_stay_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mount_error_names_the_mount, setup, teardown),
