@@ -55,6 +55,9 @@ static inline const char *brig_proc_fd_path(char buf[BRIG_PROC_FD_LEN], int fd)
     return buf;
 }
 
+/* brig_rootfs_open_in_root() that fails with ELOOP on any symlink on the way, the last component's too. */
+int brig_rootfs_open_no_symlinks(int rootfs_fd, const char *path, int flags);
+
 /* Bind remount of the mount `fd` is the root of, with `flags`; when `keep_current` the flags the mount
  * already has are kept, and on EPERM (locked flags in a user namespace) they are added and retried. */
 int brig_remount_bind(int fd, unsigned long flags, bool keep_current);

@@ -136,6 +136,31 @@ static const char *userns_fallback_source(const char *type)
     return NULL;
 }
 
+/* proc or sysfs where the image put a symlink would land wherever the image points it (CVE-2019-19921:
+ * proc over a directory the image controls, where the writes meant for /proc/self/attr go to plain files):
+ * their destination must be a directory reached through no symlink. Missing directories are made, and
+ * only when no symlink leads to them. */
+static int ordinary_dir_target(int rootfd, const char *dest, struct brig_err **err)
+{
+    cleanup_close int fd = brig_rootfs_open_no_symlinks(rootfd, dest, O_PATH);
+    struct stat st;
+
+    if (fd == -ENOENT) {
+        cleanup_close int made = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
+        if (made < 0)
+            return target_error(dest, made, err);
+        fd = brig_rootfs_open_no_symlinks(rootfd, dest, O_PATH);
+    }
+    if (fd == -ELOOP)
+        return brig_err_msg(err, ELOOP, "destination `%s`: must be mounted on an ordinary directory, not through "
+                                        "a symlink", dest);
+    if (fd < 0 && fd != -ENOTDIR)
+        return brig_err_set(err, -fd, "destination `%s`: open in the rootfs", dest);
+    if (fd == -ENOTDIR || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+        return brig_err_msg(err, ENOTDIR, "destination `%s`: must be mounted on an ordinary directory", dest);
+    return steal_fd(fd);
+}
+
 int brig_rootfs_mount_fs(const struct brig_rootfs_ctx *ctx, int rootfd, const char *source, const char *dest,
                          const char *type, const struct brig_mount_opts *opts, struct brig_err **err)
 {
@@ -145,9 +170,15 @@ int brig_rootfs_mount_fs(const struct brig_rootfs_ctx *ctx, int rootfd, const ch
 
     if (!source)
         source = type;
-    fd = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
-    if (fd < 0)
-        return target_error(dest, fd, err);
+    if (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0) {
+        fd = ordinary_dir_target(rootfd, dest, err);
+        if (fd < 0)
+            return fd;
+    } else {
+        fd = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
+        if (fd < 0)
+            return target_error(dest, fd, err);
+    }
     brig_proc_fd_path(proc_path, fd);
     if (mount(source, proc_path, type, opts->flags, opts->data) == 0)
         return finish_mount(rootfd, source, dest, type, opts, false, err);

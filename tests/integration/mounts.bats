@@ -383,3 +383,48 @@ check_nested_proc_mount_refused() {
 	check_nested_proc_mount_refused
 }
 
+@test "a rootfs whose /proc is a symlink into the image is refused before proc is mounted, nothing left" {
+	rmdir "$ROOTFS/proc"
+	ln -s /tmp "$ROOTFS/proc"
+	touch "$ROOTFS/tmp/kept"
+	run_in_container true
+	assert_failure
+	if is_brig; then
+		assert_one_line_error
+		assert_output_contains 'mounts[0]: destination `/proc`: must be mounted on an ordinary directory'
+	fi
+	[ "$(ls -A "$ROOTFS/tmp")" = kept ] || fail "the link's target changed: $(ls -A "$ROOTFS/tmp")"
+	assert_nothing_left
+}
+
+@test "a rootfs whose /sys is a symlink out of it, or whose /proc dangles or is a file, is refused, nothing left" {
+	local sys_index
+	sys_index=$(jq '.mounts | map(.destination) | index("/sys")' "$BUNDLE/config.json")
+	rmdir "$ROOTFS/sys"
+	ln -s ../../../etc "$ROOTFS/sys"
+	run_in_container true
+	assert_failure
+	if is_brig; then
+		assert_one_line_error
+		assert_output_contains "mounts[$sys_index]: destination \`/sys\`: must be mounted on an ordinary directory"
+	fi
+	assert_nothing_left
+	rm "$ROOTFS/sys"
+	mkdir "$ROOTFS/sys"
+
+	rmdir "$ROOTFS/proc"
+	ln -s /made-by-the-runtime "$ROOTFS/proc"
+	run_in_container true
+	assert_failure
+	if is_brig; then assert_output_contains 'destination `/proc`: must be mounted on an ordinary directory'; fi
+	[ ! -e "$ROOTFS/made-by-the-runtime" ] || fail "the dangling link's target was created"
+	assert_nothing_left
+
+	rm "$ROOTFS/proc"
+	touch "$ROOTFS/proc"
+	run_in_container true
+	assert_failure
+	if is_brig; then assert_output_contains 'destination `/proc`: must be mounted on an ordinary directory'; fi
+	assert_nothing_left
+}
+

@@ -357,6 +357,37 @@ static void test_no_pivot_detaches_host_mounts(void **state)
     assert_int_equal(run_in_mount_ns(check_no_pivot_detaches_host_mounts, f), 0);
 }
 
+/* proc is not mounted where a symlink in the image points (CVE-2019-19921). */
+static int check_proc_symlink_refused(struct fixture *f)
+{
+    cleanup_err struct brig_err *err = NULL;
+    char tmp_in_rootfs[256];
+
+    CHECK(brig_rootfs_prepare(&f->ctx, &err) == -ELOOP && err);
+    CHECK(strcmp(err->msg, "mounts[0]: destination `/proc`: must be mounted on an ordinary directory, not "
+                           "through a symlink") == 0);
+    snprintf(tmp_in_rootfs, sizeof(tmp_in_rootfs), "%s/tmp", f->rootfs);
+    CHECK(!is_fs(tmp_in_rootfs, PROC_SUPER_MAGIC));
+    return 0;
+}
+
+static void test_proc_symlink_refused(void **state)
+{
+    struct fixture *f = *state;
+    static struct brig_mount mounts[] = {
+        {.destination = "/proc", .type = "proc", .source = "proc"},
+    };
+    int rootfd = open(f->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    assert_true(rootfd >= 0);
+    assert_int_equal(unlinkat(rootfd, "proc", AT_REMOVEDIR), 0);
+    assert_int_equal(symlinkat("/tmp", rootfd, "proc"), 0);
+    close(rootfd);
+    f->spec.mounts = mounts;
+    f->spec.n_mounts = ARRAY_SIZE(mounts);
+    assert_int_equal(run_in_mount_ns(check_proc_symlink_refused, f), 0);
+}
+
 static void test_parse_mountinfo_line(void **state)
 {
     char line[] = "36 25 0:32 /sub /mnt/with\\040space rw,nosuid master:1 shared:7 - tmpfs none rw,size=8k";
@@ -537,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_parse_mountinfo_line),
         cmocka_unit_test_setup_teardown(test_readonly_root_no_pivot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_pivot_detaches_host_mounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_symlink_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_rootfs_mount_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_destinations_stay_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mount_error_names_the_mount, setup, teardown),
