@@ -65,8 +65,13 @@ int brig_remount_bind(int fd, unsigned long flags, bool keep_current);
 /* Applies propagation and recursive attributes of `opts` to the mount whose root `fd` is. */
 int brig_apply_mount_extras(int fd, const struct brig_mount_opts *opts, const char **failed_step);
 
-/* Performs `spec->mounts[idx]` inside the rootfs. */
-int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, struct brig_err **err);
+/* Performs `spec->mounts[idx]` inside the rootfs. A read-only mount that what comes after must still write
+ * into is made read-write, and *readonly_fd gets its root for the caller to make it read-only then. */
+int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, int *readonly_fd,
+                            struct brig_err **err);
+
+/* Closes and frees ctx->readonly_later (finalize, or prepare when it fails). */
+void brig_rootfs_readonly_later_close(struct brig_rootfs_ctx *ctx);
 
 /* The `cgroup` mount type: cgroup2 on a cgroup2-only host, else a tmpfs with one bind per v1 hierarchy. */
 int brig_rootfs_mount_cgroup(const struct brig_rootfs_ctx *ctx, int rootfd, const struct brig_mount *m,

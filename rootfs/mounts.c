@@ -310,7 +310,46 @@ static bool is_bind(const struct brig_mount *m, const struct brig_mount_opts *op
     return (opts->flags & MS_BIND) || (m->type && strcmp(m->type, "bind") == 0);
 }
 
-int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, struct brig_err **err)
+/* Length of `path` without trailing slashes ("/" keeps its one). */
+static size_t trimmed_len(const char *path)
+{
+    size_t len = strlen(path);
+
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return len;
+}
+
+static bool path_is_below(const char *path, const char *dir)
+{
+    size_t len = trimmed_len(dir);
+
+    if (strncmp(path, dir, len) != 0 || (len > 1 && path[len] != '/'))
+        return false;
+    return path[len + strspn(path + len, "/")] != '\0';
+}
+
+/* A read-only tmpfs that later mounts need mount points in, or a read-only /dev that its nodes, links and
+ * the terminal's /dev/console go into, is mounted read-write and made read-only by finalize, once all that
+ * is made (runc defers /dev the same way). */
+static bool readonly_later(const struct brig_spec *spec, size_t idx, const struct brig_mount_opts *opts)
+{
+    const struct brig_mount *m = &spec->mounts[idx];
+
+    if (!(opts->flags & MS_RDONLY))
+        return false;
+    if (trimmed_len(m->destination) == 4 && strncmp(m->destination, "/dev", 4) == 0)
+        return true;
+    if (strcmp(m->type, "tmpfs") != 0)
+        return false;
+    for (size_t j = idx + 1; j < spec->n_mounts; j++)
+        if (spec->mounts[j].destination && path_is_below(spec->mounts[j].destination, m->destination))
+            return true;
+    return false;
+}
+
+int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, int *readonly_fd,
+                            struct brig_err **err)
 {
     const struct brig_mount *m = &ctx->spec->mounts[idx];
     cleanup_mount_opts struct brig_mount_opts opts = {0};
@@ -334,7 +373,14 @@ int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_
         r = brig_err_set(err, EINVAL, "destination `%s`: no type", m->destination);
     else if (strcmp(m->type, "cgroup") == 0)
         r = brig_rootfs_mount_cgroup(ctx, rootfd, m, &opts, err);
-    else
+    else if (readonly_later(ctx->spec, idx, &opts)) {
+        opts.flags &= ~(unsigned long) MS_RDONLY;
+        r = brig_rootfs_mount_fs(ctx, rootfd, m->source, m->destination, m->type, &opts, err);
+        if (r == 0) {
+            *readonly_fd = reopen_target(rootfd, m->destination, "mount", err);
+            r = *readonly_fd < 0 ? *readonly_fd : 0;
+        }
+    } else
         r = brig_rootfs_mount_fs(ctx, rootfd, m->source, m->destination, m->type, &opts, err);
     if (r < 0)
         return brig_err_wrap(err, r, "mounts[%zu]", idx);

@@ -19,19 +19,22 @@ struct brig_rootfs_ctx {
     bool new_cgroup_ns;  /* a cgroup mount shows the container's own cgroup as root */
     const char *cgroup_path; /* the container's cgroup (same in every hierarchy), when the init may not be
                               * in it yet; NULL: read /proc/self/cgroup */
+    int *readonly_later;     /* set by prepare, released by finalize: per `mounts[]` entry, the root of a
+                              * read-only mount left writable until then, or -1 */
 };
 
 /* Makes the mounts private (or as `linux.rootfsPropagation` asks), bind-mounts the rootfs onto itself,
  * performs every `mounts` entry, creates the default devices and `linux.devices`, the /dev symlinks, and
  * /dev/pts/ptmx wiring. The caller's cwd is unspecified afterwards. */
-int brig_rootfs_prepare(const struct brig_rootfs_ctx *ctx, struct brig_err **err);
+int brig_rootfs_prepare(struct brig_rootfs_ctx *ctx, struct brig_err **err);
 
 /* pivot_root into the rootfs (chroot with no_pivot), detach the old root, chdir("/"). */
 int brig_rootfs_pivot(const struct brig_rootfs_ctx *ctx, struct brig_err **err);
 
-/* After the pivot: `linux.maskedPaths`, `linux.readonlyPaths`, `root.readonly`, and the final
+/* After the pivot: the read-only mounts prepare left writable (a read-only /dev, a read-only tmpfs with
+ * submounts), `linux.maskedPaths`, `linux.readonlyPaths`, `root.readonly`, and the final
  * `rootfsPropagation`. */
-int brig_rootfs_finalize(const struct brig_rootfs_ctx *ctx, struct brig_err **err);
+int brig_rootfs_finalize(struct brig_rootfs_ctx *ctx, struct brig_err **err);
 
 /* Opens `path` (absolute or relative) inside `rootfs_fd` with every component resolved inside it,
  * as openat2(RESOLVE_IN_ROOT) does. `flags` are open(2) flags (O_PATH welcome). Returns the fd or -errno. */

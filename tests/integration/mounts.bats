@@ -428,3 +428,19 @@ check_nested_proc_mount_refused() {
 	assert_nothing_left
 }
 
+@test "a read-only /dev with pts, shm and mqueue submounts: /dev is read-only, its submounts and nodes work" {
+	bundle_jq '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
+	# And a read-only tmpfs with a submount that needs a new mount point in it.
+	add_mount '{"destination": "/rotmp", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}'
+	add_mount '{"destination": "/rotmp/sub", "type": "tmpfs", "source": "tmpfs"}'
+	run_in_container sh -c 'cat /proc/self/mountinfo
+		touch /dev/x 2>/dev/null && echo DEV-WRITABLE; touch /rotmp/x 2>/dev/null && echo ROTMP-WRITABLE
+		echo x >/dev/null && echo null-ok; touch /dev/shm/f && echo shm-ok; touch /rotmp/sub/f && echo sub-ok
+		[ -c /dev/pts/ptmx ] && [ "$(readlink /dev/ptmx)" = pts/ptmx ] && echo pts-ok'
+	assert_success
+	assert_output_contains null-ok shm-ok sub-ok pts-ok
+	assert_output_not_contains DEV-WRITABLE ROTMP-WRITABLE
+	[[ "$(mountinfo_line /dev | awk '{ print $6 }')" == ro* ]] || fail "/dev: $(mountinfo_line /dev)"
+	[[ "$(mountinfo_line /dev/pts)" == *" - devpts "* ]] || fail "/dev/pts: $(mountinfo_line /dev/pts)"
+	[[ "$(mountinfo_line /dev/mqueue)" == *" - mqueue "* ]] || fail "/dev/mqueue: $(mountinfo_line /dev/mqueue)"
+}

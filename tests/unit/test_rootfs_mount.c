@@ -357,6 +357,41 @@ static void test_no_pivot_detaches_host_mounts(void **state)
     assert_int_equal(run_in_mount_ns(check_no_pivot_detaches_host_mounts, f), 0);
 }
 
+/* A read-only /dev and a read-only tmpfs stay writable until their submount points, nodes and links are
+ * made, and are read-only after finalize. */
+static int check_readonly_with_submounts(struct fixture *f)
+{
+    if (prepare_pivot_finalize(f))
+        return 1;
+    CHECK(is_fs("/dev", TMPFS_MAGIC) && is_readonly("/dev"));
+    CHECK(mkdir("/dev/x", 0755) < 0 && errno == EROFS);
+    CHECK(is_fs("/dev/pts", DEVPTS_SUPER_MAGIC));
+    CHECK(is_fs("/dev/shm", TMPFS_MAGIC) && !is_readonly("/dev/shm"));
+    CHECK(is_char_dev("/dev/null", 1, 3, 0666));
+    CHECK(link_is("/dev/ptmx", "pts/ptmx"));
+    CHECK(is_fs("/tmp", TMPFS_MAGIC) && is_readonly("/tmp"));
+    CHECK(is_fs("/tmp/sub/deeper", TMPFS_MAGIC) && !is_readonly("/tmp/sub/deeper"));
+    return 0;
+}
+
+static void test_readonly_with_submounts(void **state)
+{
+    struct fixture *f = *state;
+    struct brig_mount mounts[] = {
+        {.destination = "/proc", .type = "proc", .source = "proc"},
+        {.destination = "/dev/", .type = "tmpfs", .source = "tmpfs", .options = (char *[]){"ro", NULL}, .n_options = 1},
+        {.destination = "/dev/pts", .type = "devpts", .source = "devpts",
+         .options = (char *[]){"newinstance", "ptmxmode=0666", NULL}, .n_options = 2},
+        {.destination = "/dev/shm", .type = "tmpfs", .source = "shm"},
+        {.destination = "/tmp", .type = "tmpfs", .source = "tmpfs", .options = (char *[]){"ro", NULL}, .n_options = 1},
+        {.destination = "/tmp/sub/deeper", .type = "tmpfs", .source = "tmpfs"},
+    };
+
+    f->spec.mounts = mounts;
+    f->spec.n_mounts = ARRAY_SIZE(mounts);
+    assert_int_equal(run_in_mount_ns(check_readonly_with_submounts, f), 0);
+}
+
 /* proc is not mounted where a symlink in the image points (CVE-2019-19921). */
 static int check_proc_symlink_refused(struct fixture *f)
 {
@@ -568,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_parse_mountinfo_line),
         cmocka_unit_test_setup_teardown(test_readonly_root_no_pivot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_pivot_detaches_host_mounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_with_submounts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_proc_symlink_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_rootfs_mount_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_destinations_stay_inside, setup, teardown),
