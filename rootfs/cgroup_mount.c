@@ -16,57 +16,6 @@
 
 #define CGROUP_MOUNT_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-struct mountinfo_entry {
-    char *root;
-    char *mount_point;
-    char *fstype;
-    char *super_opts;
-};
-
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape_octal(char *s)
-{
-    char *out = s;
-
-    for (; *s; s++) {
-        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
-            s[3] <= '7') {
-            *out++ = (char) ((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-            s += 3;
-        } else {
-            *out++ = *s;
-        }
-    }
-    *out = '\0';
-}
-
-/* Splits one mountinfo line in place; false when it is malformed. */
-static bool parse_mountinfo_line(char *line, struct mountinfo_entry *e)
-{
-    char *fields[5], *save = NULL, *tok;
-    int n = 0;
-
-    for (tok = strtok_r(line, " ", &save); tok && n < 5; tok = strtok_r(NULL, " ", &save))
-        fields[n++] = tok;
-    if (n < 5)
-        return false;
-    while (tok && strcmp(tok, "-") != 0)
-        tok = strtok_r(NULL, " ", &save);
-    if (!tok)
-        return false;
-    e->fstype = strtok_r(NULL, " ", &save);
-    if (!e->fstype || !strtok_r(NULL, " ", &save))
-        return false;
-    e->super_opts = strtok_r(NULL, " ", &save);
-    if (!e->super_opts)
-        return false;
-    e->root = fields[3];
-    e->mount_point = fields[4];
-    unescape_octal(e->root);
-    unescape_octal(e->mount_point);
-    return true;
-}
-
 static bool has_token(const char *list, const char *tok, size_t tok_len)
 {
     for (const char *p = list; p && *p;) {
@@ -98,11 +47,11 @@ static char *v1_source(const char *mountinfo, const char *controllers, const cha
     if (!copy)
         return NULL;
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        struct mountinfo_entry e;
+        struct brig_mountinfo_entry e;
         size_t root_len;
         char *source;
 
-        if (!parse_mountinfo_line(line, &e) || strcmp(e.fstype, "cgroup") != 0 ||
+        if (!brig_mountinfo_parse_line(line, &e) || strcmp(e.fstype, "cgroup") != 0 ||
             !has_all_controllers(e.super_opts, controllers))
             continue;
         root_len = strcmp(e.root, "/") == 0 ? 0 : strlen(e.root);

@@ -1,6 +1,8 @@
-/* After the pivot: masked and read-only paths, a read-only root, the final root propagation. Paths are
- * plain ones now: "/" is the rootfs, so nothing resolves outside it. */
+/* After the pivot: deferred read-only mounts, masked and read-only paths, a read-only root, the final root
+ * propagation. Paths are plain ones now: "/" is the rootfs, so nothing resolves outside it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 
@@ -55,10 +57,38 @@ static int readonly_path(const char *path, struct brig_err **err)
     return 0;
 }
 
-int brig_rootfs_finalize(const struct brig_rootfs_ctx *ctx, struct brig_err **err)
+void brig_rootfs_readonly_later_close(struct brig_rootfs_ctx *ctx)
+{
+    for (size_t i = 0; ctx->readonly_later && i < ctx->spec->n_mounts; i++)
+        if (ctx->readonly_later[i] >= 0)
+            close(ctx->readonly_later[i]);
+    free(ctx->readonly_later);
+    ctx->readonly_later = NULL;
+}
+
+/* The read-only mounts prepare left writable for what went into them (/dev's nodes and links, submount
+ * points, the terminal's /dev/console). */
+static int make_readonly_later(struct brig_rootfs_ctx *ctx, struct brig_err **err)
+{
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    int r = 0;
+
+    for (size_t i = 0; ctx->readonly_later && i < ctx->spec->n_mounts && r == 0; i++)
+        if (ctx->readonly_later[i] >= 0 &&
+            mount_setattr(ctx->readonly_later[i], "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
+            r = brig_err_sys(err, "mounts[%zu]: make `%s` read-only", i, ctx->spec->mounts[i].destination);
+    brig_rootfs_readonly_later_close(ctx);
+    return r;
+}
+
+int brig_rootfs_finalize(struct brig_rootfs_ctx *ctx, struct brig_err **err)
 {
     const struct brig_linux *lin = ctx->spec->linux_cfg;
     int r;
+
+    r = make_readonly_later(ctx, err);
+    if (r < 0)
+        return r;
 
     for (size_t i = 0; lin && i < lin->n_masked_paths; i++) {
         r = mask_path(lin->masked_paths[i], err);

@@ -100,27 +100,55 @@ static int target_error(const char *dest, int r, struct brig_err **err)
     return brig_err_wrap(err, r, "destination `%s`", dest);
 }
 
-static int mount_bind(const struct brig_rootfs_ctx *ctx, int rootfd, const char *source, const char *dest,
+/* A relative bind source is relative to the bundle. *joined owns the result when one is made. */
+static const char *bind_source_path(const char *bundle, const char *source, char **joined)
+{
+    if (source[0] == '/' || !bundle)
+        return source;
+    if (asprintf(joined, "%s/%s", bundle, source) < 0) {
+        *joined = NULL;
+        return NULL;
+    }
+    return *joined;
+}
+
+/* The bind source the parent opened for mounts[idx] (brig_rootfs_open_bind_sources), or -1. */
+static int source_fd(const struct brig_rootfs_ctx *ctx, size_t idx)
+{
+    return ctx->source_fds ? ctx->source_fds[idx] : -1;
+}
+
+static int stat_source(int fd, const char *source, struct stat *st, struct brig_err **err)
+{
+    if ((fd >= 0 ? fstat(fd, st) : stat(source, st)) < 0)
+        return brig_err_sys(err, "bind mount source `%s`", source);
+    return 0;
+}
+
+static int mount_bind(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, const char *dest,
                       const struct brig_mount_opts *opts, struct brig_err **err)
 {
-    char proc_path[BRIG_PROC_FD_LEN];
+    char proc_path[BRIG_PROC_FD_LEN], source_proc_path[BRIG_PROC_FD_LEN];
     cleanup_free char *joined = NULL;
     cleanup_close int fd = -1;
+    int opened = source_fd(ctx, idx);
+    const char *source = ctx->spec->mounts[idx].source;
     struct stat st;
+    int r;
 
     if (!source)
         return brig_err_set(err, EINVAL, "bind mount on `%s`: no source", dest);
-    if (source[0] != '/' && ctx->bundle) {
-        if (asprintf(&joined, "%s/%s", ctx->bundle, source) < 0)
-            return brig_err_set(err, ENOMEM, "bind mount on `%s`", dest);
-        source = joined;
-    }
-    if (stat(source, &st) < 0)
-        return brig_err_sys(err, "bind mount source `%s`", source);
+    source = bind_source_path(ctx->bundle, source, &joined);
+    if (!source)
+        return brig_err_set(err, ENOMEM, "bind mount on `%s`", dest);
+    r = stat_source(opened, source, &st, err);
+    if (r < 0)
+        return r;
     fd = brig_rootfs_mkdir_in_root(rootfd, dest, !S_ISDIR(st.st_mode), err);
     if (fd < 0)
         return target_error(dest, fd, err);
-    if (mount(source, brig_proc_fd_path(proc_path, fd), NULL, MS_BIND | (opts->flags & MS_REC), NULL) < 0)
+    if (mount(opened >= 0 ? brig_proc_fd_path(source_proc_path, opened) : source, brig_proc_fd_path(proc_path, fd),
+              NULL, MS_BIND | (opts->flags & MS_REC), NULL) < 0)
         return brig_err_sys(err, "mount `%s` on `%s` (bind)", source, dest);
     return finish_mount(rootfd, source, dest, "bind", opts, BIND_REMOUNT_FLAGS(opts->flags) != 0, err);
 }
@@ -136,6 +164,31 @@ static const char *userns_fallback_source(const char *type)
     return NULL;
 }
 
+/* proc or sysfs where the image put a symlink would land wherever the image points it (CVE-2019-19921:
+ * proc over a directory the image controls, where the writes meant for /proc/self/attr go to plain files):
+ * their destination must be a directory reached through no symlink. Missing directories are made, and
+ * only when no symlink leads to them. */
+static int ordinary_dir_target(int rootfd, const char *dest, struct brig_err **err)
+{
+    cleanup_close int fd = brig_rootfs_open_no_symlinks(rootfd, dest, O_PATH);
+    struct stat st;
+
+    if (fd == -ENOENT) {
+        cleanup_close int made = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
+        if (made < 0)
+            return target_error(dest, made, err);
+        fd = brig_rootfs_open_no_symlinks(rootfd, dest, O_PATH);
+    }
+    if (fd == -ELOOP)
+        return brig_err_msg(err, ELOOP, "destination `%s`: must be mounted on an ordinary directory, not through "
+                                        "a symlink", dest);
+    if (fd < 0 && fd != -ENOTDIR)
+        return brig_err_set(err, -fd, "destination `%s`: open in the rootfs", dest);
+    if (fd == -ENOTDIR || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+        return brig_err_msg(err, ENOTDIR, "destination `%s`: must be mounted on an ordinary directory", dest);
+    return steal_fd(fd);
+}
+
 int brig_rootfs_mount_fs(const struct brig_rootfs_ctx *ctx, int rootfd, const char *source, const char *dest,
                          const char *type, const struct brig_mount_opts *opts, struct brig_err **err)
 {
@@ -145,9 +198,15 @@ int brig_rootfs_mount_fs(const struct brig_rootfs_ctx *ctx, int rootfd, const ch
 
     if (!source)
         source = type;
-    fd = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
-    if (fd < 0)
-        return target_error(dest, fd, err);
+    if (strcmp(type, "proc") == 0 || strcmp(type, "sysfs") == 0) {
+        fd = ordinary_dir_target(rootfd, dest, err);
+        if (fd < 0)
+            return fd;
+    } else {
+        fd = brig_rootfs_mkdir_in_root(rootfd, dest, false, err);
+        if (fd < 0)
+            return target_error(dest, fd, err);
+    }
     brig_proc_fd_path(proc_path, fd);
     if (mount(source, proc_path, type, opts->flags, opts->data) == 0)
         return finish_mount(rootfd, source, dest, type, opts, false, err);
@@ -233,37 +292,41 @@ static int idmap_userns(const struct brig_mount *m, struct brig_err **err)
 
 /* uidMappings/gidMappings on a bind mount: a detached copy of the source gets the id mapping, then is moved
  * onto the target (open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount). */
-static int mount_idmapped(const struct brig_rootfs_ctx *ctx, int rootfd, const struct brig_mount *m,
-                          const struct brig_mount_opts *opts, struct brig_err **err)
+static int mount_idmapped(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, const struct brig_mount_opts *opts,
+                          struct brig_err **err)
 {
+    const struct brig_mount *m = &ctx->spec->mounts[idx];
     bool recursive = opts->flags & MS_REC;
     struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP};
     cleanup_free char *joined = NULL;
     cleanup_close int userns = -1;
     cleanup_close int tree = -1;
     cleanup_close int target = -1;
+    int opened = source_fd(ctx, idx);
     const char *source = m->source;
     struct stat st;
+    int r;
 
     if (!source)
         return brig_err_set(err, EINVAL, "idmapped mount on `%s`: no source", m->destination);
     if (!m->n_uid_mappings || !m->n_gid_mappings)
         return brig_err_set(err, 0, "idmapped mount on `%s`: both uidMappings and gidMappings are needed",
                             m->destination);
-    if (source[0] != '/' && ctx->bundle) {
-        if (asprintf(&joined, "%s/%s", ctx->bundle, source) < 0)
-            return brig_err_set(err, ENOMEM, "idmapped mount on `%s`", m->destination);
-        source = joined;
-    }
-    if (stat(source, &st) < 0)
-        return brig_err_sys(err, "bind mount source `%s`", source);
+    source = bind_source_path(ctx->bundle, source, &joined);
+    if (!source)
+        return brig_err_set(err, ENOMEM, "idmapped mount on `%s`", m->destination);
+    r = stat_source(opened, source, &st, err);
+    if (r < 0)
+        return r;
     target = brig_rootfs_mkdir_in_root(rootfd, m->destination, !S_ISDIR(st.st_mode), err);
     if (target < 0)
         return target_error(m->destination, target, err);
     userns = idmap_userns(m, err);
     if (userns < 0)
         return userns;
-    tree = (int) open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+    tree = (int) open_tree(opened >= 0 ? opened : AT_FDCWD, opened >= 0 ? "" : source,
+                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
+                               (opened >= 0 ? AT_EMPTY_PATH : 0));
     if (tree < 0)
         return brig_err_sys(err, "idmapped mount: clone `%s`", source);
     attr.userns_fd = (uint64_t) userns;
@@ -279,7 +342,46 @@ static bool is_bind(const struct brig_mount *m, const struct brig_mount_opts *op
     return (opts->flags & MS_BIND) || (m->type && strcmp(m->type, "bind") == 0);
 }
 
-int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, struct brig_err **err)
+/* Length of `path` without trailing slashes ("/" keeps its one). */
+static size_t trimmed_len(const char *path)
+{
+    size_t len = strlen(path);
+
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return len;
+}
+
+static bool path_is_below(const char *path, const char *dir)
+{
+    size_t len = trimmed_len(dir);
+
+    if (strncmp(path, dir, len) != 0 || (len > 1 && path[len] != '/'))
+        return false;
+    return path[len + strspn(path + len, "/")] != '\0';
+}
+
+/* A read-only tmpfs that later mounts need mount points in, or a read-only /dev that its nodes, links and
+ * the terminal's /dev/console go into, is mounted read-write and made read-only by finalize, once all that
+ * is made (runc defers /dev the same way). */
+static bool readonly_later(const struct brig_spec *spec, size_t idx, const struct brig_mount_opts *opts)
+{
+    const struct brig_mount *m = &spec->mounts[idx];
+
+    if (!(opts->flags & MS_RDONLY))
+        return false;
+    if (trimmed_len(m->destination) == 4 && strncmp(m->destination, "/dev", 4) == 0)
+        return true;
+    if (strcmp(m->type, "tmpfs") != 0)
+        return false;
+    for (size_t j = idx + 1; j < spec->n_mounts; j++)
+        if (spec->mounts[j].destination && path_is_below(spec->mounts[j].destination, m->destination))
+            return true;
+    return false;
+}
+
+int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx, int *readonly_fd,
+                            struct brig_err **err)
 {
     const struct brig_mount *m = &ctx->spec->mounts[idx];
     cleanup_mount_opts struct brig_mount_opts opts = {0};
@@ -296,16 +398,54 @@ int brig_rootfs_mount_entry(const struct brig_rootfs_ctx *ctx, int rootfd, size_
             r = brig_err_set(err, 0, "destination `%s`: id mappings are only supported on bind mounts",
                              m->destination);
         else
-            r = mount_idmapped(ctx, rootfd, m, &opts, err);
+            r = mount_idmapped(ctx, rootfd, idx, &opts, err);
     } else if (is_bind(m, &opts))
-        r = mount_bind(ctx, rootfd, m->source, m->destination, &opts, err);
+        r = mount_bind(ctx, rootfd, idx, m->destination, &opts, err);
     else if (!m->type)
         r = brig_err_set(err, EINVAL, "destination `%s`: no type", m->destination);
     else if (strcmp(m->type, "cgroup") == 0)
         r = brig_rootfs_mount_cgroup(ctx, rootfd, m, &opts, err);
-    else
+    else if (readonly_later(ctx->spec, idx, &opts)) {
+        opts.flags &= ~(unsigned long) MS_RDONLY;
+        r = brig_rootfs_mount_fs(ctx, rootfd, m->source, m->destination, m->type, &opts, err);
+        if (r == 0) {
+            *readonly_fd = reopen_target(rootfd, m->destination, "mount", err);
+            r = *readonly_fd < 0 ? *readonly_fd : 0;
+        }
+    } else
         r = brig_rootfs_mount_fs(ctx, rootfd, m->source, m->destination, m->type, &opts, err);
     if (r < 0)
         return brig_err_wrap(err, r, "mounts[%zu]", idx);
     return 0;
+}
+
+void brig_rootfs_open_bind_sources(const struct brig_spec *spec, const char *bundle, pid_t init_pid, int *fds)
+{
+    cleanup_close int root = -1;
+    char root_path[64];
+
+    for (size_t i = 0; i < spec->n_mounts; i++)
+        fds[i] = -1;
+    snprintf(root_path, sizeof(root_path), "/proc/%d/root", (int) init_pid);
+    root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return;
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct brig_mount *m = &spec->mounts[i];
+        cleanup_mount_opts struct brig_mount_opts opts = {0};
+        cleanup_free char *joined = NULL;
+        cleanup_err struct brig_err *ignored = NULL;
+        const char *source;
+
+        if (!m->source || !m->destination || brig_mount_opts_parse(m->options, m->n_options, &opts, &ignored) < 0 ||
+            !is_bind(m, &opts))
+            continue;
+        source = bind_source_path(bundle, m->source, &joined);
+        /* The init's root is where the parent's was: resolved in it, the source is the same path, in the
+         * init's mount namespace. */
+        if (source)
+            fds[i] = brig_rootfs_open_in_root(root, source, O_PATH, 0);
+        if (fds[i] < 0)
+            fds[i] = -1;
+    }
 }

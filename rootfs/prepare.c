@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 
@@ -49,11 +50,19 @@ static int make_parent_mount_private(const char *rootfs, struct brig_err **err)
     return 0;
 }
 
-int brig_rootfs_prepare(const struct brig_rootfs_ctx *ctx, struct brig_err **err)
+static void readonly_later_release(struct brig_rootfs_ctx **ctx)
+{
+    if (*ctx)
+        brig_rootfs_readonly_later_close(*ctx);
+}
+
+int brig_rootfs_prepare(struct brig_rootfs_ctx *ctx, struct brig_err **err)
 {
     const struct brig_linux *lin = ctx->spec->linux_cfg;
     const char *propagation = lin ? lin->rootfs_propagation : NULL;
     unsigned long root_flags = MS_REC | MS_SLAVE;
+    /* Released on failure; finalize uses and releases it. */
+    __attribute__((cleanup(readonly_later_release))) struct brig_rootfs_ctx *release = ctx;
     cleanup_close int rootfd = -1;
     int r;
 
@@ -78,10 +87,19 @@ int brig_rootfs_prepare(const struct brig_rootfs_ctx *ctx, struct brig_err **err
     if (rootfd < 0)
         return brig_err_sys(err, "open rootfs `%s`", ctx->rootfs);
 
+    ctx->readonly_later = malloc((ctx->spec->n_mounts ? ctx->spec->n_mounts : 1) * sizeof(int));
+    if (!ctx->readonly_later)
+        return brig_err_set(err, ENOMEM, "mounts");
+    for (size_t i = 0; i < ctx->spec->n_mounts; i++)
+        ctx->readonly_later[i] = -1;
     for (size_t i = 0; i < ctx->spec->n_mounts; i++) {
-        r = brig_rootfs_mount_entry(ctx, rootfd, i, err);
+        r = brig_rootfs_mount_entry(ctx, rootfd, i, &ctx->readonly_later[i], err);
         if (r < 0)
             return r;
     }
-    return brig_rootfs_setup_dev(ctx, rootfd, err);
+    r = brig_rootfs_setup_dev(ctx, rootfd, err);
+    if (r < 0)
+        return r;
+    release = NULL;
+    return 0;
 }

@@ -17,12 +17,12 @@
 /* Symlinks followed while creating one path, as the kernel's own limit. */
 #define MAX_SYMLINK_HOPS 40
 
-int brig_rootfs_open_in_root(int rootfs_fd, const char *path, int flags, mode_t mode)
+static int open_how_in_root(int rootfs_fd, const char *path, int flags, mode_t mode, unsigned long long resolve)
 {
     struct open_how how = {
         .flags = (unsigned long long) (flags | O_CLOEXEC),
         .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve,
     };
 
     /* EAGAIN: a concurrent rename moved a ".." target; the kernel asks us to retry. */
@@ -34,6 +34,16 @@ int brig_rootfs_open_in_root(int rootfs_fd, const char *path, int flags, mode_t 
             return -errno;
     }
     return -EAGAIN;
+}
+
+int brig_rootfs_open_in_root(int rootfs_fd, const char *path, int flags, mode_t mode)
+{
+    return open_how_in_root(rootfs_fd, path, flags, mode, 0);
+}
+
+int brig_rootfs_open_no_symlinks(int rootfs_fd, const char *path, int flags)
+{
+    return open_how_in_root(rootfs_fd, path, flags, 0, RESOLVE_NO_SYMLINKS);
 }
 
 /* Creates `name` in `parent`. Neither mkdirat() nor O_CREAT|O_EXCL follows a symlink at `name`. */

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "hooks.h"
 #include "../netns/netns.h"
+#include "../rootfs/rootfs.h"
 #include "process.h"
 #include "security.h"
 #include "../util/util.h"
@@ -177,6 +178,64 @@ static int wait_init(int sync_fd, const struct init_cgroup *cg, struct brig_err 
             return brig_err_wrap(err, ret, "frozen before the init was ready");
         brig_err_free(err);
     }
+}
+
+/* One BRIG_SYNC_SOURCES message: the `mounts[]` indices, and the fds as SCM_RIGHTS. */
+static int send_sources(int sync_fd, const uint32_t *indices, const int *fds, size_t n, struct brig_err **err)
+{
+    char kind = BRIG_SYNC_SOURCES;
+    union {
+        char buf[CMSG_SPACE(BRIG_SYNC_MAX_SOURCES * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov[2] = {{.iov_base = &kind, .iov_len = 1},
+                           {.iov_base = (void *) indices, .iov_len = n * sizeof(*indices)}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf,
+                         .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+    memset(&control, 0, sizeof(control));
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(n * sizeof(int));
+    memcpy(CMSG_DATA(cmsg), fds, n * sizeof(int));
+    if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) < 0)
+        return brig_err_sys(err, "send bind mount sources to the container init");
+    return 0;
+}
+
+/* An init born in a new user namespace may not reach a bind mount's source (a directory only the host's
+ * root can search): the sources are opened here, in its mount namespace, and handed over before it starts
+ * on the rootfs. */
+static int send_bind_sources(int sync_fd, const struct brig_spec *spec, const char *bundle, pid_t pid,
+                             struct brig_err **err)
+{
+    cleanup_free int *fds = NULL;
+    uint32_t indices[BRIG_SYNC_MAX_SOURCES];
+    int batch[BRIG_SYNC_MAX_SOURCES];
+    size_t n = 0;
+    int ret = 0;
+
+    if (!spec->n_mounts)
+        return 0;
+    fds = calloc(spec->n_mounts, sizeof(*fds));
+    if (!fds)
+        return brig_err_set(err, ENOMEM, "bind mount sources");
+    brig_rootfs_open_bind_sources(spec, bundle, pid, fds);
+    for (size_t i = 0; i < spec->n_mounts && ret == 0; i++) {
+        if (fds[i] >= 0) {
+            indices[n] = (uint32_t) i;
+            batch[n++] = fds[i];
+        }
+        if (n == BRIG_SYNC_MAX_SOURCES || (n && i + 1 == spec->n_mounts)) {
+            ret = send_sources(sync_fd, indices, batch, n, err);
+            n = 0;
+        }
+    }
+    for (size_t i = 0; i < spec->n_mounts; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return ret;
 }
 
 /* Waits for READY, running prestart and createRuntime hooks when the init asks for them. */
@@ -604,6 +663,13 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         ret = brig_ns_write_id_maps(spec, progress.pid, err);
         if (ret < 0)
             goto fail;
+        if (ns_plan.clone_flags & CLONE_NEWNS) {
+            ret = send_bind_sources(sync_fds[0], spec, bundle, progress.pid, err);
+            if (ret < 0) {
+                ret = prefer_init_error(sync_fds[0], ret, err);
+                goto fail;
+            }
+        }
     }
     if (net) {
         state->net_ip = strdup(brig_net_ip(net));

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,15 +38,75 @@ __attribute__((noreturn)) static void report_and_exit(int sync_fd, struct brig_e
     _exit(1);
 }
 
-/* GO may carry the state JSON for the hooks that run in here. */
+/* BRIG_SYNC_SOURCES: each fd goes to the `mounts[]` entry its index names. */
+static int keep_sources(struct brig_init_args *args, const char *indices, size_t len, struct msghdr *msg,
+                        struct brig_err **err)
+{
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg);
+    size_t n_mounts = args->spec->n_mounts, n_fds = 0;
+    int fds[BRIG_SYNC_MAX_SOURCES];
+
+    if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+        n_fds = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        if (n_fds > BRIG_SYNC_MAX_SOURCES)
+            n_fds = BRIG_SYNC_MAX_SOURCES;
+        memcpy(fds, CMSG_DATA(cmsg), n_fds * sizeof(int));
+    }
+    if (!args->source_fds && n_mounts) {
+        args->source_fds = malloc(n_mounts * sizeof(int));
+        for (size_t i = 0; args->source_fds && i < n_mounts; i++)
+            args->source_fds[i] = -1;
+    }
+    for (size_t i = 0; i < n_fds; i++) {
+        uint32_t idx = UINT32_MAX;
+
+        if ((i + 1) * sizeof(idx) <= len)
+            memcpy(&idx, indices + i * sizeof(idx), sizeof(idx));
+        if (!args->source_fds || idx >= n_mounts || args->source_fds[idx] >= 0) {
+            close(fds[i]);
+            continue;
+        }
+        args->source_fds[idx] = fds[i];
+    }
+    if (!args->source_fds && n_fds)
+        return brig_err_set(err, ENOMEM, "container init: bind mount sources");
+    return 0;
+}
+
+static void close_sources(struct brig_init_args *args)
+{
+    for (size_t i = 0; args->source_fds && i < args->spec->n_mounts; i++)
+        if (args->source_fds[i] >= 0)
+            close(args->source_fds[i]);
+    free(args->source_fds);
+    args->source_fds = NULL;
+}
+
+/* GO may carry the state JSON for the hooks that run in here; bind mount sources may come before it. */
 static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
 {
     static char buf[256 * 1024];
+    union {
+        char buf[CMSG_SPACE(BRIG_SYNC_MAX_SOURCES * sizeof(int))];
+        struct cmsghdr align;
+    } control;
     ssize_t n;
+    int ret;
 
-    do
-        n = recv(args->sync_fd, buf, sizeof(buf) - 1, 0);
-    while (n < 0 && errno == EINTR);
+    for (;;) {
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf)};
+
+        do
+            n = recvmsg(args->sync_fd, &msg, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 1 || buf[0] != BRIG_SYNC_SOURCES)
+            break;
+        ret = keep_sources(args, buf + 1, (size_t) n - 1, &msg, err);
+        if (ret < 0)
+            return ret;
+    }
     if (n < 1 || buf[0] != BRIG_SYNC_GO)
         return brig_err_msg(err, EPIPE, "container init: parent went away");
     buf[n] = '\0';
@@ -116,6 +178,7 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     ret = wait_for_go(args, err);
     if (ret < 0)
         return ret;
+    rootfs.source_fds = args->source_fds;
     ret = brig_security_init_begin(args->security, err);
     if (ret < 0)
         return ret;
@@ -142,6 +205,8 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         return ret;
     if (has_mount_ns) {
         ret = brig_rootfs_prepare(&rootfs, err);
+        close_sources(args);
+        rootfs.source_fds = NULL;
         if (ret < 0)
             return ret;
     }

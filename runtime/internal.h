@@ -52,7 +52,12 @@ enum brig_sync_msg {
     BRIG_SYNC_READY = 'r', /* init → parent: set up, waiting on the exec fifo */
     BRIG_SYNC_ERROR = 'e', /* init → parent: followed by an encoded brig_err */
     BRIG_SYNC_HOOKS = 'h', /* init → parent: mounts made, run prestart/createRuntime, then GO again */
+    BRIG_SYNC_SOURCES = 's', /* parent → init, before the first GO: bind mount sources it opened, as u32
+                              * `mounts[]` indices with one SCM_RIGHTS fd each */
 };
+
+/* Sources per BRIG_SYNC_SOURCES message (SCM_RIGHTS takes at most 253 fds). */
+#define BRIG_SYNC_MAX_SOURCES 64
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -75,6 +80,7 @@ struct brig_init_args {
     const char *cgroup_path;   /* where the parent puts us, for the cgroup mount (NULL: unknown) */
     const struct brig_cgroup_entry *cgroup_entry; /* the init moves itself in first thing (NULL: no cgroup) */
     char *hook_state;          /* state JSON for createContainer and startContainer hooks, from GO */
+    int *source_fds;           /* per `mounts[]` entry, a bind source from BRIG_SYNC_SOURCES or -1; NULL: none */
     struct brig_security *security; /* checked and compiled before the clone (security.h) */
 };
 

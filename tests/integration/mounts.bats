@@ -321,3 +321,135 @@ make_shared_dir() {
 	assert_success
 	assert_output_contains brig-test
 }
+
+# The device numbers of the host's proc and sysfs mounts, one per line.
+host_proc_sysfs_devs() {
+	awk '$9 == "proc" || $9 == "sysfs" { print $3 }' /proc/self/mountinfo | sort -u
+}
+
+# Starts a container that sleeps (create flags in "$@") and checks its whole mount namespace, hidden
+# mounts included (listmount through the mntns_mounts helper): no host proc or sysfs, and (brig's own
+# guarantee: runc leaves the host's other mounts under --no-pivot) at most one mount more than the
+# container itself sees in /proc/self/mountinfo, the host's root under --no-pivot, which only pivot_root
+# can take away.
+check_no_host_mounts() {
+	[ -x "$BRIG_HELPERS/mntns_mounts" ] || skip "helper mntns_mounts not built (BRIG_HELPERS=$BRIG_HELPERS)"
+	bundle_set_args sleep 1000
+	brig_create "$ID" "$@"
+	assert_success
+	run brig start "$ID"
+	assert_success
+	local pid ns inside dev
+	pid=$(container_pid "$ID")
+	run "$BRIG_HELPERS/mntns_mounts" "/proc/$pid/ns/mnt"
+	[ "$status" -ne 2 ] || skip "this kernel's listmount cannot list another mount namespace"
+	assert_success
+	ns=$output
+	run brig exec "$ID" cat /proc/self/mountinfo
+	assert_success
+	inside=$output
+	for dev in $(host_proc_sysfs_devs); do
+		! awk '{ print $2 }' <<<"$ns" | grep -qxF "$dev" ||
+			fail "the host's proc or sysfs ($dev) is in the container's mount namespace: $ns"
+		! awk '{ print $3 }' <<<"$inside" | grep -qxF "$dev" || fail "the container sees the host's $dev: $inside"
+	done
+	! is_brig || [ "$(wc -l <<<"$ns")" -le "$(($(wc -l <<<"$inside") + 1))" ] ||
+		fail "host mounts left in the container's mount namespace: $ns"
+}
+
+@test "--no-pivot: nothing of the host's mount tree but its root stays in the container's mount namespace" {
+	check_no_host_mounts --no-pivot
+}
+
+@test "pivot_root: nothing of the host's mount tree stays in the container's mount namespace" {
+	check_no_host_mounts
+}
+
+# A process in the container makes its own user, mount and pid namespaces and mounts a new proc: the kernel
+# allows that only while a full proc is visible in its mount namespace, which must be none of the host's.
+# CAP_SETFCAP lets it map root in its new user namespace (Docker's default set has it). Flags for run in "$@".
+check_nested_proc_mount_refused() {
+	[ "$(cat /proc/sys/user/max_user_namespaces)" -gt 0 ] || skip "user namespaces are disabled"
+	bundle_jq '.process.capabilities |= with_entries(.value += ["CAP_SETFCAP"])'
+	bundle_set_args sh -c 'unshare -mrpf sh -c "echo in-new-namespaces; mount -t proc none /proc && echo PROC-MOUNTED"'
+	run brig run "$@" --bundle "$BUNDLE" "$ID"
+	assert_output_contains in-new-namespaces "permission denied"
+	assert_output_not_contains PROC-MOUNTED
+}
+
+@test "--no-pivot: a process in new user, mount and pid namespaces cannot mount proc" {
+	check_nested_proc_mount_refused --no-pivot
+}
+
+@test "--no-pivot in a user namespace: a nested user namespace cannot mount proc" {
+	bundle_add_ns user
+	bundle_jq '.linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]'
+	check_nested_proc_mount_refused --no-pivot
+}
+
+@test "pivot_root: a process in new user, mount and pid namespaces cannot mount proc" {
+	check_nested_proc_mount_refused
+}
+
+@test "a rootfs whose /proc is a symlink into the image is refused before proc is mounted, nothing left" {
+	rmdir "$ROOTFS/proc"
+	ln -s /tmp "$ROOTFS/proc"
+	touch "$ROOTFS/tmp/kept"
+	run_in_container true
+	assert_failure
+	if is_brig; then
+		assert_one_line_error
+		assert_output_contains 'mounts[0]: destination `/proc`: must be mounted on an ordinary directory'
+	fi
+	[ "$(ls -A "$ROOTFS/tmp")" = kept ] || fail "the link's target changed: $(ls -A "$ROOTFS/tmp")"
+	assert_nothing_left
+}
+
+@test "a rootfs whose /sys is a symlink out of it, or whose /proc dangles or is a file, is refused, nothing left" {
+	local sys_index
+	sys_index=$(jq '.mounts | map(.destination) | index("/sys")' "$BUNDLE/config.json")
+	rmdir "$ROOTFS/sys"
+	ln -s ../../../etc "$ROOTFS/sys"
+	run_in_container true
+	assert_failure
+	if is_brig; then
+		assert_one_line_error
+		assert_output_contains "mounts[$sys_index]: destination \`/sys\`: must be mounted on an ordinary directory"
+	fi
+	assert_nothing_left
+	rm "$ROOTFS/sys"
+	mkdir "$ROOTFS/sys"
+
+	rmdir "$ROOTFS/proc"
+	ln -s /made-by-the-runtime "$ROOTFS/proc"
+	run_in_container true
+	assert_failure
+	if is_brig; then assert_output_contains 'destination `/proc`: must be mounted on an ordinary directory'; fi
+	[ ! -e "$ROOTFS/made-by-the-runtime" ] || fail "the dangling link's target was created"
+	assert_nothing_left
+
+	rm "$ROOTFS/proc"
+	touch "$ROOTFS/proc"
+	run_in_container true
+	assert_failure
+	if is_brig; then assert_output_contains 'destination `/proc`: must be mounted on an ordinary directory'; fi
+	assert_nothing_left
+}
+
+@test "a read-only /dev with pts, shm and mqueue submounts: /dev is read-only, its submounts and nodes work" {
+	bundle_jq '(.mounts[] | select(.destination == "/dev") | .options) += ["ro"]'
+	# And a read-only tmpfs with a submount that needs a new mount point in it.
+	add_mount '{"destination": "/rotmp", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}'
+	add_mount '{"destination": "/rotmp/sub", "type": "tmpfs", "source": "tmpfs"}'
+	run_in_container sh -c 'cat /proc/self/mountinfo
+		touch /dev/x 2>/dev/null && echo DEV-WRITABLE; touch /rotmp/x 2>/dev/null && echo ROTMP-WRITABLE
+		echo x >/dev/null && echo null-ok; touch /dev/shm/f && echo shm-ok; touch /rotmp/sub/f && echo sub-ok
+		[ -c /dev/pts/ptmx ] && [ "$(readlink /dev/ptmx)" = pts/ptmx ] && echo pts-ok'
+	assert_success
+	assert_output_contains null-ok shm-ok sub-ok pts-ok
+	assert_output_not_contains DEV-WRITABLE ROTMP-WRITABLE
+	[[ "$(mountinfo_line /dev | awk '{ print $6 }')" == ro* ]] || fail "/dev: $(mountinfo_line /dev)"
+	[[ "$(mountinfo_line /dev/pts)" == *" - devpts "* ]] || fail "/dev/pts: $(mountinfo_line /dev/pts)"
+	[[ "$(mountinfo_line /dev/mqueue)" == *" - mqueue "* ]] || fail "/dev/mqueue: $(mountinfo_line /dev/mqueue)"
+}

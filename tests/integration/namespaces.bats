@@ -120,6 +120,35 @@ ns_proc_name() {
 	[ "$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status")" = 201000 ]
 }
 
+@test "user namespace: bind mounts whose sources only the host's root can reach still mount" {
+	# In a directory only root may search: the container's root, host uid 100000, cannot even look the
+	# sources up; the runtime opens them while it still has the host's privileges.
+	local private=$TEST_DIR/private
+	mkdir -p "$private/dir"
+	echo hidden >"$private/dir/file"
+	echo single >"$private/file"
+	chmod 700 "$private" "$private/dir"
+	chmod 600 "$private/file"
+	# The rootfs belongs to the host's root, in which the container's root cannot make mount points.
+	mkdir "$ROOTFS/private-dir"
+	touch "$ROOTFS/private-file"
+	bundle_add_ns user
+	bundle_jq '.linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+		| .mounts += [{destination: "/private-dir", type: "bind", source: $d, options: ["rbind", "ro"]},
+			{destination: "/private-file", type: "bind", source: $f, options: ["bind"]}]' \
+		--arg d "$private/dir" --arg f "$private/file"
+	run_in_container sh -c 'cat /proc/self/mountinfo; stat -c "%n %a" /private-dir /private-file'
+	assert_success
+	assert_output_contains "/private-dir 700" "/private-file 600"
+	local dir_line file_line
+	dir_line=$(awk '$5 == "/private-dir"' <<<"$output")
+	file_line=$(awk '$5 == "/private-file"' <<<"$output")
+	[[ "$dir_line" == *"/private/dir /private-dir ro,"* ]] || fail "/private-dir is not the bind mount: $dir_line"
+	[[ "$file_line" == *"/private/file /private-file "* ]] || fail "/private-file is not the bind mount: $file_line"
+	assert_nothing_left
+}
+
 @test "time namespace: boottime and monotonic offsets apply inside" {
 	bundle_add_ns time
 	bundle_jq '.linux.timeOffsets = {boottime: {secs: 864000, nanosecs: 0}, monotonic: {secs: 432000, nanosecs: 0}}'

@@ -326,6 +326,122 @@ static void test_readonly_root_no_pivot(void **state)
     assert_int_equal(run_in_mount_ns(check_readonly_no_pivot_userns_devices, f), 0);
 }
 
+/* --no-pivot keeps the host's root under the rootfs (only pivot_root takes it away), but nothing mounted on
+ * it: back on it (through an fd kept from before), neither the host's proc nor its sysfs is there. */
+static int check_no_pivot_detaches_host_mounts(struct fixture *f)
+{
+    cleanup_close int host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    CHECK(host_root >= 0 && is_fs("/proc", PROC_SUPER_MAGIC) && is_fs("/sys", SYSFS_MAGIC));
+    if (prepare_pivot_finalize(f))
+        return 1;
+    CHECK(is_fs("/proc", PROC_SUPER_MAGIC));
+    CHECK(fchdir(host_root) == 0 && chroot(".") == 0);
+    CHECK(access("/tmp", F_OK) == 0);
+    CHECK(!is_fs("/proc", PROC_SUPER_MAGIC));
+    CHECK(!is_fs("/sys", SYSFS_MAGIC));
+    return 0;
+}
+
+static void test_no_pivot_detaches_host_mounts(void **state)
+{
+    struct fixture *f = *state;
+    static struct brig_mount mounts[] = {
+        {.destination = "/proc", .type = "proc", .source = "proc"},
+        {.destination = "/dev", .type = "tmpfs", .source = "tmpfs"},
+    };
+
+    f->spec.mounts = mounts;
+    f->spec.n_mounts = ARRAY_SIZE(mounts);
+    f->ctx.no_pivot = true;
+    assert_int_equal(run_in_mount_ns(check_no_pivot_detaches_host_mounts, f), 0);
+}
+
+/* A read-only /dev and a read-only tmpfs stay writable until their submount points, nodes and links are
+ * made, and are read-only after finalize. */
+static int check_readonly_with_submounts(struct fixture *f)
+{
+    if (prepare_pivot_finalize(f))
+        return 1;
+    CHECK(is_fs("/dev", TMPFS_MAGIC) && is_readonly("/dev"));
+    CHECK(mkdir("/dev/x", 0755) < 0 && errno == EROFS);
+    CHECK(is_fs("/dev/pts", DEVPTS_SUPER_MAGIC));
+    CHECK(is_fs("/dev/shm", TMPFS_MAGIC) && !is_readonly("/dev/shm"));
+    CHECK(is_char_dev("/dev/null", 1, 3, 0666));
+    CHECK(link_is("/dev/ptmx", "pts/ptmx"));
+    CHECK(is_fs("/tmp", TMPFS_MAGIC) && is_readonly("/tmp"));
+    CHECK(is_fs("/tmp/sub/deeper", TMPFS_MAGIC) && !is_readonly("/tmp/sub/deeper"));
+    return 0;
+}
+
+static void test_readonly_with_submounts(void **state)
+{
+    struct fixture *f = *state;
+    struct brig_mount mounts[] = {
+        {.destination = "/proc", .type = "proc", .source = "proc"},
+        {.destination = "/dev/", .type = "tmpfs", .source = "tmpfs", .options = (char *[]){"ro", NULL}, .n_options = 1},
+        {.destination = "/dev/pts", .type = "devpts", .source = "devpts",
+         .options = (char *[]){"newinstance", "ptmxmode=0666", NULL}, .n_options = 2},
+        {.destination = "/dev/shm", .type = "tmpfs", .source = "shm"},
+        {.destination = "/tmp", .type = "tmpfs", .source = "tmpfs", .options = (char *[]){"ro", NULL}, .n_options = 1},
+        {.destination = "/tmp/sub/deeper", .type = "tmpfs", .source = "tmpfs"},
+    };
+
+    f->spec.mounts = mounts;
+    f->spec.n_mounts = ARRAY_SIZE(mounts);
+    assert_int_equal(run_in_mount_ns(check_readonly_with_submounts, f), 0);
+}
+
+/* proc is not mounted where a symlink in the image points (CVE-2019-19921). */
+static int check_proc_symlink_refused(struct fixture *f)
+{
+    cleanup_err struct brig_err *err = NULL;
+    char tmp_in_rootfs[256];
+
+    CHECK(brig_rootfs_prepare(&f->ctx, &err) == -ELOOP && err);
+    CHECK(strcmp(err->msg, "mounts[0]: destination `/proc`: must be mounted on an ordinary directory, not "
+                           "through a symlink") == 0);
+    snprintf(tmp_in_rootfs, sizeof(tmp_in_rootfs), "%s/tmp", f->rootfs);
+    CHECK(!is_fs(tmp_in_rootfs, PROC_SUPER_MAGIC));
+    return 0;
+}
+
+static void test_proc_symlink_refused(void **state)
+{
+    struct fixture *f = *state;
+    static struct brig_mount mounts[] = {
+        {.destination = "/proc", .type = "proc", .source = "proc"},
+    };
+    int rootfd = open(f->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    assert_true(rootfd >= 0);
+    assert_int_equal(unlinkat(rootfd, "proc", AT_REMOVEDIR), 0);
+    assert_int_equal(symlinkat("/tmp", rootfd, "proc"), 0);
+    close(rootfd);
+    f->spec.mounts = mounts;
+    f->spec.n_mounts = ARRAY_SIZE(mounts);
+    assert_int_equal(run_in_mount_ns(check_proc_symlink_refused, f), 0);
+}
+
+static void test_parse_mountinfo_line(void **state)
+{
+    char line[] = "36 25 0:32 /sub /mnt/with\\040space rw,nosuid master:1 shared:7 - tmpfs none rw,size=8k";
+    char private_line[] = "22 1 0:21 / /proc rw - proc proc rw";
+    struct brig_mountinfo_entry e;
+
+    assert_true(brig_mountinfo_parse_line(line, &e));
+    assert_int_equal(e.id, 36);
+    assert_int_equal(e.parent_id, 25);
+    assert_string_equal(e.root, "/sub");
+    assert_string_equal(e.mount_point, "/mnt/with space");
+    assert_string_equal(e.fstype, "tmpfs");
+    assert_string_equal(e.super_opts, "rw,size=8k");
+    assert_true(e.shared);
+    assert_true(brig_mountinfo_parse_line(private_line, &e));
+    assert_false(e.shared);
+    assert_string_equal(e.mount_point, "/proc");
+}
+
 /* An image mounted at the rootfs path (as an overlay would be) and shared: pivot_root must still work. */
 static int check_shared_rootfs_mount(struct fixture *f)
 {
@@ -484,7 +600,11 @@ int main(void)
         cmocka_unit_test(test_parse_no_data),
         cmocka_unit_test_setup_teardown(test_full_rootfs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_rootfs_rshared, setup, teardown),
+        cmocka_unit_test(test_parse_mountinfo_line),
         cmocka_unit_test_setup_teardown(test_readonly_root_no_pivot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_pivot_detaches_host_mounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_with_submounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proc_symlink_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_rootfs_mount_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinked_destinations_stay_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mount_error_names_the_mount, setup, teardown),
