@@ -36,7 +36,7 @@ __attribute__((noreturn)) static void hook_child(const struct brig_hook *hook, i
     dup2(stderr_fd, STDOUT_FILENO);
     dup2(stderr_fd, STDERR_FILENO);
     brig_reset_signals();
-    brig_seal_fds(0, NULL);
+    brig_seal_fds(NULL, 0, NULL);
     execve(hook->path, hook->n_args ? hook->args : default_argv, hook->env ? hook->env : (char *[]){NULL});
     dprintf(STDERR_FILENO, "exec: %s", strerror(errno));
     _exit(127);
