@@ -114,7 +114,7 @@ static void log_command_debug(const struct brig_context *ctx, int argc, char **a
     free(line);
 }
 
-int main(int argc, char **argv)
+static int run_command(struct brig_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"root", required_argument, NULL, OPT_ROOT},
@@ -128,7 +128,6 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct brig_context ctx = {.root = NULL, .log_fd = -1, .log_format = BRIG_LOG_TEXT};
     const char *log_path = NULL;
     const char *rootless = NULL;
     char *default_root = NULL;
@@ -140,24 +139,24 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+vh", options, NULL)) != -1) {
         switch (opt) {
         case OPT_ROOT:
-            ctx.root = optarg;
+            ctx->root = optarg;
             break;
         case OPT_LOG:
             log_path = optarg;
             break;
         case OPT_LOG_FORMAT:
             if (!strcmp(optarg, "json"))
-                ctx.log_format = BRIG_LOG_JSON;
+                ctx->log_format = BRIG_LOG_JSON;
             else if (!strcmp(optarg, "text"))
-                ctx.log_format = BRIG_LOG_TEXT;
+                ctx->log_format = BRIG_LOG_TEXT;
             else
-                return cmd_usage_error(&ctx, "brig", "--log-format: unknown format `%s` (text or json)", optarg);
+                return cmd_usage_error(ctx, "brig", "--log-format: unknown format `%s` (text or json)", optarg);
             break;
         case OPT_DEBUG:
-            ctx.debug = true;
+            ctx->debug = true;
             break;
         case OPT_SYSTEMD_CGROUP:
-            ctx.systemd_cgroup = true;
+            ctx->systemd_cgroup = true;
             break;
         case OPT_ROOTLESS:
             rootless = optarg;
@@ -165,38 +164,38 @@ int main(int argc, char **argv)
         case OPT_CRIU:
             break; /* the criu binary's path: used by checkpoint/restore */
         case 'v':
-            return cmd_version(&ctx, 0, NULL);
+            return cmd_version(ctx, 0, NULL);
         case 'h':
             fputs(usage, stdout);
             return 0;
         default:
-            return cmd_usage_error(&ctx, "brig", "unknown or incomplete global option `%s`", argv[optind - 1]);
+            return cmd_usage_error(ctx, "brig", "unknown or incomplete global option `%s`", argv[optind - 1]);
         }
     }
-    if (parse_rootless(rootless, &ctx.rootless) < 0)
-        return cmd_usage_error(&ctx, "brig", "--rootless: `%s` is not true, false or auto", rootless);
+    if (parse_rootless(rootless, &ctx->rootless) < 0)
+        return cmd_usage_error(ctx, "brig", "--rootless: `%s` is not true, false or auto", rootless);
     if (log_path) {
-        ctx.log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (ctx.log_fd < 0) {
+        ctx->log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (ctx->log_fd < 0) {
             fprintf(stderr, "brig: open log file `%s`: %m\n", log_path);
             return 1;
         }
     }
-    if (!ctx.root) {
+    if (!ctx->root) {
         const char *xdg = getenv("XDG_RUNTIME_DIR");
         /* Root in a user namespace uses $XDG_RUNTIME_DIR too, unless it says it is the real root ($USER). */
         const char *user = getenv("USER");
         bool user_runtime_dir = geteuid() != 0 || (in_user_namespace() && !(user && !strcmp(user, "root")));
-        if (ctx.rootless && user_runtime_dir && xdg && *xdg && asprintf(&default_root, "%s/brig", xdg) > 0)
-            ctx.root = default_root;
+        if (ctx->rootless && user_runtime_dir && xdg && *xdg && asprintf(&default_root, "%s/brig", xdg) > 0)
+            ctx->root = default_root;
         else
-            ctx.root = BRIG_DEFAULT_ROOT;
+            ctx->root = BRIG_DEFAULT_ROOT;
     }
     /* Absolute: the state root is recorded in files (network leases) and used after chdir. */
-    if (ctx.root[0] != '/') {
+    if (ctx->root[0] != '/') {
         char cwd[4096];
-        if (getcwd(cwd, sizeof(cwd)) && asprintf(&absolute_root, "%s/%s", cwd, ctx.root) > 0)
-            ctx.root = absolute_root;
+        if (getcwd(cwd, sizeof(cwd)) && asprintf(&absolute_root, "%s/%s", cwd, ctx->root) > 0)
+            ctx->root = absolute_root;
     }
     if (optind >= argc) {
         fputs(usage, stderr);
@@ -209,10 +208,10 @@ int main(int argc, char **argv)
             /* 0, not 1: glibc then starts afresh and takes each command's own ordering (most let options
              * follow the id, as runc does; exec and ps stop at the first argument). */
             optind = 0;
-            log_command_debug(&ctx, sub_argc, sub_argv);
-            status = commands[i].fn(&ctx, sub_argc, sub_argv);
-            if (ctx.debug)
-                brig_log(&ctx, BRIG_LOG_DEBUG, "%s: exit status %d", commands[i].name, status);
+            log_command_debug(ctx, sub_argc, sub_argv);
+            status = commands[i].fn(ctx, sub_argc, sub_argv);
+            if (ctx->debug)
+                brig_log(ctx, BRIG_LOG_DEBUG, "%s: exit status %d", commands[i].name, status);
             free(default_root);
             free(absolute_root);
             return status;
@@ -222,8 +221,22 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    status = cmd_usage_error(&ctx, "brig", "unknown command `%s`", argv[optind]);
+    status = cmd_usage_error(ctx, "brig", "unknown command `%s`", argv[optind]);
     free(default_root);
     free(absolute_root);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct brig_context ctx = {.root = NULL, .log_fd = -1, .log_format = BRIG_LOG_TEXT};
+    struct brig_err *err = NULL;
+    int status;
+
+    /* Before brig opens anything (the log, the state root...): see brig_fds_from_caller(). */
+    if (brig_fds_from_caller(&ctx.caller_fds, &err) < 0)
+        return cmd_fail(&ctx, err);
+    status = run_command(&ctx, argc, argv);
+    brig_fds_free(&ctx.caller_fds);
     return status;
 }

@@ -514,6 +514,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     cleanup_cgroup_entry struct brig_cgroup_entry cgroup_entry = {.clone_into_fd = -1};
     cleanup_net struct brig_net *net = NULL;
     cleanup_free struct brig_mount *net_mounts = NULL;
+    unsigned listen_fds;
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -625,6 +626,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         goto fail;
 
+    listen_fds = inherited_listen_fds();
     init_args = (struct brig_init_args){
         .ctx = ctx,
         .spec = spec,
@@ -635,7 +637,8 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .sync_fd = sync_fds[1],
         .state_dir_fd = state_dir_path_fd,
         .console_fd = console_init_end,
-        .listen_fds = inherited_listen_fds(),
+        .listen_fds = listen_fds,
+        .preserve = brig_fds_below(&ctx->caller_fds, 3 + listen_fds + opts->preserve_fds),
         /* Rootless may end up without cgroups: then the init reads /proc/self/cgroup itself. */
         .cgroup_path = ctx->rootless || geteuid() != 0 ? NULL : progress.cgroup_path,
         .cgroup_entry = progress.cgroup_made ? &cgroup_entry : NULL,

@@ -189,6 +189,7 @@ struct exec_child {
     struct exec_ns *ns;
     int sync_fd;
     int console_fd;
+    struct brig_fds preserve; /* the caller's fds among 3..3+preserve_fds-1 */
     const struct brig_cgroup_entry *cgroup_entry; /* entered right after GO (NULL: none, or the parent joins) */
 };
 
@@ -226,6 +227,11 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
         if (ret < 0)
             return ret;
     }
+    /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range, and before
+     * RLIMIT_NOFILE may drop below fds we hold (which closing one by one, without /proc, counts up to). */
+    ret = brig_seal_fds(c->preserve.fds, c->preserve.n, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_apply_rlimits(c->proc, err);
     if (ret == 0)
         ret = brig_process_apply_oom_score(c->proc, err);
@@ -237,10 +243,6 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
         return ret;
     /* Checked here, before a seccomp filter that might deny getcwd() is loaded. */
     ret = brig_process_enter_cwd(c->proc, &cwd_deferred, err);
-    if (ret < 0)
-        return ret;
-    /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
-    ret = brig_seal_fds(c->opts->preserve_fds, err);
     if (ret < 0)
         return ret;
     ret = brig_security_before_user(c->security, err);
@@ -422,6 +424,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
             brig_protect_brig_binary(ns.fds[0] < 0);
             struct exec_child child = {.opts = opts, .proc = proc, .security = &security, .ns = &ns,
                                        .sync_fd = sync_fds[1], .console_fd = console_child,
+                                       .preserve = brig_fds_below(&ctx->caller_fds, 3 + opts->preserve_fds),
                                        .cgroup_entry = cgroup_path && !parent_joins ? &cgroup_entry : NULL};
             close(sync_fds[0]);
             exec_child_main(&child);

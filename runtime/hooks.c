@@ -42,7 +42,7 @@ __attribute__((noreturn)) static void hook_child(const struct brig_hook *hook, c
     dup2(stderr_fd, STDOUT_FILENO);
     dup2(stderr_fd, STDERR_FILENO);
     brig_reset_signals();
-    brig_seal_fds(0, NULL);
+    brig_seal_fds(NULL, 0, NULL);
     if (cwd && chdir(cwd) < 0) {
         dprintf(STDERR_FILENO, "chdir to `%s`: %s", cwd, strerror(errno));
         _exit(127);

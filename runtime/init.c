@@ -243,6 +243,11 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, args->opts->id, 0, 0, 0) < 0 && errno != ENOSYS &&
         errno != EACCES && errno != EDQUOT)
         return brig_err_sys(err, "create session keyring");
+    /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range, and before
+     * RLIMIT_NOFILE may drop below fds we hold (which closing one by one, without /proc, counts up to). */
+    ret = brig_seal_fds(args->preserve.fds, args->preserve.n, err);
+    if (ret < 0)
+        return ret;
     ret = brig_process_apply_rlimits(proc, err);
     if (ret < 0)
         return ret;
@@ -254,10 +259,6 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     if (ret < 0)
         return ret;
     ret = brig_process_default_home(spec->process, err);
-    if (ret < 0)
-        return ret;
-    /* Before an early seccomp filter (no noNewPrivileges), which may deny close_range. */
-    ret = brig_seal_fds(args->listen_fds + args->opts->preserve_fds, err);
     if (ret < 0)
         return ret;
     ret = brig_security_before_user(args->security, err);
@@ -279,13 +280,16 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
 }
 
 /* The init is a clone of the parent: it holds every fd the parent had open, and with them the parent's
- * flock()s (the container's state lock, network locks...). Only what the init was given stays open. */
-static void close_inherited_fds(const struct brig_init_args *args)
+ * flock()s (the container's state lock, network locks...). Only what the init was given stays open: its own
+ * fds and the caller's that it passes on, known by the list made at brig's start, since brig's own fds fill
+ * whatever numbers of the preserved range the caller left free. */
+static int close_inherited_fds(const struct brig_init_args *args, struct brig_err **err)
 {
-    int keep[BRIG_NS__COUNT + 8];
+    cleanup_free int *keep = calloc(BRIG_NS__COUNT + 4 + args->preserve.n, sizeof(int));
     size_t n = 0;
-    unsigned first_free = 3 + args->listen_fds + args->opts->preserve_fds;
 
+    if (!keep)
+        return brig_err_set(err, ENOMEM, "container init: file descriptors to keep");
     keep[n++] = args->sync_fd;
     keep[n++] = args->state_dir_fd;
     keep[n++] = args->console_fd;
@@ -293,7 +297,10 @@ static void close_inherited_fds(const struct brig_init_args *args)
         keep[n++] = args->security->seccomp.listener_sock;
     for (int i = 0; i < BRIG_NS__COUNT; i++)
         keep[n++] = args->ns_plan->join_fds[i];
-    brig_close_fds_except(keep, n, first_free);
+    for (size_t i = 0; i < args->preserve.n; i++)
+        keep[n++] = args->preserve.fds[i];
+    brig_close_fds_except(keep, n, 3);
+    return 0;
 }
 
 void brig_init_main(struct brig_init_args *args)
@@ -308,7 +315,8 @@ void brig_init_main(struct brig_init_args *args)
     /* Before anything else, so that all the init does is accounted to the container (and limited). */
     if (args->cgroup_entry && brig_cgroup_entry_self(args->cgroup_entry, &err) < 0)
         report_and_exit(args->sync_fd, err);
-    close_inherited_fds(args);
+    if (close_inherited_fds(args, &err) < 0)
+        report_and_exit(args->sync_fd, err);
     if (setup(args, exe, sizeof(exe), &err) < 0)
         report_and_exit(args->sync_fd, err);
     if (send(args->sync_fd, &ready, 1, MSG_NOSIGNAL) != 1)

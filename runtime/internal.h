@@ -77,6 +77,7 @@ struct brig_init_args {
     int state_dir_fd;    /* O_PATH fd of <root>/<id>: the exec fifo is opened through it after pivot_root */
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
+    struct brig_fds preserve; /* the caller's fds among 3..3+listen_fds+preserve_fds-1: what the process gets */
     const char *cgroup_path;   /* where the parent puts us, for the cgroup mount (NULL: unknown) */
     const struct brig_cgroup_entry *cgroup_entry; /* the init moves itself in first thing (NULL: no cgroup) */
     char *hook_state;          /* state JSON for createContainer and startContainer hooks, from GO */

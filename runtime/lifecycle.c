@@ -313,7 +313,7 @@ static int load_entries(const struct brig_context *ctx, struct list_entry **entr
     }
     if (ret < 0)
         return ret;
-    d = fdopendir(dup(root_fd));
+    d = fdopendir(fcntl(root_fd, F_DUPFD_CLOEXEC, 3));
     if (!d)
         return brig_err_sys(err, "read state root `%s`", ctx->root);
     while ((de = readdir(d))) {

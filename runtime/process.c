@@ -7,10 +7,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "process.h"
 #include "../util/util.h"
@@ -191,25 +189,13 @@ int brig_apply_sysctl(const struct brig_linux *linux_cfg, struct brig_err **err)
     return 0;
 }
 
-int brig_seal_fds(unsigned preserve_fds, struct brig_err **err)
+int brig_seal_fds(int *preserve, size_t n, struct brig_err **err)
 {
-    for (unsigned fd = 3; fd < 3 + preserve_fds; fd++) {
-        int flags = fcntl((int) fd, F_GETFD);
-        if (flags >= 0)
-            fcntl((int) fd, F_SETFD, flags & ~FD_CLOEXEC);
-    }
-    if (syscall(SYS_close_range, 3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-        return 0;
-    /* A seccomp filter already loaded (startContainer hooks run after an early one) may deny close_range:
-     * the same, one fd at a time, up to the fd limit. */
-    {
-        struct rlimit rl;
-        unsigned limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (unsigned) rl.rlim_cur : 65536;
-        for (unsigned fd = 3 + preserve_fds; fd < limit; fd++) {
-            int flags = fcntl((int) fd, F_GETFD);
-            if (flags >= 0 && !(flags & FD_CLOEXEC) && fcntl((int) fd, F_SETFD, flags | FD_CLOEXEC) < 0)
-                return brig_err_sys(err, "mark inherited file descriptor %u close-on-exec", fd);
-        }
+    brig_cloexec_fds_except(preserve, n, 3);
+    for (size_t i = 0; i < n; i++) {
+        int flags = fcntl(preserve[i], F_GETFD);
+        if (flags < 0 || fcntl(preserve[i], F_SETFD, flags & ~FD_CLOEXEC) < 0)
+            return brig_err_sys(err, "pass file descriptor %d on", preserve[i]);
     }
     return 0;
 }

@@ -22,8 +22,9 @@ int brig_process_find_executable(const struct brig_process *proc, char *out, siz
  * then need CAP_SYS_PTRACE in the host's user namespace. With one, host DAC already keeps the binary safe, and
  * the init must stay dumpable to write its own /proc/self files. exec resets dumpability. */
 void brig_protect_brig_binary(bool no_user_ns);
-/* Only 0-2 and the `preserve_fds` after them may reach the user process: marks the rest close-on-exec. */
-int brig_seal_fds(unsigned preserve_fds, struct brig_err **err);
+/* Only 0-2 and the caller's fds in `preserve` (a prefix of brig_context.caller_fds) may reach the user
+ * process: clears close-on-exec on those and sets it on every other fd from 3 up. */
+int brig_seal_fds(int *preserve, size_t n, struct brig_err **err);
 /* Default dispositions and an empty mask: what brig blocked or ignored must not leak into the process. */
 void brig_reset_signals(void);
 /* hostname/domainname need a new uts namespace, and each sysctl the namespace that owns it (runc's rules):

@@ -11,6 +11,7 @@
 #include "../spec/spec.h"
 #include "../spec/state.h"
 #include "../util/error.h"
+#include "../util/util.h"
 
 #define BRIG_DEFAULT_ROOT "/run/brig"
 
@@ -34,6 +35,7 @@ struct brig_context {
     bool debug;
     bool systemd_cgroup;
     bool rootless;
+    struct brig_fds caller_fds; /* the caller's fds from 3 up, listed before brig opened any (--preserve-fds) */
 };
 
 void brig_log(const struct brig_context *ctx, enum brig_log_level level, const char *fmt, ...)

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,24 +17,6 @@ size_t brig_strv_len(char *const *strv)
     while (strv && strv[n])
         n++;
     return n;
-}
-
-static int compare_ints(const void *a, const void *b)
-{
-    return *(const int *) a - *(const int *) b;
-}
-
-void brig_close_fds_except(int *keep, size_t n, unsigned first)
-{
-    qsort(keep, n, sizeof(*keep), compare_ints);
-    for (size_t i = 0; i < n; i++) {
-        if (keep[i] < 0 || (unsigned) keep[i] < first)
-            continue;
-        if ((unsigned) keep[i] > first)
-            syscall(SYS_close_range, first, (unsigned) keep[i] - 1, 0U);
-        first = (unsigned) keep[i] + 1;
-    }
-    syscall(SYS_close_range, first, ~0U, 0U);
 }
 
 int brig_write_all(int fd, const void *buf, size_t len)

@@ -48,9 +48,27 @@ static inline void brig_closep(int *fd)
 /* NULL-terminated string vectors, as execve() takes them. */
 size_t brig_strv_len(char *const *strv);
 
+/* File descriptors, in ascending order. */
+struct brig_fds {
+    int *fds;
+    size_t n;
+};
+
+/* First thing in main, before brig opens anything: opens `/dev/null` on any of fds 0-2 the caller left
+ * closed, so that no fd of brig's can become a standard stream (its own, or a container's), and lists the
+ * fds the caller passed from 3 up. What --preserve-fds and LISTEN_FDS pass on is taken from this list, never
+ * from a range of numbers, in which brig's own fds fill whatever the caller left free. */
+int brig_fds_from_caller(struct brig_fds *caller, struct brig_err **err);
+void brig_fds_free(struct brig_fds *fds);
+/* The first entries of `fds`, those below `end` (a view into the same array). */
+struct brig_fds brig_fds_below(const struct brig_fds *fds, unsigned end);
+
 /* Closes every fd from `first` up, but those in `keep` (negative entries are ignored; the array is sorted in
- * place). For a child that must hold only what it was given: the parent's fds carry its flock()s. */
+ * place). For a child that must hold only what it was given: the parent's fds carry its flock()s. Where
+ * close_range fails, it closes them one by one. */
 void brig_close_fds_except(int *keep, size_t n, unsigned first);
+/* The same, marking them close-on-exec instead of closing them. */
+void brig_cloexec_fds_except(int *keep, size_t n, unsigned first);
 
 /* Writes all of `len` bytes, retrying on EINTR and short writes. Returns 0 or -errno. */
 int brig_write_all(int fd, const void *buf, size_t len);

@@ -113,3 +113,21 @@ recvtty_output() {
 	fi
 	assert_nothing_left
 }
+
+@test "terminal: with the caller's stdio closed no fd of brig's takes its place, and the pty is 0, 1 and 2" {
+	bundle_jq '.process.terminal = true'
+	bundle_set_args sh -c '[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-ttys; ls -l /proc/self/fd/'
+	start_recvtty --dump
+	remember_id "$ID"
+	# Without the fix the console socket lands on fd 0, and closing it after the pty's dup closes stdin.
+	(
+		exec 0<&- 1>&- 2>&- 3>&-
+		BRIG_TEST_TOKEN=$TOKEN timeout 10 "$BRIG" --root "$BRIG_ROOT" create --console-socket "$SOCK" \
+			--bundle "$BUNDLE" "$ID"
+	) || fail "create with stdio closed failed"
+	run brig start "$ID"
+	assert_success
+	wait_for_status "$ID" stopped
+	run recvtty_output
+	assert_output_contains all-ttys
+}

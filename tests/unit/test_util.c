@@ -8,7 +8,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <seccomp.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,6 +190,76 @@ static void test_atomic_write(void **state)
     rmdir(dir);
 }
 
+static bool inheritable(int fd)
+{
+    return fd == 12 || fd == 15 || fd == 17;
+}
+
+/* fds 10..19 on /dev/null, close-on-exec but 12, 15 and 17. */
+static void open_test_fds(void)
+{
+    for (int fd = 10; fd < 20; fd++) {
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup3(null_fd, fd, inheritable(fd) ? 0 : O_CLOEXEC) < 0)
+            _exit(2);
+        close(null_fd);
+    }
+}
+
+/* In a child: sealing and closing all but some fds, with close_range failing with `errnum` (0: working).
+ * The exit status names the first fd found in the wrong state. */
+static int close_and_seal_in_child(int errnum)
+{
+    pid_t pid = fork();
+    int status = -1;
+
+    if (pid == 0) {
+        int keep[] = {17, 12, -1};
+        int keep_inheritable[] = {15};
+
+        if (errnum) {
+            scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+            if (!filter || seccomp_rule_add(filter, SCMP_ACT_ERRNO((uint32_t) errnum), SCMP_SYS(close_range), 0) < 0 ||
+                prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_load(filter) < 0)
+                _exit(3);
+        }
+        open_test_fds();
+        brig_cloexec_fds_except(keep_inheritable, ARRAY_SIZE(keep_inheritable), 10);
+        for (int fd = 10; fd < 20; fd++)
+            if (fcntl(fd, F_GETFD) != (fd == 15 ? 0 : FD_CLOEXEC))
+                _exit(100 + fd);
+        brig_close_fds_except(keep, ARRAY_SIZE(keep), 11);
+        for (int fd = 10; fd < 20; fd++)
+            if ((fcntl(fd, F_GETFD) >= 0) != (fd == 10 || fd == 12 || fd == 17))
+                _exit(120 + fd);
+        _exit(0);
+    }
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+static void test_close_fds_except(void **state)
+{
+    (void) state;
+    assert_int_equal(close_and_seal_in_child(0), 0);
+    /* Before Linux 5.9, and under a seccomp profile that denies it. */
+    assert_int_equal(close_and_seal_in_child(ENOSYS), 0);
+    assert_int_equal(close_and_seal_in_child(EPERM), 0);
+}
+
+static void test_fds_below(void **state)
+{
+    int list[] = {3, 5, 9, 40};
+    struct brig_fds fds = {.fds = list, .n = ARRAY_SIZE(list)};
+
+    (void) state;
+    assert_int_equal(brig_fds_below(&fds, 3).n, 0);
+    assert_int_equal(brig_fds_below(&fds, 6).n, 2);
+    assert_int_equal(brig_fds_below(&fds, 41).n, 4);
+    assert_int_equal(brig_fds_below(&(struct brig_fds){0}, 10).n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_error_encoding),     cmocka_unit_test(test_parse_numbers),
         cmocka_unit_test(test_container_ids),      cmocka_unit_test(test_signals),
         cmocka_unit_test(test_signal_forms),       cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_close_fds_except),   cmocka_unit_test(test_fds_below),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
