@@ -8,6 +8,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
 	build-essential cmake pkg-config git
 	libseccomp-dev libcap-dev libyajl-dev libmnl-dev libnftnl-dev
+	libarchive-dev libssl-dev # image/: headers; libarchive13 and libssl3 are loaded when an image is used
 )
 # Tests and benchmarks.
 TEST_PACKAGES=(
