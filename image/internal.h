@@ -109,9 +109,6 @@ struct brig_image {
  * `size_known` is false). Returns the fd or a negative errno with *err set. */
 int image_open_blob(const struct brig_image *img, const char *digest, uint64_t size, bool size_known,
                     const char *what, struct brig_err **err);
-/* Reads `fd` to its end and checks its sha256 against `digest`; leaves the offset at the start again. */
-int image_verify_fd(const struct brig_image *img, int fd, const char *digest, const char *what,
-                    struct brig_err **err);
 
 /* How a layer is written: as root (owners, devices, trusted.overlay.* markers) or as an unprivileged user
  * (owners that cannot be given kept in user.containers.override_stat, no devices, user.overlay.* markers). */
@@ -121,7 +118,7 @@ struct image_unpack_opts {
 };
 
 /* Unpacks the tar stream of the layer blob `fd` into the empty directory `root_fd`, converting OCI whiteouts to
- * overlay ones, and checks that the uncompressed stream's sha256 is `diff_id`. */
+ * overlay ones, and checks the blob's sha256 (opts->layer) and that of the uncompressed stream (`diff_id`). */
 int image_unpack_layer(const struct image_libs *libs, int fd, enum image_compression compression, int root_fd,
                        const char *diff_id, const struct image_unpack_opts *opts, struct brig_err **err);
 

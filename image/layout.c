@@ -75,8 +75,9 @@ int image_open_blob(const struct brig_image *img, const char *digest, uint64_t s
     return fd;
 }
 
-int image_verify_fd(const struct brig_image *img, int fd, const char *digest, const char *what,
-                    struct brig_err **err)
+/* Reads `fd` to its end and checks its sha256 against `digest`; leaves the offset at the start again. */
+static int verify_fd(const struct brig_image *img, int fd, const char *digest, const char *what,
+                     struct brig_err **err)
 {
     char buf[64 << 10];
     char got[IMAGE_DIGEST_LEN + 1];
@@ -122,7 +123,7 @@ static int read_doc(const struct brig_image *img, const char *digest, uint64_t s
     fd = image_open_blob(img, digest, size, size_known, what, err);
     if (fd < 0)
         return fd;
-    ret = image_verify_fd(img, fd, digest, what, err);
+    ret = verify_fd(img, fd, digest, what, err);
     if (ret < 0)
         return ret;
     n = brig_read_all(fd, text, IMAGE_DOC_MAX);

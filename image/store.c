@@ -126,10 +126,6 @@ static int store_layer(const struct brig_image *img, size_t i, const char *store
     blob_fd = image_open_blob(img, d->digest, d->size, true, "layer", err);
     if (blob_fd < 0)
         return blob_fd;
-    /* The blob is checked before libarchive reads a byte of it. */
-    ret = image_verify_fd(img, blob_fd, d->digest, "layer", err);
-    if (ret < 0)
-        return ret;
     if (mkdirat(store_fd, tmp, 0700) < 0)
         return brig_err_sys(err, "layer store: make `%s`", tmp_path);
     root_fd = openat(store_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

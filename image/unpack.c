@@ -58,14 +58,16 @@ struct unpack {
 };
 
 /* The uncompressed tar stream: libarchive's tar reader pulls it through here, from the blob or from a second
- * archive that only decompresses, so that every byte of it passes the diff_id's digest. */
+ * archive that only decompresses, which pulls the blob through here too: every byte passes its digest. */
 struct tar_source {
     const struct image_libs *L;
     int fd;
-    struct archive *inflate; /* NULL for an uncompressed layer */
-    struct image_sha256 digest;
-    char *buf;
-    bool eof;
+    struct archive *inflate; /* NULL for an uncompressed layer, whose blob is its tar */
+    struct image_sha256 blob;
+    struct image_sha256 tar; /* unused when uncompressed */
+    char *buf;               /* tar bytes */
+    char *raw;               /* compressed bytes */
+    bool eof;                /* the tar stream has ended */
 };
 
 /* "layer sha256:...: `etc/passwd`: <what>[: strerror(errnum)]" */
@@ -556,8 +558,7 @@ static int make_node(struct unpack *u, struct archive_entry *e, mode_t type, int
             return entry_error(u, err, errno, "make device node");
     }
     ret = apply_owner(u, e, -1, parent, name, false, err);
-    /* A node just made by us, not a symlink: fchmodat may follow. */
-    if (ret == 0 && fchmodat(parent, name, mode, 0) < 0)
+    if (ret == 0 && fchmodat(parent, name, mode, AT_SYMLINK_NOFOLLOW) < 0)
         ret = entry_error(u, err, errno, "set its mode");
     if (ret == 0)
         ret = apply_xattrs(u, e, -1, parent, name, err);
@@ -618,7 +619,7 @@ static int unpack_entry(struct unpack *u, struct archive *a, struct archive_entr
     char path[PATH_MAX], split[PATH_MAX];
     const char *why = NULL, *dir, *base;
     mode_t type = u->L->archive_entry_filetype(e);
-    int parent;
+    int parent = -1;
     int ret;
 
     /* Names that are not valid in the locale (brig runs in "C") come as UTF-8: Linux names are bytes. */
@@ -700,29 +701,48 @@ static int apply_fixups(struct unpack *u, struct brig_err **err)
     return 0;
 }
 
+/* The blob as stored: every byte passes its digest on the way to the decompressor (or the tar reader). */
+static la_ssize_t read_blob(struct tar_source *s, struct archive *a, char *buf)
+{
+    la_ssize_t n;
+
+    do
+        n = read(s->fd, buf, READ_CHUNK);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        s->L->archive_set_error(a, errno, "read the blob");
+        return -1;
+    }
+    image_sha256_update(&s->blob, buf, (size_t) n);
+    return n;
+}
+
+static la_ssize_t read_compressed(struct archive *a, void *data, const void **out)
+{
+    struct tar_source *s = data;
+
+    *out = s->raw;
+    return read_blob(s, a, s->raw);
+}
+
 static la_ssize_t read_tar(struct archive *a, void *data, const void **out)
 {
     struct tar_source *s = data;
     la_ssize_t n;
 
-    if (s->inflate) {
+    if (!s->inflate) {
+        n = read_blob(s, a, s->buf);
+    } else {
         n = s->L->archive_read_data(s->inflate, s->buf, READ_CHUNK);
-        if (n < 0) {
+        if (n < 0)
             s->L->archive_set_error(a, s->L->archive_errno(s->inflate), "decompress: %s",
                                     s->L->archive_error_string(s->inflate));
-            return -1;
-        }
-    } else {
-        do
-            n = read(s->fd, s->buf, READ_CHUNK);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            s->L->archive_set_error(a, errno, "read the blob");
-            return -1;
-        }
+        else
+            image_sha256_update(&s->tar, s->buf, (size_t) n);
     }
+    if (n < 0)
+        return -1;
     s->eof = n == 0;
-    image_sha256_update(&s->digest, s->buf, (size_t) n);
     *out = s->buf;
     return n;
 }
@@ -735,14 +755,15 @@ static int open_inflate(struct tar_source *s, enum image_compression compression
     int r;
 
     s->inflate = L->archive_read_new();
-    if (!s->inflate)
+    s->raw = malloc(READ_CHUNK);
+    if (!s->inflate || !s->raw)
         return brig_err_set(err, ENOMEM, "layer %s: decompress", layer);
     r = compression == IMAGE_COMPRESSION_GZIP ? L->archive_read_support_filter_gzip(s->inflate)
                                               : L->archive_read_support_filter_zstd(s->inflate);
     if (r == ARCHIVE_OK)
         r = L->archive_read_support_format_raw(s->inflate);
     if (r == ARCHIVE_OK)
-        r = L->archive_read_open_fd(s->inflate, s->fd, READ_CHUNK);
+        r = L->archive_read_open(s->inflate, s, NULL, read_compressed, NULL);
     if (r == ARCHIVE_OK)
         r = L->archive_read_next_header(s->inflate, &e);
     if (r != ARCHIVE_OK)
@@ -779,41 +800,72 @@ static int unpack_stream(struct unpack *u, struct tar_source *src, struct brig_e
     /* The stream's end (padding after the end-of-archive blocks) counts towards the diff_id too. */
     while (ret == 0 && !src->eof) {
         const void *buf;
-        la_ssize_t n = read_tar(a, src, &buf);
-        if (n < 0)
+        if (read_tar(a, src, &buf) < 0)
             ret = brig_err_msg(err, EINVAL, "layer %s: read tar: %s", u->opts->layer, L->archive_error_string(a));
-        if (n <= 0)
-            break;
     }
     L->archive_read_free(a);
     return ret;
 }
 
+/* The rest of the blob, past the end of the compressed stream, into its digest. */
+static int drain_blob(struct tar_source *s)
+{
+    ssize_t n;
+
+    for (;;) {
+        n = read(s->fd, s->buf, READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : 0;
+        image_sha256_update(&s->blob, s->buf, (size_t) n);
+    }
+}
+
+/* The blob's digest is checked as it streams through, so a layer is read once. A blob that fails it explains
+ * any error the unpack met (a damaged gzip stream, a broken tar), so that error gives way to the mismatch. */
 int image_unpack_layer(const struct image_libs *libs, int fd, enum image_compression compression, int root_fd,
                        const char *diff_id, const struct image_unpack_opts *opts, struct brig_err **err)
 {
     struct tar_source src = {.L = libs, .fd = fd};
     struct unpack u = {.L = libs, .opts = opts, .src = &src, .root = root_fd, .euid = geteuid(), .cached_fd = -1};
-    char got[IMAGE_DIGEST_LEN + 1];
-    int ret;
+    char blob[IMAGE_DIGEST_LEN + 1], tar[IMAGE_DIGEST_LEN + 1];
+    int ret, drained;
 
     src.buf = malloc(READ_CHUNK);
     if (!src.buf)
         return brig_err_set(err, ENOMEM, "layer %s", opts->layer);
-    ret = image_sha256_init(&src.digest, libs, err);
-    if (ret == 0 && compression != IMAGE_COMPRESSION_NONE)
-        ret = open_inflate(&src, compression, opts->layer, err);
+    ret = image_sha256_init(&src.blob, libs, err);
+    if (ret == 0 && compression != IMAGE_COMPRESSION_NONE) {
+        ret = image_sha256_init(&src.tar, libs, err);
+        if (ret == 0)
+            ret = open_inflate(&src, compression, opts->layer, err);
+    }
     if (ret == 0)
         ret = unpack_stream(&u, &src, err);
     if (ret == 0)
         ret = apply_fixups(&u, err);
-    if (ret == 0) {
-        image_sha256_final(&src.digest, got);
-        if (strcmp(got, diff_id) != 0)
-            ret = brig_err_msg(err, EINVAL, "layer %s: diff_id mismatch: the image config says %s, the tar's is %s",
-                               opts->layer, diff_id, got);
+    if (src.blob.ctx) {
+        drained = drain_blob(&src);
+        if (drained < 0 && ret == 0)
+            ret = brig_err_set(err, -drained, "layer %s: read the blob", opts->layer);
+        image_sha256_final(&src.blob, blob);
+        if (drained == 0 && strcmp(blob, opts->layer) != 0) {
+            brig_err_free(err);
+            ret = brig_err_msg(err, EINVAL, "layer %s: digest mismatch: the blob's is %s", opts->layer, blob);
+        }
     }
-    image_sha256_clear(&src.digest);
+    if (ret == 0) {
+        if (src.tar.ctx)
+            image_sha256_final(&src.tar, tar);
+        else
+            memcpy(tar, blob, sizeof(tar));
+        if (strcmp(tar, diff_id) != 0)
+            ret = brig_err_msg(err, EINVAL, "layer %s: diff_id mismatch: the image config says %s, the tar's is %s",
+                               opts->layer, diff_id, tar);
+    }
+    image_sha256_clear(&src.blob);
+    image_sha256_clear(&src.tar);
     if (src.inflate)
         libs->archive_read_free(src.inflate);
     drop_cache(&u);
@@ -821,5 +873,6 @@ int image_unpack_layer(const struct image_libs *libs, int fd, enum image_compres
         free(u.fixups[i].path);
     free(u.fixups);
     free(src.buf);
+    free(src.raw);
     return ret;
 }
