@@ -3,7 +3,8 @@
 # into brig's layer store (`brig spec --image`: every blob's digest checked, each layer unpacked, its diff_id
 # checked) vs `umoci unpack` of the same layout (the bundle's rootfs and umoci's mtree manifest) and `umoci raw
 # unpack` (the rootfs alone). The store and the bundles start empty each run; `sync` runs before each one so
-# that no run pays for the previous one's writeback. Variants alternate; medians of N runs.
+# that no run pays for the previous one's writeback. Variants alternate; medians of N runs. Needs about
+# (N + 1) * 3 * MB of free space in /tmp.
 #   sudo bench/image.sh [--runs N] [--mb MB] BRIG_BINARY
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,23 +66,26 @@ for l in 1 2 3; do
 done
 rm -rf "$work/check"
 
+# Each run writes into a new directory, all removed at the end: on this VM's ext4 an inode freed in the last
+# seconds is skipped, slowly, when new ones are allocated, so deleting between runs would charge each run for
+# the one before.
 one_run() {
-	local v=$1 t0 t1
-	rm -rf "$work/out" && mkdir -p "$work/out"
+	local v=$1 out=$work/out-$1-$2 t0 t1
+	mkdir -p "$out"
 	sync
 	t0=${EPOCHREALTIME/./}
 	case $v in
-	brig) "$brig" spec --image "$work/oci:bench" --store "$work/out/store" -b "$work/out" >/dev/null ;;
-	umoci) umoci unpack --image "$work/oci:bench" "$work/out/bundle" >/dev/null 2>&1 ;;
-	umoci-raw) umoci raw unpack --image "$work/oci:bench" "$work/out/rootfs" >/dev/null 2>&1 ;;
+	brig) "$brig" spec --image "$work/oci:bench" --store "$out/store" -b "$out" >/dev/null ;;
+	umoci) umoci unpack --image "$work/oci:bench" "$out/bundle" >/dev/null 2>&1 ;;
+	umoci-raw) umoci raw unpack --image "$work/oci:bench" "$out/rootfs" >/dev/null 2>&1 ;;
 	esac
 	t1=${EPOCHREALTIME/./}
 	echo $((t1 - t0)) >>"$work/times-$v"
 }
 variants=(brig umoci umoci-raw)
-for v in "${variants[@]}"; do one_run "$v"; : >"$work/times-$v"; done
+for v in "${variants[@]}"; do one_run "$v" warm; : >"$work/times-$v"; done
 for ((r = 0; r < runs; r++)); do
-	for ((k = 0; k < 3; k++)); do one_run "${variants[(r + k) % 3]}"; done
+	for ((k = 0; k < 3; k++)); do one_run "${variants[(r + k) % 3]}" "$r"; done
 done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -41,6 +41,8 @@ LATER_PACKAGES=(
 	# issue 9: every tool a test runs comes from here, not from what a machine happens to have
 	strace                # fault injection into brig's syscalls (tests/integration/fds.bats)
 	passwd                # useradd/usermod/userdel for the rootless tests' own users and subordinate ids
+	# issue 15: OCI images (tests/integration/image.bats, bench/image.sh; umoci above builds them)
+	zstd                  # zstd-compressed layers
 )
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).
