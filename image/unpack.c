@@ -248,8 +248,9 @@ static int clear_name(struct unpack *u, int parent, const char *name, bool keep_
     if (S_ISDIR(st.st_mode)) {
         if (keep_dir)
             return 1;
-        /* The cache may sit below it. */
-        drop_cache(u);
+        /* The cached directory may sit below it, unless it is the parent itself. */
+        if (u->cached_fd != parent)
+            drop_cache(u);
         snprintf(path, sizeof(path), "/proc/self/fd/%d/", parent);
         cleanup_free char *full = NULL;
         if (asprintf(&full, "%s%s", path, name) < 0)

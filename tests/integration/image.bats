@@ -279,6 +279,8 @@ add("d/fifo", tarfile.FIFOTYPE, mode=0o600)
 add("d/null", tarfile.CHRTYPE, mode=0o666, dev=(1, 3))
 add("d/h\u00e9llo", data=b"utf-8")
 add("d/f", data=b"again", mode=0o640)
+add("d/sub", tarfile.DIRTYPE); add("d/sub/x", data=b"x"); add("d/sub", data=b"a file now")
+add("top", tarfile.DIRTYPE); add("top/x", data=b"x"); add("top", tarfile.SYMTYPE, link="d")
 '
 	local comp id l
 	for comp in gzip zstd none; do
@@ -298,6 +300,8 @@ add("d/f", data=b"again", mode=0o640)
 		[ "$(stat -c %F:%a "$l/d/fifo")" = fifo:600 ]
 		[ "$(stat -c '%F %t:%T %a' "$l/d/null")" = "character special file 1:3 666" ]
 		[ "$(cat "$l/d/héllo")" = utf-8 ]
+		# A later non-directory replaces an earlier directory and what it held.
+		[ "$(cat "$l/d/sub")" = "a file now" ] && [ "$(readlink "$l/top")" = d ] || fail "$comp: directories not replaced"
 	done
 }
 
