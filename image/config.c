@@ -102,8 +102,9 @@ int brig_image_spec_json(const char *ref, const char *store, bool rootless, bool
     int ret;
 
     ret = brig_image_store_path(store, rootless, &store_path, err);
-    if (ret == 0)
-        ret = brig_image_open(ref, &img, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_image_open(ref, &img, err);
     if (ret < 0)
         return ret;
     ret = check_config(img->config, err);

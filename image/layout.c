@@ -220,58 +220,62 @@ static int pick_ref(const struct brig_oci_index *index, const char *ref, size_t 
     return brig_err_msg(err, ENOENT, "no manifest named `%s` in index.json (refs: %s)", ref, refs ? refs : "?");
 }
 
+static void index_freep(struct brig_oci_index **index)
+{
+    brig_oci_index_free(*index);
+}
+
 /* Reads index.json (which no digest covers) and follows it to one manifest descriptor: digest and size. */
 static int resolve_manifest(struct brig_image *img, const char *ref, char **digest, uint64_t *size,
                             char **media_type, struct brig_err **err)
 {
     cleanup_free char *text = NULL;
-    struct brig_oci_index *index = NULL;
+    cleanup_free char *nested_text = NULL;
+    __attribute__((cleanup(index_freep))) struct brig_oci_index *index = NULL;
+    __attribute__((cleanup(index_freep))) struct brig_oci_index *nested = NULL;
     const struct brig_oci_descriptor *d;
     size_t len = 0, pick = 0;
+    ssize_t n;
     int fd, ret;
 
     fd = open_beneath(img->layout_fd, "index.json", O_RDONLY | O_NOCTTY);
     if (fd < 0)
         return brig_err_set(err, -fd, "open `%s/index.json`", img->layout);
-    {
-        ssize_t n = brig_read_all(fd, &text, IMAGE_DOC_MAX);
-        close(fd);
-        if (n < 0)
-            return brig_err_set(err, (int) -n, "read `%s/index.json`", img->layout);
-        len = (size_t) n;
-    }
-    ret = brig_oci_index_parse(text, len, "index.json", &index, err);
+    n = brig_read_all(fd, &text, IMAGE_DOC_MAX);
+    close(fd);
+    if (n < 0)
+        return brig_err_set(err, (int) -n, "read `%s/index.json`", img->layout);
+    ret = brig_oci_index_parse(text, (size_t) n, "index.json", &index, err);
     if (ret < 0)
         return ret;
     ret = pick_ref(index, ref, &pick, err);
-    d = ret == 0 ? &index->manifests[pick] : NULL;
+    if (ret < 0)
+        return ret;
+    d = &index->manifests[pick];
     /* A multi-platform image: index.json points at another index. */
-    if (d && is_index_type(d->media_type)) {
-        cleanup_free char *nested_text = NULL;
-        struct brig_oci_index *nested = NULL;
+    if (is_index_type(d->media_type)) {
         char what[96];
         snprintf(what, sizeof(what), "image index %.80s", d->digest);
         ret = read_doc(img, d->digest, d->size, true, "image index", &nested_text, &len, err);
-        if (ret == 0)
-            ret = brig_oci_index_parse(nested_text, len, what, &nested, err);
-        if (ret == 0)
-            ret = pick_platform(nested, what, &pick, err);
-        brig_oci_index_free(index);
-        index = nested;
-        d = ret == 0 ? &index->manifests[pick] : NULL;
+        if (ret < 0)
+            return ret;
+        ret = brig_oci_index_parse(nested_text, len, what, &nested, err);
+        if (ret < 0)
+            return ret;
+        ret = pick_platform(nested, what, &pick, err);
+        if (ret < 0)
+            return ret;
+        d = &nested->manifests[pick];
     }
-    if (d && !is_manifest_type(d->media_type))
-        ret = brig_err_msg(err, ENOTSUP, "manifest %s: media type `%s` is not an image manifest", d->digest,
-                           d->media_type);
-    if (ret == 0) {
-        *digest = strdup(d->digest);
-        *media_type = strdup(d->media_type);
-        *size = d->size;
-        if (!*digest || !*media_type)
-            ret = brig_err_set(err, ENOMEM, "index.json");
-    }
-    brig_oci_index_free(index);
-    return ret;
+    if (!is_manifest_type(d->media_type))
+        return brig_err_msg(err, ENOTSUP, "manifest %s: media type `%s` is not an image manifest", d->digest,
+                            d->media_type);
+    *digest = strdup(d->digest);
+    *media_type = strdup(d->media_type);
+    *size = d->size;
+    if (!*digest || !*media_type)
+        return brig_err_set(err, ENOMEM, "index.json");
+    return 0;
 }
 
 /* Splits LAYOUT[:REF] and LAYOUT@sha256:HEX. *layout, *ref and *digest are malloc'd (NULL when absent). */
@@ -394,12 +398,16 @@ static int open_image(struct brig_image *img, const char *given, struct brig_err
     if (img->layout_fd < 0)
         return brig_err_sys(err, "layout `%s`", img->layout);
     ret = check_layout(img, err);
-    if (ret == 0)
-        ret = image_libs_load(&img->libs, err);
-    if (ret == 0 && !digest)
-        ret = resolve_manifest(img, ref, &digest, &size, &media_type, err);
     if (ret < 0)
         return ret;
+    ret = image_libs_load(&img->libs, err);
+    if (ret < 0)
+        return ret;
+    if (!digest) {
+        ret = resolve_manifest(img, ref, &digest, &size, &media_type, err);
+        if (ret < 0 || !digest)
+            return ret < 0 ? ret : brig_err_set(err, ENOMEM, "index.json");
+    }
     ret = image_digest_hex(digest, "manifest", &hex, err);
     if (ret < 0)
         return ret;
