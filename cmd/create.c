@@ -22,7 +22,10 @@ static const char create_usage[] =
     "      --no-new-keyring     keep the caller's session keyring\n"
     "      --network NAME       attach to brig's bridge network NAME (`brig`: the default one; `none`)\n"
     "      --ip ADDR            a static address on that network\n"
-    "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n";
+    "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n"
+    "      --image LAYOUT[:REF]  the root from the layers of an OCI image layout (REF: its ref.name, or @sha256:...)\n"
+    "      --store DIR          where image layers are unpacked (default /var/lib/brig/layers;\n"
+    "                           rootless: $XDG_DATA_HOME/brig/layers)\n";
 
 static const char run_usage[] =
     "Usage: brig run [options] CONTAINER_ID\n"
@@ -44,7 +47,10 @@ static const char run_usage[] =
     "      --no-subreaper       accepted for runc compatibility\n"
     "      --network NAME       attach to brig's bridge network NAME (`brig`: the default one; `none`)\n"
     "      --ip ADDR            a static address on that network\n"
-    "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n";
+    "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n"
+    "      --image LAYOUT[:REF]  the root from the layers of an OCI image layout (REF: its ref.name, or @sha256:...)\n"
+    "      --store DIR          where image layers are unpacked (default /var/lib/brig/layers;\n"
+    "                           rootless: $XDG_DATA_HOME/brig/layers)\n";
 
 enum {
     OPT_CONSOLE_SOCKET = 256,
@@ -57,6 +63,8 @@ enum {
     OPT_NO_SUBREAPER,
     OPT_NETWORK,
     OPT_IP,
+    OPT_IMAGE,
+    OPT_STORE,
 };
 
 int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char **argv,
@@ -77,6 +85,8 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
         {"network", required_argument, NULL, OPT_NETWORK},
         {"ip", required_argument, NULL, OPT_IP},
         {"publish", required_argument, NULL, 'p'},
+        {"image", required_argument, NULL, OPT_IMAGE},
+        {"store", required_argument, NULL, OPT_STORE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -132,6 +142,12 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
             break;
         case OPT_IP:
             opts->ip = optarg;
+            break;
+        case OPT_IMAGE:
+            opts->image = optarg;
+            break;
+        case OPT_STORE:
+            opts->store = optarg;
             break;
         case 'p': {
             char **grown = realloc(opts->publish, (opts->n_publish + 1) * sizeof(char *));

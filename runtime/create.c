@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "hooks.h"
+#include "../image/image.h"
 #include "../netns/netns.h"
 #include "../rootfs/rootfs.h"
 #include "process.h"
@@ -97,11 +98,75 @@ static int resolve_bundle(const struct brig_create_opts *opts, char **bundle, st
     return 0;
 }
 
+/* An image's layers go below the --layer ones. They live in `all` (the image's own directories owned in `dirs`,
+ * the rest borrowed from the options). */
+struct image_layers {
+    char **dirs;
+    size_t n_dirs;
+    char **all;
+};
+
+static void image_layers_clear(struct image_layers *l)
+{
+    for (size_t i = 0; i < l->n_dirs; i++)
+        free(l->dirs[i]);
+    free(l->dirs);
+    free(l->all);
+}
+
+/* `with` is `opts` with the layers of --image (or of the config's run.brig.image annotation, which `spec --image`
+ * writes) prepended to `layers`, lowest first. Unpacks what the store lacks. */
+static int add_image_layers(const struct brig_context *ctx, const struct brig_spec *spec,
+                            const struct brig_create_opts *opts, struct brig_create_opts *with,
+                            struct image_layers *layers, struct brig_err **err)
+{
+    const char *annotation = brig_spec_annotation(spec, BRIG_IMAGE_ANNOTATION);
+    const char *ref = opts->image ? opts->image : annotation;
+    cleanup_image struct brig_image *image = NULL;
+    cleanup_free char *store = NULL;
+    int ret;
+
+    *with = *opts;
+    if (!ref)
+        return 0;
+    ret = brig_image_store_path(opts->store, ctx->rootless, &store, err);
+    if (ret == 0)
+        ret = brig_image_open(ref, &image, err);
+    if (ret == 0)
+        ret = brig_image_unpack(image, store, ctx->rootless, &layers->dirs, &layers->n_dirs, err);
+    if (ret < 0)
+        return opts->image ? ret : brig_err_wrap(err, ret, "config.json: annotations[\"%s\"]", BRIG_IMAGE_ANNOTATION);
+    layers->all = calloc(layers->n_dirs + opts->n_layers + 1, sizeof(char *));
+    if (!layers->all)
+        return brig_err_set(err, ENOMEM, "image layers");
+    memcpy(layers->all, layers->dirs, layers->n_dirs * sizeof(char *));
+    if (opts->n_layers)
+        memcpy(layers->all + layers->n_dirs, opts->layers, opts->n_layers * sizeof(char *));
+    with->layers = layers->all;
+    with->n_layers = layers->n_dirs + opts->n_layers;
+    brig_log(ctx, BRIG_LOG_DEBUG, "create: image `%s`: %zu layers from %s", brig_image_pinned(image),
+             layers->n_dirs, store);
+    return 0;
+}
+
+/* A root made of layers needs the overlay root of rootfs/overlay.c (issue 15's other half, merged separately):
+ * until it is in, such a root is refused, never silently replaced by root.path. */
+static int check_layered_root(const struct brig_create_opts *opts, struct brig_err **err)
+{
+    if (opts->n_layers)
+        return brig_err_msg(err, ENOTSUP, "root: %zu layers given, but this brig cannot mount an overlay root yet",
+                            opts->n_layers);
+    return 0;
+}
+
 static int resolve_rootfs(const char *bundle, const struct brig_spec *spec, char **rootfs, struct brig_err **err)
 {
     cleanup_free char *joined = NULL;
     struct stat st;
 
+    if (!*spec->root_path)
+        return brig_err_msg(err, EINVAL,
+                            "config.json: root.path: required unless the root is made of layers (--layer, --image)");
     if (spec->root_path[0] == '/')
         joined = strdup(spec->root_path);
     else if (asprintf(&joined, "%s/%s", bundle, spec->root_path) < 0)
@@ -515,6 +580,8 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     cleanup_net struct brig_net *net = NULL;
     cleanup_free struct brig_mount *net_mounts = NULL;
     unsigned listen_fds;
+    __attribute__((cleanup(image_layers_clear))) struct image_layers image_layers = {0};
+    struct brig_create_opts with_image;
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -543,6 +610,13 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         ret = brig_validate_namespaced_settings(spec, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "config.json");
+    ret = add_image_layers(ctx, spec, opts, &with_image, &image_layers, err);
+    if (ret < 0)
+        return ret;
+    opts = &with_image; /* from here on, `layers` holds the image's too */
+    ret = check_layered_root(opts, err);
+    if (ret < 0)
+        return ret;
     ret = brig_security_prepare(ctx, spec, opts->id, bundle, &security, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "config.json");

@@ -62,6 +62,16 @@ struct brig_create_opts {
     const char *ip;
     char **publish;
     size_t n_publish;
+    /* The root as an overlay: lower layer directories (lowest first), the upper directory, whether the upper
+     * outlives the container. */
+    char **layers;
+    size_t n_layers;
+    const char *upper;
+    bool keep_upper;
+    /* --image LAYOUT[:REF]: its layers go below `layers` (else the config's run.brig.image annotation, which
+     * `spec --image` writes); unpacked into `store` (--store; default: brig_image_store_path()). */
+    const char *image;
+    const char *store;
 };
 
 /* Ids: letters, digits, and `_ + - .`, not starting with `.`, at most 1024 bytes (no `/`, no `..`). */

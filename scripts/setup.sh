@@ -8,6 +8,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
 	build-essential cmake pkg-config git
 	libseccomp-dev libcap-dev libyajl-dev libmnl-dev libnftnl-dev
+	libarchive-dev libssl-dev # image/: headers; libarchive13 and libssl3 are loaded when an image is used
 )
 # Tests and benchmarks.
 TEST_PACKAGES=(
@@ -40,6 +41,8 @@ LATER_PACKAGES=(
 	# issue 9: every tool a test runs comes from here, not from what a machine happens to have
 	strace                # fault injection into brig's syscalls (tests/integration/fds.bats)
 	passwd                # useradd/usermod/userdel for the rootless tests' own users and subordinate ids
+	# issue 15: OCI images (tests/integration/image.bats, bench/image.sh; umoci above builds them)
+	zstd                  # zstd-compressed layers
 )
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).

@@ -1,6 +1,7 @@
 /* The config.json that `brig spec` writes: the same defaults `runc spec` uses, so bundles made for one run
  * on the other. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../util/util.h"
@@ -49,21 +50,43 @@ static const char *const default_readonly[] = {
             return -EINVAL;                                                                                    \
     } while (0)
 
-static int gen_process(yajl_gen g)
+static int gen_user(yajl_gen g, const struct brig_spec_image *image)
+{
+    GEN(jgen_str(g, "user"));
+    GEN(yajl_gen_map_open(g));
+    GEN(jgen_key_u64(g, "uid", image ? image->uid : 0));
+    GEN(jgen_key_u64(g, "gid", image ? image->gid : 0));
+    if (image && image->n_additional_gids) {
+        GEN(jgen_str(g, "additionalGids"));
+        GEN(yajl_gen_array_open(g));
+        for (size_t i = 0; i < image->n_additional_gids; i++) {
+            char num[16];
+            int len = snprintf(num, sizeof(num), "%u", (unsigned) image->additional_gids[i]);
+            GEN(yajl_gen_number(g, num, (size_t) len));
+        }
+        GEN(yajl_gen_array_close(g));
+    }
+    GEN(yajl_gen_map_close(g));
+    return 0;
+}
+
+static int gen_process(yajl_gen g, const struct brig_spec_image *image)
 {
     static const char *const args[] = { "sh" };
 
     GEN(jgen_str(g, "process"));
     GEN(yajl_gen_map_open(g));
     GEN(jgen_key_bool(g, "terminal", true));
-    GEN(jgen_str(g, "user"));
-    GEN(yajl_gen_map_open(g));
-    GEN(jgen_key_u64(g, "uid", 0));
-    GEN(jgen_key_u64(g, "gid", 0));
-    GEN(yajl_gen_map_close(g));
-    GEN(jgen_key_strv(g, "args", args, ARRAY_SIZE(args)));
-    GEN(jgen_key_strv(g, "env", default_env, ARRAY_SIZE(default_env)));
-    GEN(jgen_key_str(g, "cwd", "/"));
+    JTRY(gen_user(g, image));
+    if (image) {
+        GEN(jgen_key_strv(g, "args", (const char *const *) image->args, image->n_args));
+        GEN(jgen_key_strv(g, "env", (const char *const *) image->env, image->n_env));
+        GEN(jgen_key_str(g, "cwd", image->cwd));
+    } else {
+        GEN(jgen_key_strv(g, "args", args, ARRAY_SIZE(args)));
+        GEN(jgen_key_strv(g, "env", default_env, ARRAY_SIZE(default_env)));
+        GEN(jgen_key_str(g, "cwd", "/"));
+    }
     GEN(jgen_str(g, "capabilities"));
     GEN(yajl_gen_map_open(g));
     GEN(jgen_key_strv(g, "bounding", default_caps, ARRAY_SIZE(default_caps)));
@@ -170,24 +193,34 @@ static int gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
     return 0;
 }
 
-static int gen_config(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
+static int gen_config(yajl_gen g, bool rootless, uid_t uid, gid_t gid, const struct brig_spec_image *image)
 {
     GEN(yajl_gen_map_open(g));
     GEN(jgen_key_str(g, "ociVersion", BRIG_OCI_VERSION));
-    JTRY(gen_process(g));
+    JTRY(gen_process(g, image));
     GEN(jgen_str(g, "root"));
     GEN(yajl_gen_map_open(g));
-    GEN(jgen_key_str(g, "path", "rootfs"));
-    GEN(jgen_key_bool(g, "readonly", true));
+    /* From an image the root is its layers (and a writable upper, as every image runtime gives): no path. */
+    if (!image)
+        GEN(jgen_key_str(g, "path", "rootfs"));
+    GEN(jgen_key_bool(g, "readonly", !image));
     GEN(yajl_gen_map_close(g));
     GEN(jgen_key_str(g, "hostname", "brig"));
     JTRY(gen_mounts(g, rootless));
+    if (image && image->n_annotations) {
+        GEN(jgen_str(g, "annotations"));
+        GEN(yajl_gen_map_open(g));
+        for (size_t i = 0; i < image->n_annotations; i++)
+            GEN(jgen_key_str(g, image->annotations[i].key, image->annotations[i].value));
+        GEN(yajl_gen_map_close(g));
+    }
     JTRY(gen_linux(g, rootless, uid, gid));
     GEN(yajl_gen_map_close(g));
     return 0;
 }
 
-int brig_spec_default_json(bool rootless, uid_t uid, gid_t gid, char **out, struct brig_err **err)
+static int generate(bool rootless, uid_t uid, gid_t gid, const struct brig_spec_image *image, char **out,
+                    struct brig_err **err)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     int ret;
@@ -196,11 +229,22 @@ int brig_spec_default_json(bool rootless, uid_t uid, gid_t gid, char **out, stru
         return brig_err_set(err, ENOMEM, "generate default config.json");
     yajl_gen_config(g, yajl_gen_beautify, 1);
     yajl_gen_config(g, yajl_gen_indent_string, "\t");
-    ret = gen_config(g, rootless, uid, gid);
+    ret = gen_config(g, rootless, uid, gid, image);
     if (ret < 0)
         ret = brig_err_set(err, EINVAL, "generate default config.json");
     else
         ret = jgen_finish(g, "default config.json", out, NULL, err);
     yajl_gen_free(g);
     return ret;
+}
+
+int brig_spec_default_json(bool rootless, uid_t uid, gid_t gid, char **out, struct brig_err **err)
+{
+    return generate(rootless, uid, gid, NULL, out, err);
+}
+
+int brig_spec_image_json(bool rootless, uid_t uid, gid_t gid, const struct brig_spec_image *image, char **out,
+                         struct brig_err **err)
+{
+    return generate(rootless, uid, gid, image, out, err);
 }

@@ -100,9 +100,15 @@ static int parse_root(struct jctx *c, yajl_val doc, struct brig_spec *s)
     yajl_val root = jget(doc, "root");
     const struct jpath *p = JKEY(NULL, "root");
 
-    JTRY(jexpect_obj(c, root, p));
-    JTRY(jreq_str(c, root, p, "path", &s->root_path));
-    return jopt_bool(c, root, p, "readonly", &s->root_readonly);
+    /* Without a path the root is assembled from layers; create says so when none are given. */
+    if (root) {
+        JTRY(jexpect_obj(c, root, p));
+        JTRY(jopt_str(c, root, p, "path", &s->root_path));
+        JTRY(jopt_bool(c, root, p, "readonly", &s->root_readonly));
+    }
+    if (!s->root_path)
+        s->root_path = jstrdup(c, "");
+    return s->root_path ? 0 : jnomem(c);
 }
 
 static int parse_document(struct jctx *c, yajl_val doc, struct brig_spec *s)

@@ -358,7 +358,7 @@ struct brig_linux {
 
 struct brig_spec {
     char *oci_version; /* required */
-    char *root_path;   /* required */
+    char *root_path;   /* "" when absent: then the root is made of layers (--layer, --image) */
     bool root_readonly;
     struct brig_mount *mounts;
     size_t n_mounts;
@@ -406,6 +406,24 @@ const char *brig_ns_type_name(enum brig_ns_type type);
  * adds a user namespace mapping the caller's uid/gid and drops what needs privilege). Returns a
  * malloc'd, pretty-printed JSON text. */
 int brig_spec_default_json(bool rootless, uid_t uid, gid_t gid, char **out, struct brig_err **err);
+
+/* What `spec --image` takes from an image instead of runc's defaults: the process, and annotations recording
+ * the image. Such a config has no root.path (the root is the image's layers) and a writable root. */
+struct brig_spec_image {
+    char *const *args;
+    size_t n_args;
+    char *const *env;
+    size_t n_env;
+    const char *cwd;
+    uint32_t uid;
+    uint32_t gid;
+    const uint32_t *additional_gids;
+    size_t n_additional_gids;
+    const struct brig_kv *annotations;
+    size_t n_annotations;
+};
+int brig_spec_image_json(bool rootless, uid_t uid, gid_t gid, const struct brig_spec_image *image, char **out,
+                         struct brig_err **err);
 
 /* A named network's file (<config dir>/networks/NAME.json), which netns/ reads: {"bridge", "subnet",
  * "gateway", "subnet6", "mtu", "keepBridge"}, every member optional. Strings are malloc'd. */
