@@ -72,8 +72,14 @@ int brig_rootfs_prepare(const struct brig_rootfs_ctx *ctx, struct brig_err **err
         if (r < 0)
             return r;
     }
-    if (mount(ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    if (ctx->overlay) {
+        /* The overlay is a mount of its own, so no self-bind: pivot_root takes it as it is. */
+        r = brig_overlay_mount(ctx->overlay, ctx->in_user_ns, ctx->state_dir_fd, err);
+        if (r < 0)
+            return r;
+    } else if (mount(ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return brig_err_sys(err, "bind mount rootfs `%s`", ctx->rootfs);
+    }
     rootfd = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return brig_err_sys(err, "open rootfs `%s`", ctx->rootfs);
