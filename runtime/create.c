@@ -47,6 +47,7 @@ struct create_progress {
     bool cgroup_made;
     const char *root;
     bool net_prepared;
+    const struct brig_root_layers *layers; /* set once its directories may exist */
 };
 
 static void undo_create(struct create_progress *p)
@@ -65,6 +66,8 @@ static void undo_create(struct create_progress *p)
     if (p->net_prepared)
         brig_net_teardown(p->root, p->dir.dir_fd, p->pid > 0 && p->cgroup_made, &ignored);
     brig_err_free(&ignored);
+    if (p->layers)
+        brig_root_layers_undo(&p->dir, p->layers);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
     brig_store_close(&p->dir);
@@ -411,6 +414,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     cleanup_cgroup_entry struct brig_cgroup_entry cgroup_entry = {.clone_into_fd = -1};
     cleanup_net struct brig_net *net = NULL;
     cleanup_free struct brig_mount *net_mounts = NULL;
+    cleanup_root_layers struct brig_root_layers layers = {0};
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -442,9 +446,18 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     ret = brig_security_prepare(ctx, spec, opts->id, bundle, &security, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "config.json");
-    ret = resolve_rootfs(bundle, spec, &rootfs, err);
+    /* The root's layers, worked out once, here: root.path, the annotation's, then opts->layers. Image layers
+     * are prepended here: --image puts them at the front of opts->layers before this call. */
+    ret = brig_root_layers_plan(ctx, spec, bundle, opts, &layers, err);
     if (ret < 0)
         return ret;
+    if (layers.enabled && !(rootfs = strdup(layers.ov.target)))
+        return brig_err_set(err, ENOMEM, "rootfs");
+    if (!layers.enabled) {
+        ret = resolve_rootfs(bundle, spec, &rootfs, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = brig_cgroup_detect(&progress.cgroup_mode, err);
     if (ret < 0)
         return ret;
@@ -487,9 +500,19 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         goto fail;
     state->creating = true;
     state->has_hooks = brig_hooks_any(&spec->hooks);
+    if (brig_root_layers_record(&layers, state) < 0) {
+        ret = brig_err_set(err, ENOMEM, "state");
+        goto fail;
+    }
     ret = brig_store_save(&progress.dir, state, err);
     if (ret < 0)
         goto fail;
+    if (layers.enabled) {
+        progress.layers = &layers;
+        ret = brig_root_layers_setup(&progress.dir, &layers, err);
+        if (ret < 0)
+            goto fail;
+    }
     /* The cgroup and its limits before the clone: the init is born in it (cgroup2) or moves itself in
      * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
     ret = brig_runtime_cgroup_create(ctx, spec, progress.cgroup_mode, progress.cgroup_path, &cgroup_entry, err);
@@ -531,6 +554,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .cgroup_path = ctx->rootless || geteuid() != 0 ? NULL : progress.cgroup_path,
         .cgroup_entry = progress.cgroup_made ? &cgroup_entry : NULL,
         .security = &security,
+        .overlay = layers.enabled && layers.in_init ? &layers.ov : NULL,
     };
     ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
     brig_ns_restore_parent(&ns_plan);
