@@ -57,11 +57,28 @@ struct ovl_option {
     const char *value;
 };
 
-static bool option_asked(const struct ovl_option *opts, size_t n, const char *key)
+static const struct ovl_option *option_asked(const struct ovl_option *opts, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(opts[i].key, key))
+            return &opts[i];
+    return NULL;
+}
+
+/* Asking for `asked` turns on `needs` in the kernel, which brig's explicit off would contradict. */
+static bool implied_by_asked(const struct ovl_option *opts, size_t n, const char *key)
+{
+    static const struct {
+        const char *asked, *needs;
+    } implied[] = {
+        {"metacopy", "redirect_dir"}, {"verity", "metacopy"}, {"verity", "redirect_dir"}, {"nfs_export", "index"},
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(implied); i++) {
+        const struct ovl_option *o = strcmp(implied[i].needs, key) ? NULL : option_asked(opts, n, implied[i].asked);
+        if (o && (!o->value || strcmp(o->value, "off")))
             return true;
+    }
     return false;
 }
 
@@ -101,7 +118,8 @@ static size_t build_options(char *asked, bool in_user_ns, struct ovl_option *out
         n++;
     }
     for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
-        if (option_asked(out, n, defaults[i]) || !kernel_has_param(defaults[i]))
+        if (option_asked(out, n, defaults[i]) || implied_by_asked(out, n, defaults[i]) ||
+            !kernel_has_param(defaults[i]))
             continue;
         snprintf(out[n].key, sizeof(out[n].key), "%s", defaults[i]);
         out[n].value = in_user_ns && !strcmp(defaults[i], "redirect_dir") ? "nofollow" : "off";
@@ -155,6 +173,8 @@ static void fs_context_message(int fsfd, char *buf, size_t len)
 
     buf[0] = '\0';
     while ((n = read(fsfd, line, sizeof(line) - 1)) > 0) {
+        while (n > 0 && line[n - 1] == '\n')
+            n--;
         line[n] = '\0';
         if (n > 2 && line[0] == 'e' && line[1] == ' ')
             snprintf(buf, len, "%s", line + 2);
