@@ -201,7 +201,7 @@ static int mount_new_api(const struct brig_overlay *ov, const int *lower_fds, in
     cleanup_close int mfd = -1;
     char upper_path[BRIG_PROC_FD_LEN], work_path[BRIG_PROC_FD_LEN];
     const char *upper = ov->upper, *work = ov->work;
-    char step[96];
+    char step[128];
 
     if (fsfd < 0)
         return -errno;
@@ -231,7 +231,7 @@ static int mount_new_api(const struct brig_overlay *ov, const int *lower_fds, in
         int r = opts[i].value ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
                               : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
         if (r < 0) {
-            snprintf(step, sizeof(step), "option `%s%s%s`", opts[i].key, opts[i].value ? "=" : "",
+            snprintf(step, sizeof(step), "option `%.31s%s%.48s`", opts[i].key, opts[i].value ? "=" : "",
                      opts[i].value ? opts[i].value : "");
             return fs_error(fsfd, ov->target, step, err);
         }

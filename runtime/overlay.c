@@ -263,13 +263,15 @@ int brig_root_layers_record(const struct brig_root_layers *l, struct brig_state 
  * user-namespaced container is its root (rootless, the user already is). */
 static int like_top_layer(int fd, const struct brig_overlay *ov, bool rootless_user, struct brig_err **err)
 {
-    struct stat top;
+    struct stat top, st;
 
-    if (stat(ov->lowers[ov->n_lowers - 1], &top) < 0)
+    if (stat(ov->lowers[ov->n_lowers - 1], &top) < 0 || fstat(fd, &st) < 0)
         return brig_err_sys(err, "layer `%s`", ov->lowers[ov->n_lowers - 1]);
-    if (fchmod(fd, top.st_mode & 07777) < 0)
+    /* Only when they differ: each is an inode update the filesystem may have to journal. */
+    if ((st.st_mode & 07777) != (top.st_mode & 07777) && fchmod(fd, top.st_mode & 07777) < 0)
         return brig_err_sys(err, "upper directory `%s`: chmod", ov->upper);
-    if (fchown(fd, top.st_uid, top.st_gid) < 0 && !(rootless_user && errno == EPERM))
+    if ((st.st_uid != top.st_uid || st.st_gid != top.st_gid) && fchown(fd, top.st_uid, top.st_gid) < 0 &&
+        !(rootless_user && errno == EPERM))
         return brig_err_sys(err, "upper directory `%s`: chown", ov->upper);
     return 0;
 }
