@@ -132,8 +132,8 @@ static size_t build_options(char *asked, bool in_user_ns, struct ovl_option *out
     return n;
 }
 
-/* Overlay takes one `lowerdir+` per layer from 6.5 on; before, one `lowerdir` string that fsconfig and
- * mount(2) both limit to a page and split at `,` and `:`. */
+/* Overlay takes one `lowerdir+` per layer from 6.5 on; before, one `lowerdir` string that it splits at
+ * `,` and `:`. */
 static bool kernel_has_lowerdir_plus(void)
 {
     struct utsname u;
@@ -194,39 +194,43 @@ static int fs_error(int fsfd, const char *target, const char *step, struct brig_
     return brig_err_set(err, saved, "mount overlay on `%s`: %s", target, step);
 }
 
+/* fsconfig takes strings of at most 255 bytes: a longer path goes as the /proc/self/fd link of its fd,
+ * which overlay resolves to the same directory. */
+static const char *fsconfig_path(const char *path, int fd, char buf[BRIG_PROC_FD_LEN])
+{
+    return strlen(path) < 256 ? path : brig_proc_fd_path(buf, fd);
+}
+
+/* The new mount API with one `lowerdir+` per layer (6.5 on). Returns -ENOSYS, with *err unset, where the
+ * kernel has neither. */
 static int mount_new_api(const struct brig_overlay *ov, const int *lower_fds, int upper_fd, int work_fd,
                          const struct ovl_option *opts, size_t n_opts, struct brig_err **err)
 {
-    cleanup_close int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+    cleanup_close int fsfd = -1;
     cleanup_close int mfd = -1;
-    char upper_path[BRIG_PROC_FD_LEN], work_path[BRIG_PROC_FD_LEN];
-    const char *upper = ov->upper, *work = ov->work;
+    char path_buf[BRIG_PROC_FD_LEN];
     char step[128];
 
+    if (!kernel_has_lowerdir_plus())
+        return -ENOSYS;
+    fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
     if (fsfd < 0)
-        return -errno;
+        return errno == ENOSYS ? -ENOSYS : brig_err_sys(err, "mount overlay on `%s`: fsopen", ov->target);
     if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
         return fs_error(fsfd, ov->target, "source", err);
-    if (kernel_has_lowerdir_plus()) {
-        for (size_t i = ov->n_lowers; i-- > 0;) {
-            if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", ov->lowers[i], 0) < 0) {
-                snprintf(step, sizeof(step), "layer %zu", i);
-                return fs_error(fsfd, ov->target, step, err);
-            }
+    for (size_t i = ov->n_lowers; i-- > 0;) {
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", fsconfig_path(ov->lowers[i], lower_fds[i], path_buf),
+                     0) < 0) {
+            snprintf(step, sizeof(step), "layer `%.64s`", ov->lowers[i]);
+            return fs_error(fsfd, ov->target, step, err);
         }
-    } else {
-        cleanup_free char *lowerdir = lowerdir_string(lower_fds, ov->n_lowers);
-        if (!lowerdir)
-            return brig_err_set(err, E2BIG, "mount overlay on `%s`: %zu layers are more than this kernel takes",
-                                ov->target, ov->n_lowers);
-        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", lowerdir, 0) < 0)
-            return fs_error(fsfd, ov->target, "lowerdir", err);
-        upper = brig_proc_fd_path(upper_path, upper_fd);
-        work = brig_proc_fd_path(work_path, work_fd);
     }
-    if (ov->upper && (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-                      fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0))
-        return fs_error(fsfd, ov->target, "upperdir and workdir", err);
+    if (ov->upper && fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", fsconfig_path(ov->upper, upper_fd, path_buf),
+                              0) < 0)
+        return fs_error(fsfd, ov->target, "upperdir", err);
+    if (ov->upper && fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", fsconfig_path(ov->work, work_fd, path_buf),
+                              0) < 0)
+        return fs_error(fsfd, ov->target, "workdir", err);
     for (size_t i = 0; i < n_opts; i++) {
         int r = opts[i].value ? fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i].key, opts[i].value, 0)
                               : fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i].key, NULL, 0);
@@ -246,7 +250,8 @@ static int mount_new_api(const struct brig_overlay *ov, const int *lower_fds, in
     return 0;
 }
 
-/* Kernels before fsopen (5.2): one option string, which must fit in a page. */
+/* Kernels before 6.5: one option string for mount(2), which must fit in a page (fsconfig would take only
+ * 255 bytes of it). */
 static int mount_legacy(const struct brig_overlay *ov, const int *lower_fds, int upper_fd, int work_fd,
                         const struct ovl_option *opts, size_t n_opts, struct brig_err **err)
 {
@@ -299,8 +304,6 @@ static int mount_kernel(const struct brig_overlay *ov, const int *lower_fds, boo
     ret = mount_new_api(ov, lower_fds, upper_fd, work_fd, opts, n_opts, err);
     if (ret == -ENOSYS && !*err)
         ret = mount_legacy(ov, lower_fds, upper_fd, work_fd, opts, n_opts, err);
-    else if (ret < 0 && !*err)
-        ret = brig_err_set(err, -ret, "mount overlay on `%s`: fsopen", ov->target);
     return ret;
 }
 

@@ -72,8 +72,8 @@ struct brig_overlay {
 void brig_overlay_clear(struct brig_overlay *ov);
 
 /* Mounts `ov` on ov->target: the kernel's overlay through fsopen/fsconfig/fsmount (each lower its own
- * `lowerdir+`, so neither the list's length nor `:` or `,` in a path matter), or mount(2) on kernels without
- * them; index, metacopy and redirect_dir off unless ov->options asks, where this kernel has them. Read-only
+ * `lowerdir+`, so neither the list's length nor `:` or `,` in a path matter; paths over fsconfig's 255 bytes
+ * as /proc/self/fd links), or mount(2) on kernels before 6.5; index, metacopy and redirect_dir off unless ov->options asks, where this kernel has them. Read-only
  * with one lower: a read-only bind mount of it. `in_user_ns`: userxattr, and fuse-overlayfs as the driver
  * says, which writes its messages to `fuse-overlayfs.log` in `log_dir_fd` and runs as a child that dies
  * with the caller (the container's init). */

@@ -159,19 +159,23 @@ host_mounts() {
 	assert_nothing_left
 }
 
-@test "layers with ':' and ',' in their paths, and more of them than one option string holds" {
-	local odd=$TEST_DIR/odd:dir,with=chars args=() i
+@test "layers with ':' and ',' in their paths, longer paths than fsconfig takes, more than one option string holds" {
+	local odd=$TEST_DIR/odd:dir,with=chars args=() i long=$TEST_DIR
 	mkdir -p "$odd"
 	echo odd >"$odd/odd"
+	for i in 1 2 3; do long=$long/$(printf 'x%.0s' $(seq 100)); done
+	mkdir -p "$long"
+	echo long >"$long/long"
+	args+=(--layer "$long")
 	for i in $(seq 1 90); do
 		mkdir -p "$TEST_DIR/layers/a-rather-long-layer-directory-name-number-$i"
 		echo "$i" >"$TEST_DIR/layers/a-rather-long-layer-directory-name-number-$i/n"
 		args+=(--layer "$TEST_DIR/layers/a-rather-long-layer-directory-name-number-$i")
 	done
-	bundle_set_args sh -c 'cat /odd /n /shadowed'
+	bundle_set_args sh -c 'cat /odd /n /shadowed /long'
 	run brig run --bundle "$BUNDLE" --layer "$L1" "${args[@]}" --layer "$odd" "$ID"
 	assert_success
-	[ "$output" = "$(printf 'odd\n90\nl1')" ] || fail "layers"
+	[ "$output" = "$(printf 'odd\n90\nl1\nlong')" ] || fail "layers"
 	assert_nothing_left
 }
 
