@@ -191,7 +191,8 @@ static int fs_error(int fsfd, const char *target, const char *step, struct brig_
     fs_context_message(fsfd, message, sizeof(message));
     if (message[0])
         return brig_err_set(err, saved, "mount overlay on `%s`: %s: %s", target, step, message);
-    return brig_err_set(err, saved, "mount overlay on `%s`: %s", target, step);
+    /* Some refusals (conflicting options) go to the kernel log only. */
+    return brig_err_set(err, saved, "mount overlay on `%s`: %s (the kernel log may say why)", target, step);
 }
 
 /* fsconfig takes strings of at most 255 bytes: a longer path goes as the /proc/self/fd link of its fd,

@@ -415,6 +415,27 @@ require_userns_overlay() {
 	[ ! -e "$RL_XDG/brig/rl1" ]
 }
 
+@test "rootless, when the kernel refuses the overlay, fuse-overlayfs mounts it; with the kernel driver asked, the error" {
+	command -v fuse-overlayfs >/dev/null || skip "fuse-overlayfs not installed (scripts/setup.sh)"
+	[ -c /dev/fuse ] || skip "no /dev/fuse on this kernel"
+	rootless_setup
+	require_userns_overlay
+	# Overlay in a user namespace refuses metacopy (it needs trusted.* xattrs); fuse-overlayfs takes none of these
+	# options.
+	rl_config '.annotations["run.brig.rootfs.overlay-options"] = "metacopy=on"
+		| .process.args = ["sh", "-c", "cat /shadowed; grep -w / /proc/self/mountinfo"]'
+	as_user run --layer "$TEST_DIR/rl/l1" rl1
+	assert_success
+	assert_output_contains l1 "fuse.fuse-overlayfs"
+	[ ! -e "$RL_XDG/brig/rl1" ]
+	rl_config '.annotations["run.brig.rootfs.overlay-options"] = "metacopy=on"
+		| .annotations["run.brig.rootfs.overlay-driver"] = "kernel"'
+	as_user run --layer "$TEST_DIR/rl/l1" rl1
+	assert_one_line_error
+	assert_output_contains "mount overlay on \`$RL_XDG/brig/rl1/rootfs\`"
+	[ ! -e "$RL_XDG/brig/rl1" ]
+}
+
 @test "rootless without a mount namespace: the overlay cannot be mounted, and says why" {
 	rootless_setup
 	rl_config '.linux.namespaces |= map(select(.type != "mount"))'
