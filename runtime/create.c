@@ -512,6 +512,9 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         ret = brig_root_layers_setup(&progress.dir, &layers, err);
         if (ret < 0)
             goto fail;
+        brig_log(ctx, BRIG_LOG_DEBUG, "create: overlay root of `%s` over %zu layers on %s, %s", opts->id,
+                 layers.ov.n_lowers, layers.ov.target,
+                 layers.in_init ? "to be mounted by the init" : "mounted in the host's mount namespace");
     }
     /* The cgroup and its limits before the clone: the init is born in it (cgroup2) or moves itself in
      * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
