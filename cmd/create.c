@@ -23,6 +23,9 @@ static const char create_usage[] =
     "      --network NAME       attach to brig's bridge network NAME (`brig`: the default one; `none`)\n"
     "      --ip ADDR            a static address on that network\n"
     "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n"
+    "      --layer DIR          a lower layer of an overlay root, over root.path; repeatable, lowest first\n"
+    "      --upper DIR          keep the overlay's changes in DIR (work directory: DIR's sibling .NAME-work)\n"
+    "      --keep-upper         keep the changes when the container is deleted (under ROOT/.upper/ID)\n"
     "      --image LAYOUT[:REF]  the root from the layers of an OCI image layout (REF: its ref.name, or @sha256:...)\n"
     "      --store DIR          where image layers are unpacked (default /var/lib/brig/layers;\n"
     "                           rootless: $XDG_DATA_HOME/brig/layers)\n";
@@ -48,6 +51,9 @@ static const char run_usage[] =
     "      --network NAME       attach to brig's bridge network NAME (`brig`: the default one; `none`)\n"
     "      --ip ADDR            a static address on that network\n"
     "  -p, --publish [IP:]HOST:CONTAINER[/tcp|udp|sctp]  publish ports (ranges as 9000-9005), repeatable\n"
+    "      --layer DIR          a lower layer of an overlay root, over root.path; repeatable, lowest first\n"
+    "      --upper DIR          keep the overlay's changes in DIR (work directory: DIR's sibling .NAME-work)\n"
+    "      --keep-upper         keep the changes when the container is deleted (under ROOT/.upper/ID)\n"
     "      --image LAYOUT[:REF]  the root from the layers of an OCI image layout (REF: its ref.name, or @sha256:...)\n"
     "      --store DIR          where image layers are unpacked (default /var/lib/brig/layers;\n"
     "                           rootless: $XDG_DATA_HOME/brig/layers)\n";
@@ -65,7 +71,21 @@ enum {
     OPT_IP,
     OPT_IMAGE,
     OPT_STORE,
+    OPT_LAYER,
+    OPT_UPPER,
+    OPT_KEEP_UPPER,
 };
+
+static int append_arg(char ***list, size_t *n, char *arg)
+{
+    char **grown = realloc(*list, (*n + 1) * sizeof(char *));
+
+    if (!grown)
+        return -1;
+    *list = grown;
+    (*list)[(*n)++] = arg;
+    return 0;
+}
 
 int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char **argv,
                           struct brig_create_opts *opts, bool *help)
@@ -87,6 +107,9 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
         {"publish", required_argument, NULL, 'p'},
         {"image", required_argument, NULL, OPT_IMAGE},
         {"store", required_argument, NULL, OPT_STORE},
+        {"layer", required_argument, NULL, OPT_LAYER},
+        {"upper", required_argument, NULL, OPT_UPPER},
+        {"keep-upper", no_argument, NULL, OPT_KEEP_UPPER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -149,14 +172,20 @@ int cmd_parse_create_opts(struct brig_context *ctx, bool is_run, int argc, char 
         case OPT_STORE:
             opts->store = optarg;
             break;
-        case 'p': {
-            char **grown = realloc(opts->publish, (opts->n_publish + 1) * sizeof(char *));
-            if (!grown)
+        case 'p':
+            if (append_arg(&opts->publish, &opts->n_publish, optarg) < 0)
                 return 1;
-            opts->publish = grown;
-            opts->publish[opts->n_publish++] = optarg;
             break;
-        }
+        case OPT_LAYER:
+            if (append_arg(&opts->layers, &opts->n_layers, optarg) < 0)
+                return 1;
+            break;
+        case OPT_UPPER:
+            opts->upper = optarg;
+            break;
+        case OPT_KEEP_UPPER:
+            opts->keep_upper = true;
+            break;
         case 'h':
             cmd_print_help(is_run ? run_usage : create_usage);
             *help = true;
@@ -179,5 +208,6 @@ int cmd_create(struct brig_context *ctx, int argc, char **argv)
         return ret;
     ret = brig_container_create(ctx, &opts, &err) < 0 ? cmd_fail(ctx, err) : 0;
     free(opts.publish);
+    free(opts.layers);
     return ret;
 }

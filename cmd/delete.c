@@ -1,4 +1,6 @@
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "cmd.h"
 
@@ -7,18 +9,21 @@ static const char usage[] = "Usage: brig delete [options] CONTAINER_ID\n"
                             "Delete a stopped (or created) container: its processes, cgroup and state.\n"
                             "\n"
                             "Options:\n"
-                            "  -f, --force   kill and delete a running or paused container too\n";
+                            "  -f, --force        kill and delete a running or paused container too\n"
+                            "      --keep-upper   keep an overlay root's changes (moved to ROOT/.upper/ID; printed)\n";
 
 int cmd_delete(struct brig_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
         {"force", no_argument, NULL, 'f'},
+        {"keep-upper", no_argument, NULL, 256},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct brig_err *err = NULL;
     const char *id = NULL;
-    bool force = false;
+    bool force = false, keep_upper = false;
+    char *kept_upper = NULL;
     int opt;
 
     opterr = 0;
@@ -26,6 +31,9 @@ int cmd_delete(struct brig_context *ctx, int argc, char **argv)
         switch (opt) {
         case 'f':
             force = true;
+            break;
+        case 256: /* --keep-upper */
+            keep_upper = true;
             break;
         case 'h':
             cmd_print_help(usage);
@@ -36,7 +44,10 @@ int cmd_delete(struct brig_context *ctx, int argc, char **argv)
     }
     if (cmd_take_id(ctx, "delete", argc, argv, optind, &id))
         return 1;
-    if (brig_container_delete(ctx, id, force, &err) < 0)
+    if (brig_container_delete(ctx, id, force, keep_upper, &kept_upper, &err) < 0)
         return cmd_fail(ctx, err);
+    if (kept_upper)
+        fprintf(stderr, "brig: the upper directory of `%s` is kept at %s\n", id, kept_upper);
+    free(kept_upper);
     return 0;
 }

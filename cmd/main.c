@@ -26,6 +26,7 @@ static const char usage[] =
     "  resume     thaw a paused container\n"
     "  ps         list the processes of a container\n"
     "  events     print OOM events and resource statistics of a container\n"
+    "  diff       print what a container with an overlay root added, changed and deleted\n"
     "  spec       write a default config.json\n"
     "  features   print what this runtime supports (runtime-spec features JSON)\n"
     "  version    print version information\n"
@@ -48,7 +49,7 @@ static const struct {
     {"list", cmd_list},     {"kill", cmd_kill}, {"delete", cmd_delete},
     {"spec", cmd_spec},     {"features", cmd_features},     {"version", cmd_version},
     {"update", cmd_update}, {"pause", cmd_pause},   {"resume", cmd_resume}, {"ps", cmd_ps},
-    {"events", cmd_events},
+    {"events", cmd_events}, {"diff", cmd_diff},
 };
 
 enum {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 #include "util/util.h"
@@ -81,8 +82,22 @@ int brig_rootfs_prepare(struct brig_rootfs_ctx *ctx, struct brig_err **err)
         if (r < 0)
             return r;
     }
-    if (mount(ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+    if (ctx->overlay) {
+        struct stat ns_before, ns_after;
+        bool have_ns = stat("/proc/self/ns/mnt", &ns_before) == 0;
+
+        /* The overlay is a mount of its own, so no self-bind: pivot_root takes it as it is. */
+        r = brig_overlay_mount(ctx->overlay, ctx->in_user_ns, ctx->state_dir_fd, err);
+        if (r < 0)
+            return r;
+        /* fuse-overlayfs leaves its daemon the namespace and moves us to a copy: the bind sources the parent
+         * opened belong to the old one, which the kernel will not mount from, so they are found by path again. */
+        if (ctx->source_fds &&
+            (!have_ns || stat("/proc/self/ns/mnt", &ns_after) < 0 || ns_after.st_ino != ns_before.st_ino))
+            ctx->source_fds = NULL;
+    } else if (mount(ctx->rootfs, ctx->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return brig_err_sys(err, "bind mount rootfs `%s`", ctx->rootfs);
+    }
     rootfd = open(ctx->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return brig_err_sys(err, "open rootfs `%s`", ctx->rootfs);

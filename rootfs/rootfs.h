@@ -7,9 +7,13 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <stddef.h>
+#include <sys/stat.h>
 
 #include "../spec/spec.h"
 #include "../util/error.h"
+
+struct brig_overlay;
 
 struct brig_rootfs_ctx {
     const struct brig_spec *spec;
@@ -24,9 +28,12 @@ struct brig_rootfs_ctx {
                               * (brig_rootfs_open_bind_sources), or -1; NULL: none */
     int *readonly_later;     /* set by prepare, released by finalize: per `mounts[]` entry, the root of a
                               * read-only mount left writable until then, or -1 */
+    const struct brig_overlay *overlay; /* mounted on `rootfs` first (rootless: the init mounts it), or NULL */
+    int state_dir_fd;    /* where fuse-overlayfs writes its log (with `overlay`), or -1 */
 };
 
-/* Makes the mounts private (or as `linux.rootfsPropagation` asks), bind-mounts the rootfs onto itself,
+/* Makes the mounts private (or as `linux.rootfsPropagation` asks), mounts the overlay on the rootfs or
+ * bind-mounts the rootfs onto itself,
  * performs every `mounts` entry, creates the default devices and `linux.devices`, the /dev symlinks, and
  * /dev/pts/ptmx wiring. The caller's cwd is unspecified afterwards. */
 int brig_rootfs_prepare(struct brig_rootfs_ctx *ctx, struct brig_err **err);
@@ -56,5 +63,67 @@ int brig_rootfs_mkdir_in_root(int rootfs_fd, const char *path, bool as_file, str
 
 /* Every mount option brig accepts (for `features`): fills out[0..max) and returns the count. */
 size_t brig_rootfs_mount_option_names(const char **out, size_t max);
+
+/* ---- the root as an overlay of layers (overlay.c) ---- */
+
+enum brig_overlay_driver {
+    BRIG_OVERLAY_AUTO,   /* the kernel's overlay; in a user namespace, fuse-overlayfs when the kernel refuses */
+    BRIG_OVERLAY_KERNEL, /* the kernel's only */
+    BRIG_OVERLAY_FUSE,   /* fuse-overlayfs only (in a user namespace) */
+};
+
+struct brig_overlay {
+    char **lowers;   /* absolute directories, lowest first */
+    size_t n_lowers;
+    char *upper;     /* NULL: a read-only root (no upper, no work directory) */
+    char *work;      /* on the upper's filesystem */
+    char *target;    /* the mount point */
+    char *options;   /* overlay options asked for ("metacopy=on,index=on"), validated; NULL: none */
+    enum brig_overlay_driver driver;
+};
+
+void brig_overlay_clear(struct brig_overlay *ov);
+
+/* Mounts `ov` on ov->target: the kernel's overlay through fsopen/fsconfig/fsmount (each lower its own
+ * `lowerdir+`, so neither the list's length nor `:` or `,` in a path matter; paths over fsconfig's 255 bytes
+ * as /proc/self/fd links), or mount(2) on kernels before 6.5; index, metacopy and redirect_dir off unless ov->options asks, where this kernel has them. Read-only
+ * with one lower: a read-only bind mount of it. `in_user_ns`: userxattr, and fuse-overlayfs as the driver
+ * says, which writes its messages to `fuse-overlayfs.log` in `log_dir_fd` and runs as a child that dies
+ * with the caller (the container's init). */
+int brig_overlay_mount(const struct brig_overlay *ov, bool in_user_ns, int log_dir_fd, struct brig_err **err);
+
+/* Checks one extra option of run.brig.rootfs.overlay-options ("index=on"): only options that change how
+ * the layers are used, not the layers themselves. */
+int brig_overlay_check_option(const char *option, struct brig_err **err);
+
+/* ---- the changes in an overlay's upper directory (changes.c) ---- */
+
+enum brig_change_kind {
+    BRIG_CHANGE_ADDED = 'A',
+    BRIG_CHANGE_CHANGED = 'C',
+    BRIG_CHANGE_DELETED = 'D',
+};
+
+struct brig_change {
+    enum brig_change_kind kind;
+    const char *path;       /* in the container: "/etc/passwd" */
+    int dir_fd;             /* the upper's directory holding the entry, or -1 (see `st`) */
+    const char *name;       /* the entry's name in dir_fd */
+    const struct stat *st;  /* the upper's entry; NULL for a lower entry that an opaque directory hides */
+    bool whiteout;          /* the entry is a whiteout (a 0:0 device, an overlay.whiteout xattr, .wh.NAME) */
+    bool opaque;            /* a directory that hides what the lowers hold under it */
+};
+
+/* Called for each change in no particular order; a non-zero return stops the walk and is returned. */
+typedef int (*brig_change_fn)(const struct brig_change *change, void *data);
+
+/* Walks the upper directory `upper` of an overlay over `lowers` (lowest first) and reports what it adds,
+ * changes and deletes, as `podman diff` does: a new entry is added, one that a lower has is changed (a
+ * directory is in the upper only when something under it, or itself, changed), a whiteout is a deletion, and
+ * so is each entry of the lowers under an opaque directory that the upper does not have again. Whiteouts
+ * and opaque directories of every form: the kernel's (0:0 devices, trusted. and user.overlay.* xattrs) and
+ * fuse-overlayfs's (.wh. files, user.fuseoverlayfs.opaque). */
+int brig_overlay_changes(const char *upper, char *const *lowers, size_t n_lowers, brig_change_fn fn, void *data,
+                         struct brig_err **err);
 
 #endif

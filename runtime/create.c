@@ -51,6 +51,7 @@ struct create_progress {
     bool cgroup_joined; /* it existed before: not this create's to kill or remove */
     const char *root;
     bool net_prepared;
+    const struct brig_root_layers *layers; /* set once its directories may exist */
 };
 
 /* Waits for the killed init, at most a few seconds: a v1 task frozen in a cgroup that is not ours to thaw
@@ -82,6 +83,8 @@ static void undo_create(struct create_progress *p)
     if (p->net_prepared)
         brig_net_teardown(p->root, p->dir.dir_fd, p->pid > 0 && p->cgroup_made && !p->cgroup_joined, &ignored);
     brig_err_free(&ignored);
+    if (p->layers)
+        brig_root_layers_undo(&p->dir, p->layers);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
     brig_store_close(&p->dir);
@@ -146,16 +149,6 @@ static int add_image_layers(const struct brig_context *ctx, const struct brig_sp
     with->n_layers = layers->n_dirs + opts->n_layers;
     brig_log(ctx, BRIG_LOG_DEBUG, "create: image `%s`: %zu layers from %s", brig_image_pinned(image),
              layers->n_dirs, store);
-    return 0;
-}
-
-/* A root made of layers needs the overlay root of rootfs/overlay.c (issue 15's other half, merged separately):
- * until it is in, such a root is refused, never silently replaced by root.path. */
-static int check_layered_root(const struct brig_create_opts *opts, struct brig_err **err)
-{
-    if (opts->n_layers)
-        return brig_err_msg(err, ENOTSUP, "root: %zu layers given, but this brig cannot mount an overlay root yet",
-                            opts->n_layers);
     return 0;
 }
 
@@ -582,6 +575,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     unsigned listen_fds;
     __attribute__((cleanup(image_layers_clear))) struct image_layers image_layers = {0};
     struct brig_create_opts with_image;
+    cleanup_root_layers struct brig_root_layers layers = {0};
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -614,15 +608,21 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
     if (ret < 0)
         return ret;
     opts = &with_image; /* from here on, `layers` holds the image's too */
-    ret = check_layered_root(opts, err);
-    if (ret < 0)
-        return ret;
     ret = brig_security_prepare(ctx, spec, opts->id, bundle, &security, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "config.json");
-    ret = resolve_rootfs(bundle, spec, &rootfs, err);
+    /* The root's layers, worked out once, here: root.path, the annotation's, then opts->layers. Image layers
+     * are prepended here: --image puts them at the front of opts->layers before this call. */
+    ret = brig_root_layers_plan(ctx, spec, bundle, opts, &layers, err);
     if (ret < 0)
         return ret;
+    if (layers.enabled && !(rootfs = strdup(layers.ov.target)))
+        return brig_err_set(err, ENOMEM, "rootfs");
+    if (!layers.enabled) {
+        ret = resolve_rootfs(bundle, spec, &rootfs, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = brig_cgroup_detect(&progress.cgroup_mode, err);
     if (ret < 0)
         return ret;
@@ -665,9 +665,22 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         goto fail;
     state->creating = true;
     state->has_hooks = brig_hooks_any(&spec->hooks);
+    if (brig_root_layers_record(&layers, state) < 0) {
+        ret = brig_err_set(err, ENOMEM, "state");
+        goto fail;
+    }
     ret = brig_store_save(&progress.dir, state, err);
     if (ret < 0)
         goto fail;
+    if (layers.enabled) {
+        progress.layers = &layers;
+        ret = brig_root_layers_setup(&progress.dir, &layers, err);
+        if (ret < 0)
+            goto fail;
+        brig_log(ctx, BRIG_LOG_DEBUG, "create: overlay root of `%s` over %zu layers on %s, %s", opts->id,
+                 layers.ov.n_lowers, layers.ov.target,
+                 layers.in_init ? "to be mounted by the init" : "mounted in the host's mount namespace");
+    }
     /* The cgroup and its limits before the clone: the init is born in it (cgroup2) or moves itself in
      * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
     ret = brig_runtime_cgroup_create(ctx, spec, opts->id, progress.cgroup_mode, progress.cgroup_path,
@@ -717,6 +730,7 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         .cgroup_path = ctx->rootless || geteuid() != 0 ? NULL : progress.cgroup_path,
         .cgroup_entry = progress.cgroup_made ? &cgroup_entry : NULL,
         .security = &security,
+        .overlay = layers.enabled && layers.in_init ? &layers.ov : NULL,
     };
     ret = clone_init(&init_args, sync_fds[0], &progress.pid, &progress.pidfd, err);
     brig_ns_restore_parent(&ns_plan);

@@ -47,8 +47,9 @@ static const char *const all_archs[] = {
 static const char *const hooks[] = {"prestart",  "createRuntime", "createContainer",
                                     "startContainer", "poststart", "poststop"};
 static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"};
+/* "run.brig.rootfs.": a prefix (the spec's trailing-dot form) for the overlay root's layers and options. */
 static const char *const unsafe_annotations[] = {BRIG_NET_ANNOTATION_NETWORK, BRIG_NET_ANNOTATION_PORTS,
-                                                 BRIG_NET_ANNOTATION_IP};
+                                                 BRIG_NET_ANNOTATION_IP, "run.brig.rootfs."};
 
 static int last_cap(void)
 {

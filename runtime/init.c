@@ -172,6 +172,8 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         .in_user_ns = new_user_ns || args->ns_plan->join_fds[BRIG_NS_USER] >= 0,
         .new_cgroup_ns = args->ns_plan->new_cgroup_ns,
         .cgroup_path = args->cgroup_path,
+        .overlay = args->overlay,
+        .state_dir_fd = args->state_dir_fd,
     };
     int ret;
 

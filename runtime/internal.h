@@ -8,6 +8,7 @@
 
 #include "../cgroups/cgroups.h"
 #include "../namespaces/namespaces.h"
+#include "../rootfs/rootfs.h"
 #include "runtime.h"
 
 #define BRIG_STATE_FILE "state.json"
@@ -83,6 +84,7 @@ struct brig_init_args {
     char *hook_state;          /* state JSON for createContainer and startContainer hooks, from GO */
     int *source_fds;           /* per `mounts[]` entry, a bind source from BRIG_SYNC_SOURCES or -1; NULL: none */
     struct brig_security *security; /* checked and compiled before the clone (security.h) */
+    const struct brig_overlay *overlay; /* rootless: the overlay root the init mounts itself, or NULL */
 };
 
 struct brig_security;
@@ -131,9 +133,55 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
 void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_state *state, const char *phase,
                               const char *status);
 /* Kills the container's processes, removes its cgroup (unless it joined one that existed: then only the
- * init is killed) and state directory. */
+ * init is killed), overlay root and state directory. An overlay's upper directory is kept when `keep_upper`
+ * or the state says so (*kept_upper, when not NULL, says where). */
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
-                           const struct brig_state *state, struct brig_err **err);
+                           const struct brig_state *state, bool keep_upper, char **kept_upper,
+                           struct brig_err **err);
+
+/* ---- an overlay root (overlay.c) ---- */
+
+#define BRIG_ROOTFS_LAYERS_ANNOTATION "run.brig.rootfs.layers"                  /* "DIR:DIR", lowest first */
+#define BRIG_ROOTFS_OVERLAY_OPTIONS_ANNOTATION "run.brig.rootfs.overlay-options" /* "metacopy=on,..." */
+#define BRIG_ROOTFS_OVERLAY_DRIVER_ANNOTATION "run.brig.rootfs.overlay-driver"   /* auto|kernel|fuse-overlayfs */
+/* Under --root: where delete --keep-upper moves an upper directory (<root>/.upper/<id>). */
+#define BRIG_KEPT_UPPER_DIR ".upper"
+
+/* The overlay a create builds its root from. Its mount point, upper and work directories are the state
+ * directory's (`rootfs`, `upper`, `work`), but for --upper DIR, whose work directory is DIR's sibling
+ * `.BASENAME-work`. */
+struct brig_root_layers {
+    bool enabled;       /* false: root.path is bound as it is */
+    struct brig_overlay ov;
+    bool owns_upper;    /* the upper is the state directory's */
+    bool made_upper;    /* --upper DIR did not exist: a failed create removes what it made */
+    bool in_init;       /* rootless: the init mounts it, in the container's mount namespace */
+    bool keep_upper;
+};
+
+/* Works out the overlay from root.path, the run.brig.rootfs.* annotations and opts (layers, upper,
+ * keep_upper), checking every layer is a directory; nothing is made yet. */
+int brig_root_layers_plan(const struct brig_context *ctx, const struct brig_spec *spec, const char *bundle,
+                          const struct brig_create_opts *opts, struct brig_root_layers *out, struct brig_err **err);
+/* What delete needs to find it again, into the state (saved before setup makes anything). */
+int brig_root_layers_record(const struct brig_root_layers *layers, struct brig_state *state);
+/* Makes the mount point, upper and work directories and, as root, mounts the overlay in the host's mount
+ * namespace, where the init's new mount namespace gets a copy of it. */
+int brig_root_layers_setup(const struct brig_container_dir *dir, struct brig_root_layers *layers,
+                           struct brig_err **err);
+/* A failed create: unmounts and removes everything setup made, an --upper DIR it made too. */
+void brig_root_layers_undo(const struct brig_container_dir *dir, const struct brig_root_layers *layers);
+/* delete: unmounts the overlay (when create mounted it, even if create was killed), removes the work
+ * directory, and removes or (keep) moves the state directory's upper to <root>/.upper/<id>. */
+int brig_root_layers_teardown(const struct brig_context *ctx, const struct brig_container_dir *dir,
+                              const struct brig_state *state, bool keep, char **kept, struct brig_err **err);
+void brig_root_layers_clear(struct brig_root_layers *layers);
+/* Rootless, the container's processes may have made files as its other (subordinate) ids, which the user
+ * cannot read or remove from here: runs fn in a child that is root of a new user namespace with the
+ * container's id maps (from its config), where it can. fn's error comes back in *err. */
+int brig_as_container_root(const struct brig_state *state, int (*fn)(void *data, struct brig_err **err), void *data,
+                           struct brig_err **err);
+#define cleanup_root_layers __attribute__((cleanup(brig_root_layers_clear)))
 
 /* ---- cgroup setup at create (cgroup_ops.c) ---- */
 

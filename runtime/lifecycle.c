@@ -183,7 +183,8 @@ static bool kill_init(const struct brig_state *state)
 }
 
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
-                           const struct brig_state *state, struct brig_err **err)
+                           const struct brig_state *state, bool keep_upper, char **kept_upper,
+                           struct brig_err **err)
 {
     /* Only then is the network namespace surely going: a process outside any cgroup of ours may hold it. */
     bool all_gone = false;
@@ -207,6 +208,10 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
         all_gone = init_gone && state->cgroup_path && !state->cgroup_joined;
     }
     ret = brig_net_teardown(ctx->root, dir->dir_fd, all_gone, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
+    /* After the processes, which may still write to the overlay. */
+    ret = brig_root_layers_teardown(ctx, dir, state, keep_upper || (state && state->keep_upper), kept_upper, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "delete container `%s`", dir->id);
     ret = brig_store_remove(dir, err);
@@ -244,7 +249,8 @@ static void thaw_lock_holder(const struct brig_context *ctx, const char *id)
     brig_store_close(&dir);
 }
 
-int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, struct brig_err **err)
+int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, bool keep_upper,
+                          char **kept_upper, struct brig_err **err)
 {
     struct brig_container_dir dir;
     cleanup_state struct brig_state *state = NULL;
@@ -268,7 +274,7 @@ int brig_container_delete(const struct brig_context *ctx, const char *id, bool f
         return brig_err_msg(err, EBUSY, "cannot delete container `%s` that is %s: stop it or use --force", id,
                             status);
     }
-    ret = brig_destroy_container(ctx, &dir, state, err);
+    ret = brig_destroy_container(ctx, &dir, state, keep_upper, kept_upper, err);
     brig_store_close(&dir);
     return ret;
 }

@@ -61,13 +61,15 @@ int brig_wait_forwarding(int pidfd, pid_t pid, int master_fd, const sigset_t *fo
 }
 
 int brig_container_run(const struct brig_context *ctx, const struct brig_create_opts *opts, int *exit_status,
-                       struct brig_err **err)
+                       char **kept_upper, struct brig_err **err)
 {
     struct brig_created created = {.pidfd = -1, .console_master_fd = -1};
     sigset_t forward, previous;
     int ret;
 
     *exit_status = 0;
+    if (kept_upper)
+        *kept_upper = NULL;
     forwarded_signals(&forward);
     /* Blocked before the clone so no signal falls between creation and the wait; the init unblocks them. */
     if (!opts->detach)
@@ -78,7 +80,7 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
     ret = brig_start_created(ctx, &created.dir, created.state, err);
     if (ret < 0) {
         cleanup_err struct brig_err *ignored = NULL;
-        brig_destroy_container(ctx, &created.dir, created.state, &ignored);
+        brig_destroy_container(ctx, &created.dir, created.state, false, kept_upper, &ignored);
         goto out;
     }
     if (opts->detach)
@@ -91,7 +93,7 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
         cleanup_err struct brig_err *cleanup_error = NULL;
         int dret = brig_store_lock(&created.dir, true, &cleanup_error);
         if (dret == 0)
-            dret = brig_destroy_container(ctx, &created.dir, created.state, &cleanup_error);
+            dret = brig_destroy_container(ctx, &created.dir, created.state, false, kept_upper, &cleanup_error);
         if (dret < 0 && ret == 0) {
             *err = steal_ptr(cleanup_error);
             ret = dret;

@@ -62,8 +62,8 @@ struct brig_create_opts {
     const char *ip;
     char **publish;
     size_t n_publish;
-    /* The root as an overlay: lower layer directories (lowest first), the upper directory, whether the upper
-     * outlives the container. */
+    /* An overlay root: --layer DIR (repeatable, lowest first) over root.path and the run.brig.rootfs.layers
+     * annotation's; --upper DIR keeps the changes there, --keep-upper keeps them on delete. */
     char **layers;
     size_t n_layers;
     const char *upper;
@@ -80,9 +80,10 @@ int brig_validate_id(const char *id, struct brig_err **err);
 int brig_container_create(const struct brig_context *ctx, const struct brig_create_opts *opts, struct brig_err **err);
 int brig_container_start(const struct brig_context *ctx, const char *id, struct brig_err **err);
 /* Creates, starts and (unless detached) waits for the container, forwarding signals to it. *exit_status is the
- * container's exit status, or 128+signal when it was killed. */
+ * container's exit status, or 128+signal when it was killed. With --keep-upper, *kept_upper (when not NULL)
+ * says where the upper directory was kept. */
 int brig_container_run(const struct brig_context *ctx, const struct brig_create_opts *opts, int *exit_status,
-                       struct brig_err **err);
+                       char **kept_upper, struct brig_err **err);
 
 /* Options of exec: the container's own process (config.json) overridden by these. */
 struct brig_exec_opts {
@@ -132,7 +133,14 @@ int brig_container_list(const struct brig_context *ctx, enum brig_list_format fo
 /* Parses "KILL", "SIGKILL", "9" (and "SIGRTMIN+1"...). */
 int brig_parse_signal(const char *name, int *sig, struct brig_err **err);
 int brig_container_kill(const struct brig_context *ctx, const char *id, int sig, bool all, struct brig_err **err);
-int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, struct brig_err **err);
+/* `keep_upper`: an overlay root's upper directory (its changes) is moved out of the state directory instead
+ * of removed; *kept_upper (when not NULL) then says where it is, NULL when there was none to keep. */
+int brig_container_delete(const struct brig_context *ctx, const char *id, bool force, bool keep_upper,
+                          char **kept_upper, struct brig_err **err);
+
+/* `brig diff`: the changes of a container with an overlay root, as `podman diff` prints them ("A /path",
+ * "C /path", "D /path", sorted by path), to out_fd. */
+int brig_container_diff(const struct brig_context *ctx, const char *id, int out_fd, struct brig_err **err);
 
 /* ---- cgroup commands (cgroup_ops.c) ---- */
 

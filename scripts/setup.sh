@@ -34,7 +34,8 @@ LATER_PACKAGES=(
 	netavark aardvark-dns # Podman's network stack (port publishing test)
 	iptables curl         # netavark's firewall driver; HTTP check of the published port
 	catatonit             # rootless Podman's pause process
-	fuse-overlayfs slirp4netns uidmap # rootless Podman (storage fallback, network, newuidmap)
+	fuse-overlayfs slirp4netns uidmap # rootless Podman (storage fallback, network, newuidmap); fuse-overlayfs is
+	                                  # also brig's rootless overlay root fallback (issue 15, overlay.bats)
 	# brig's IPv6 and sctp forwarding tests (tests/integration/network.bats)
 	socat                 # prints the masqueraded peer; sctp and IPv6 servers
 	python3               # the sctp client and small socket helpers of those tests

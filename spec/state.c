@@ -58,6 +58,14 @@ static int stored_json(yajl_gen g, const struct brig_state *st)
     GEN_OPT_STR(g, s, "ip", st->net_ip);
     GEN_OPT_STR(g, s, "ports", st->net_ports);
     GEN_OPT_STR(g, s, "startError", st->start_error);
+    if (s == yajl_gen_status_ok && st->n_overlay_lowers > 0)
+        s = jgen_key_strv(g, "overlayLowers", (const char *const *) st->overlay_lowers, st->n_overlay_lowers);
+    GEN_OPT_STR(g, s, "overlayUpper", st->overlay_upper);
+    GEN_OPT_STR(g, s, "overlayWork", st->overlay_work);
+    if (s == yajl_gen_status_ok && st->overlay_owns_upper)
+        s = jgen_key_bool(g, "overlayOwnsUpper", true);
+    if (s == yajl_gen_status_ok && st->keep_upper)
+        s = jgen_key_bool(g, "keepUpper", true);
     if (s == yajl_gen_status_ok)
         s = yajl_gen_map_close(g);
     return s == yajl_gen_status_ok ? 0 : -EINVAL;
@@ -148,7 +156,12 @@ static int parse_state(struct jctx *c, yajl_val doc, struct brig_state *st)
     JTRY(jopt_bool(c, doc, NULL, "creating", &st->creating));
     JTRY(jopt_bool(c, doc, NULL, "hooks", &st->has_hooks));
     JTRY(jopt_str(c, doc, NULL, "configPath", &st->config_path));
-    return jopt_str(c, doc, NULL, "startError", &st->start_error);
+    JTRY(jopt_str(c, doc, NULL, "startError", &st->start_error));
+    JTRY(jopt_strv(c, doc, NULL, "overlayLowers", false, &st->overlay_lowers, &st->n_overlay_lowers));
+    JTRY(jopt_str(c, doc, NULL, "overlayUpper", &st->overlay_upper));
+    JTRY(jopt_str(c, doc, NULL, "overlayWork", &st->overlay_work));
+    JTRY(jopt_bool(c, doc, NULL, "overlayOwnsUpper", &st->overlay_owns_upper));
+    return jopt_bool(c, doc, NULL, "keepUpper", &st->keep_upper);
 }
 
 int brig_state_from_json(const char *json, size_t len, struct brig_state **out, struct brig_err **err)
@@ -196,5 +209,11 @@ void brig_state_free(struct brig_state *st)
     free(st->start_error);
     free(st->net_ip);
     free(st->net_ports);
+    if (st->overlay_lowers)
+        for (size_t i = 0; st->overlay_lowers[i]; i++)
+            free(st->overlay_lowers[i]);
+    free(st->overlay_lowers);
+    free(st->overlay_upper);
+    free(st->overlay_work);
     free(st);
 }

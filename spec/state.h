@@ -34,6 +34,13 @@ struct brig_state {
     bool has_hooks;         /* start and delete load the config only when it has hooks */
     char *config_path;      /* absolute path of the config.json used at create */
     char *start_error;      /* why the last start failed, if it did */
+    /* An overlay root (rootfs is then its mount point): what delete unmounts and removes, diff reads. */
+    char **overlay_lowers;  /* lowest first */
+    size_t n_overlay_lowers;
+    char *overlay_upper;    /* NULL: read-only */
+    char *overlay_work;
+    bool overlay_owns_upper; /* the upper is the state directory's: delete removes it unless kept */
+    bool keep_upper;         /* create/run --keep-upper: delete keeps it */
 };
 
 /* JSON text of the stored form. */

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -249,4 +250,182 @@ int brig_proc_start_time(pid_t pid, uint64_t *start_time, char *state)
     if (field != 22)
         return -EIO;
     return sscanf(p, "%" SCNu64, start_time) == 1 ? 0 : -EIO;
+}
+
+/* ---- brig_remove_tree_at ---- */
+
+/* One directory on the way down: its name in its parent, and the subdirectories still to remove. */
+struct rm_level {
+    char *name;
+    char **pending;
+    size_t n_pending;
+};
+
+static void rm_level_free(struct rm_level *l)
+{
+    free(l->name);
+    for (size_t i = 0; i < l->n_pending; i++)
+        free(l->pending[i]);
+    free(l->pending);
+}
+
+static bool rm_same_mount(int dirfd, const char *name, const struct statx *top)
+{
+    struct statx stx;
+
+    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+        return false;
+    if ((stx.stx_mask & STATX_MNT_ID) && (top->stx_mask & STATX_MNT_ID))
+        return stx.stx_mnt_id == top->stx_mnt_id;
+    return stx.stx_dev_major == top->stx_dev_major && stx.stx_dev_minor == top->stx_dev_minor;
+}
+
+/* Opens directory `name` of `dirfd` for reading and unlinking, giving its owner rwx when it lacks them. */
+static int rm_open_dir(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+
+    if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 0700) != 0700 && st.st_uid == geteuid())
+        fchmod(fd, (st.st_mode & 07777) | 0700);
+    return fd;
+}
+
+/* Unlinks every non-directory of `fd` and lists its subdirectories into `level`. */
+static int rm_scan(int fd, struct rm_level *level)
+{
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    struct dirent *de;
+    int ret = 0;
+
+    if (!d) {
+        ret = -errno;
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return ret;
+    }
+    while ((de = readdir(d))) {
+        struct stat st;
+        char **grown;
+
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            ret = -errno;
+            break;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
+                ret = -errno;
+                break;
+            }
+            continue;
+        }
+        grown = realloc(level->pending, (level->n_pending + 1) * sizeof(char *));
+        if (!grown || !(grown[level->n_pending] = strdup(de->d_name))) {
+            if (grown)
+                level->pending = grown;
+            ret = -ENOMEM;
+            break;
+        }
+        level->pending = grown;
+        level->n_pending++;
+    }
+    closedir(d);
+    return ret;
+}
+
+struct rm_stack {
+    struct rm_level *levels;
+    size_t depth, cap;
+    int fd; /* the deepest level's directory */
+};
+
+/* Enters subdirectory `name` (owned from here on) of the current level, or of `dirfd` at the top. */
+static int rm_push(struct rm_stack *s, int dirfd, char *name, const struct statx *top, const char *what,
+                   struct brig_err **err)
+{
+    int parent = s->depth ? s->fd : dirfd;
+    int fd, ret;
+
+    if (s->depth == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct rm_level *grown = realloc(s->levels, cap * sizeof(*grown));
+        if (!grown) {
+            free(name);
+            return brig_err_set(err, ENOMEM, "remove `%s`", what);
+        }
+        s->levels = grown;
+        s->cap = cap;
+    }
+    if (!rm_same_mount(parent, name, top)) {
+        ret = brig_err_set(err, EBUSY, "remove `%s`: `%s` is a mount point", what, name);
+        free(name);
+        return ret;
+    }
+    fd = rm_open_dir(parent, name);
+    if (fd < 0) {
+        ret = brig_err_sys(err, "remove `%s`: open `%s`", what, name);
+        free(name);
+        return ret;
+    }
+    if (s->depth)
+        close(s->fd);
+    s->fd = fd;
+    s->levels[s->depth++] = (struct rm_level){.name = name};
+    ret = rm_scan(fd, &s->levels[s->depth - 1]);
+    if (ret < 0)
+        return brig_err_set(err, -ret, "remove `%s`: inside `%s`", what, name);
+    return 0;
+}
+
+int brig_remove_tree_at(int dirfd, const char *name, struct brig_err **err)
+{
+    struct rm_stack s = {.fd = -1};
+    struct statx top;
+    char *first;
+    int ret;
+
+    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MNT_ID, &top) < 0)
+        return errno == ENOENT ? 0 : brig_err_sys(err, "remove `%s`", name);
+    if (!S_ISDIR(top.stx_mode)) {
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+            return brig_err_sys(err, "remove `%s`", name);
+        return 0;
+    }
+    first = strdup(name);
+    ret = first ? rm_push(&s, dirfd, first, &top, name, err) : brig_err_set(err, ENOMEM, "remove `%s`", name);
+    /* Down into a pending subdirectory each time, back up through ".." once a level is empty: each
+     * directory is read once, and only the deepest level holds an fd. */
+    while (ret == 0 && s.depth > 0) {
+        struct rm_level *l = &s.levels[s.depth - 1];
+        int parent;
+
+        if (l->n_pending > 0) {
+            ret = rm_push(&s, dirfd, l->pending[--l->n_pending], &top, name, err);
+            continue;
+        }
+        parent = s.depth > 1 ? openat(s.fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dirfd;
+        if (s.depth > 1 && parent < 0) {
+            ret = brig_err_sys(err, "remove `%s`: back up from `%s`", name, l->name);
+            break;
+        }
+        close(s.fd);
+        s.fd = s.depth > 1 ? parent : -1;
+        if (unlinkat(parent, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            ret = brig_err_sys(err, "remove `%s`: `%s`", name, l->name);
+        rm_level_free(l);
+        s.depth--;
+    }
+    if (s.depth > 0 && s.fd >= 0)
+        close(s.fd);
+    while (s.depth > 0)
+        rm_level_free(&s.levels[--s.depth]);
+    free(s.levels);
+    return ret;
 }

@@ -84,6 +84,12 @@ int brig_write_file_atomic_at(int dirfd, const char *path, const char *data, siz
 /* mkdir -p; existing directories are fine. */
 int brig_mkdir_p(const char *path, mode_t mode, struct brig_err **err);
 
+/* rm -rf of `name` under `dirfd`: never follows a symlink or enters another mount (EBUSY), opens up
+ * directories their owner cannot search or write (overlay leaves its work/work at mode 0), and holds one fd
+ * (no recursion) however deep the tree, which a container may have made as deep as it likes. A missing
+ * `name` is fine. Returns 0 or -errno with *err naming the entry that stayed. */
+int brig_remove_tree_at(int dirfd, const char *name, struct brig_err **err);
+
 /* Current time as RFC 3339 with nanoseconds, as runc writes `created`. */
 int brig_now_rfc3339(char *buf, size_t len);
 

@@ -16,6 +16,8 @@ static struct brig_kv annotations[] = {
     { (char *) "b", (char *) "two \"quoted\"" },
 };
 
+static char *lowers[] = {(char *) "/layers/base", (char *) "/layers/odd:dir,x", NULL};
+
 static const struct brig_state sample = {
     .oci_version = (char *) "1.2.0",
     .id = (char *) "web-1",
@@ -34,6 +36,12 @@ static const struct brig_state sample = {
     .rootless = true,
     .config_path = (char *) "/srv/bundles/web/config.json",
     .start_error = (char *) "exec `/bin/nope`: No such file or directory",
+    .overlay_lowers = lowers,
+    .n_overlay_lowers = 2,
+    .overlay_upper = (char *) "/run/brig/web-1/upper",
+    .overlay_work = (char *) "/run/brig/web-1/work",
+    .overlay_owns_upper = true,
+    .keep_upper = true,
 };
 
 static void test_round_trip(void **state)
@@ -68,6 +76,14 @@ static void test_round_trip(void **state)
     assert_true(st->rootless);
     assert_string_equal(st->config_path, sample.config_path);
     assert_string_equal(st->start_error, sample.start_error);
+    assert_int_equal(st->n_overlay_lowers, 2);
+    assert_string_equal(st->overlay_lowers[0], "/layers/base");
+    assert_string_equal(st->overlay_lowers[1], "/layers/odd:dir,x");
+    assert_null(st->overlay_lowers[2]);
+    assert_string_equal(st->overlay_upper, sample.overlay_upper);
+    assert_string_equal(st->overlay_work, sample.overlay_work);
+    assert_true(st->overlay_owns_upper);
+    assert_true(st->keep_upper);
 }
 
 static void test_round_trip_sparse(void **state)
@@ -90,6 +106,10 @@ static void test_round_trip_sparse(void **state)
     assert_false(st->rootless);
     assert_false(st->cgroup_joined);
     assert_int_equal(st->init_start_time, 0);
+    assert_int_equal(st->n_overlay_lowers, 0);
+    assert_null(st->overlay_upper);
+    assert_false(st->overlay_owns_upper);
+    assert_false(st->keep_upper);
 }
 
 static void test_public_json(void **state)

@@ -7,6 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <seccomp.h>
 #include <string.h>
@@ -260,6 +264,81 @@ static void test_fds_below(void **state)
     assert_int_equal(brig_fds_below(&(struct brig_fds){0}, 10).n, 0);
 }
 
+
+/* A deep tree (far more levels than fds), a directory its owner cannot enter, a symlink out of the tree:
+ * everything goes, what the symlink points at stays. */
+static void test_remove_tree(void **state)
+{
+    char dir[] = "/tmp/brig-rmtree-XXXXXX";
+    struct brig_err *err = NULL;
+    char path[128], outside[128];
+    struct stat st;
+    int fd;
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t", dir);
+    snprintf(outside, sizeof(outside), "%s/outside", dir);
+    assert_int_equal(brig_write_file_atomic_at(AT_FDCWD, outside, "x", 1, 0644, &err), 0);
+    assert_int_equal(mkdir(path, 0755), 0);
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    assert_int_equal(symlinkat(outside, fd, "link"), 0);
+    assert_int_equal(mkdirat(fd, "locked", 0700), 0);
+    assert_int_equal(brig_write_file_atomic_at(fd, "locked/f", "y", 1, 0644, &err), 0);
+    assert_int_equal(fchmodat(fd, "locked", 0, 0), 0);
+    for (int i = 0; i < 3000; i++) {
+        int next;
+        assert_int_equal(mkdirat(fd, "d", 0755), 0);
+        assert_int_equal(brig_write_file_atomic_at(fd, "f", "z", 1, 0644, &err), 0);
+        next = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+        assert_true(next >= 0);
+        close(fd);
+        fd = next;
+    }
+    close(fd);
+    assert_int_equal(brig_remove_tree_at(AT_FDCWD, path, &err), 0);
+    assert_null(err);
+    assert_int_equal(lstat(path, &st), -1);
+    assert_int_equal(stat(outside, &st), 0);
+    /* Missing is fine; a file is removed as is. */
+    assert_int_equal(brig_remove_tree_at(AT_FDCWD, path, &err), 0);
+    assert_int_equal(brig_remove_tree_at(AT_FDCWD, outside, &err), 0);
+    assert_int_equal(lstat(outside, &st), -1);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Another filesystem mounted inside the tree stops the removal there. */
+static void test_remove_tree_stops_at_mounts(void **state)
+{
+    char dir[] = "/tmp/brig-rmtree-XXXXXX";
+    struct brig_err *err = NULL;
+    char path[128];
+    pid_t pid;
+    int status;
+
+    (void) state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/a/m", dir);
+    assert_int_equal(brig_mkdir_p(path, 0755, &err), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ret;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("tmpfs", path, "tmpfs", 0, NULL) < 0)
+            _exit(77);
+        snprintf(path, sizeof(path), "%s/a", dir);
+        ret = brig_remove_tree_at(AT_FDCWD, path, &err);
+        _exit(ret == -EBUSY && err && strstr(err->msg, "mount point") ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != 77)
+        assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(brig_remove_tree_at(AT_FDCWD, dir, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_container_ids),      cmocka_unit_test(test_signals),
         cmocka_unit_test(test_signal_forms),       cmocka_unit_test(test_atomic_write),
         cmocka_unit_test(test_close_fds_except),   cmocka_unit_test(test_fds_below),
+        cmocka_unit_test(test_remove_tree),        cmocka_unit_test(test_remove_tree_stops_at_mounts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
