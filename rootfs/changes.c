@@ -125,19 +125,14 @@ static int compare_names(const void *a, const void *b)
 /* The names in directory `fd`, sorted. */
 static int read_names(int fd, char ***names, size_t *n)
 {
-    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    DIR *d = brig_opendir_dup(fd);
     struct dirent *de;
     int ret = 0;
 
     *names = NULL;
     *n = 0;
-    if (!d) {
-        ret = -errno;
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return ret;
-    }
+    if (!d)
+        return -errno;
     rewinddir(d);
     while ((de = readdir(d))) {
         char **grown;

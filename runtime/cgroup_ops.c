@@ -46,7 +46,7 @@ static int find_cgroup_user(const struct brig_context *ctx, const char *self, co
 
     if (ret < 0)
         return ret;
-    d = fdopendir(dup(root_fd));
+    d = brig_opendir_dup(root_fd);
     if (!d)
         return brig_err_sys(err, "read state root `%s`", ctx->root);
     while (!user->id && (de = readdir(d))) {

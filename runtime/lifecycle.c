@@ -319,7 +319,7 @@ static int load_entries(const struct brig_context *ctx, struct list_entry **entr
     }
     if (ret < 0)
         return ret;
-    d = fdopendir(fcntl(root_fd, F_DUPFD_CLOEXEC, 3));
+    d = brig_opendir_dup(root_fd);
     if (!d)
         return brig_err_sys(err, "read state root `%s`", ctx->root);
     while ((de = readdir(d))) {

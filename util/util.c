@@ -293,20 +293,28 @@ static int rm_open_dir(int dirfd, const char *name)
     return fd;
 }
 
-/* Unlinks every non-directory of `fd` and lists its subdirectories into `level`. */
-static int rm_scan(int fd, struct rm_level *level)
+DIR *brig_opendir_dup(int fd)
 {
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+
+    if (!d && dup_fd >= 0) {
+        int saved = errno;
+        close(dup_fd);
+        errno = saved;
+    }
+    return d;
+}
+
+/* Unlinks every non-directory of `fd` and lists its subdirectories into `level`. */
+static int rm_scan(int fd, struct rm_level *level)
+{
+    DIR *d = brig_opendir_dup(fd);
     struct dirent *de;
     int ret = 0;
 
-    if (!d) {
-        ret = -errno;
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return ret;
-    }
+    if (!d)
+        return -errno;
     while ((de = readdir(d))) {
         struct stat st;
         char **grown;

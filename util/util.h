@@ -2,6 +2,7 @@
 #ifndef BRIG_UTIL_UTIL_H
 #define BRIG_UTIL_UTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,6 +90,8 @@ int brig_mkdir_p(const char *path, mode_t mode, struct brig_err **err);
  * (no recursion) however deep the tree, which a container may have made as deep as it likes. A missing
  * `name` is fine. Returns 0 or -errno with *err naming the entry that stayed. */
 int brig_remove_tree_at(int dirfd, const char *name, struct brig_err **err);
+/* A directory stream on a close-on-exec duplicate of `fd` (which stays the caller's), or NULL with errno set. */
+DIR *brig_opendir_dup(int fd);
 
 /* Current time as RFC 3339 with nanoseconds, as runc writes `created`. */
 int brig_now_rfc3339(char *buf, size_t len);
