@@ -222,11 +222,14 @@ struct init_cgroup {
  * refuses a frozen one, but anyone may freeze it afterwards): a frozen init would never answer. */
 static int wait_init(int sync_fd, const struct init_cgroup *cg, struct brig_err **err)
 {
-    struct pollfd p = {.fd = sync_fd, .events = POLLIN};
+    cleanup_close int stop_fd = brig_stop_fd();
+    struct pollfd p[2] = {{.fd = sync_fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
     int n, ret;
 
     for (;;) {
-        n = poll(&p, 1, 1000);
+        n = poll(p, 2, 1000);
+        if (n > 0 && (p[1].revents & POLLIN))
+            return brig_stop_check("waiting for the init", err);
         if (n > 0 || (n < 0 && errno != EINTR))
             return 0; /* recv says what happened */
         if (n < 0 || !cg->path)
@@ -551,8 +554,8 @@ static char *join_ports(char **items, size_t n, const char *annotation)
     return out;
 }
 
-int brig_create_container(const struct brig_context *ctx, const struct brig_create_opts *opts, bool for_run,
-                          struct brig_created *out, struct brig_err **err)
+static int create_container(const struct brig_context *ctx, const struct brig_create_opts *opts, bool for_run,
+                            struct brig_created *out, struct brig_err **err)
 {
     struct create_progress progress = {.dir = {.root_fd = -1, .dir_fd = -1}, .pidfd = -1, .root = ctx->root};
     cleanup_spec struct brig_spec *spec = NULL;
@@ -823,6 +826,10 @@ int brig_create_container(const struct brig_context *ctx, const struct brig_crea
         }
     }
 
+    /* The last point of no return: a stop asked for before it undoes the whole create. */
+    ret = brig_stop_check("create", err);
+    if (ret < 0)
+        goto fail;
     close(sync_fds[0]);
     brig_ns_plan_release(&ns_plan);
     brig_net_opts_clear(&net_opts);
@@ -847,6 +854,21 @@ fail:
     brig_net_opts_clear(&net_opts);
     undo_create(&progress);
     return brig_err_wrap(err, ret, "create container `%s`", opts->id);
+}
+
+/* SIGTERM, SIGINT and SIGHUP are held for the whole create: its waits end on them and its error path
+ * undoes what it made (a default-action death would leave it all behind). The caller's mask comes back. */
+int brig_create_container(const struct brig_context *ctx, const struct brig_create_opts *opts, bool for_run,
+                          struct brig_created *out, struct brig_err **err)
+{
+    sigset_t stop, previous;
+    int ret;
+
+    brig_stop_signals(&stop);
+    sigprocmask(SIG_BLOCK, &stop, &previous);
+    ret = create_container(ctx, opts, for_run, out, err);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    return ret;
 }
 
 int brig_container_create(const struct brig_context *ctx, const struct brig_create_opts *opts, struct brig_err **err)

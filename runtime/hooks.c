@@ -96,6 +96,8 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
 {
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
     cleanup_close int pidfd = -1;
+    cleanup_close int stop_fd = -1;
+    bool stopped = false;
     char output[4096];
     size_t out_len = 0;
     int64_t deadline = hook->timeout.set ? now_ms() + hook->timeout.value * 1000 : -1;
@@ -133,8 +135,10 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
         if (restore)
             sigaction(SIGPIPE, &old_pipe, NULL);
     }
+    stop_fd = brig_stop_fd();
     for (;;) {
-        struct pollfd fds[2] = {{.fd = out_pipe[0], .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        struct pollfd fds[3] = {{.fd = out_pipe[0], .events = POLLIN}, {.fd = pidfd, .events = POLLIN},
+                                {.fd = stop_fd, .events = POLLIN}};
         int wait_ms = -1;
 
         if (deadline >= 0) {
@@ -146,8 +150,14 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
             }
             wait_ms = (int) left;
         }
-        if (poll(fds, 2, wait_ms) < 0 && errno != EINTR)
+        if (poll(fds, 3, wait_ms) < 0 && errno != EINTR)
             break;
+        /* A stop of the command (held by create): the hook goes with it, whether it has a timeout or not. */
+        if (fds[2].revents & POLLIN) {
+            stopped = true;
+            syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+            break;
+        }
         if (fds[0].revents & (POLLIN | POLLHUP)) {
             char buf[1024];
             ssize_t n = read(out_pipe[0], buf, sizeof(buf));
@@ -174,7 +184,13 @@ int brig_hook_run(const char *phase, size_t index, const struct brig_hook *hook,
         ret = brig_err_sys(err, "hook %s[%zu] `%s`: wait", phase, index, hook->path);
         goto out;
     }
-    if (timed_out) {
+    if (stopped) {
+        ret = brig_stop_check("killed", err);
+        if (ret < 0)
+            brig_err_wrap(err, ret, "hook %s[%zu] `%s`", phase, index, hook->path);
+        else
+            ret = brig_err_msg(err, EINTR, "hook %s[%zu] `%s`: killed by a stop", phase, index, hook->path);
+    } else if (timed_out) {
         ret = brig_err_msg(err, ETIMEDOUT, "hook %s[%zu] `%s` timed out after %lld s", phase, index, hook->path,
                            (long long) hook->timeout.value);
     } else if (info.si_code != CLD_EXITED || info.si_status != 0) {

@@ -8,7 +8,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "process.h"
 #include "../util/util.h"
@@ -210,6 +212,35 @@ void brig_reset_signals(void)
             sigaction(sig, &dfl, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+void brig_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
+int brig_stop_fd(void)
+{
+    sigset_t stop;
+
+    brig_stop_signals(&stop);
+    return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int brig_stop_check(const char *what, struct brig_err **err)
+{
+    sigset_t stop;
+    struct timespec now = {0, 0};
+    int sig;
+
+    brig_stop_signals(&stop);
+    sig = sigtimedwait(&stop, NULL, &now);
+    if (sig <= 0)
+        return 0;
+    return brig_err_msg(err, EINTR, "%s: interrupted by SIG%s", what, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 }
 
 static bool sysctl_in_ipc_ns(const char *key)

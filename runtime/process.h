@@ -2,6 +2,7 @@
 #ifndef BRIG_RUNTIME_PROCESS_H
 #define BRIG_RUNTIME_PROCESS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "../spec/spec.h"
@@ -27,6 +28,15 @@ void brig_protect_brig_binary(bool no_user_ns);
 int brig_seal_fds(int *preserve, size_t n, struct brig_err **err);
 /* Default dispositions and an empty mask: what brig blocked or ignored must not leak into the process. */
 void brig_reset_signals(void);
+
+/* The signals that ask a command to stop: SIGTERM, SIGINT, SIGHUP. A command that makes things blocks them
+ * for its duration so that a stop ends its waits (brig_stop_fd) and its error path undoes what it made,
+ * with no handler and no global state; the pending signal is the only record. */
+void brig_stop_signals(sigset_t *set);
+/* A signalfd (close-on-exec) readable while a stop signal is pending and blocked, or -1. */
+int brig_stop_fd(void);
+/* Fails with -EINTR ("`what`: interrupted by SIGTERM") when a stop signal is pending, consuming it. */
+int brig_stop_check(const char *what, struct brig_err **err);
 /* hostname/domainname need a new uts namespace, and each sysctl the namespace that owns it (runc's rules):
  * changing the host's own settings from a container config is refused. */
 int brig_validate_namespaced_settings(const struct brig_spec *spec, struct brig_err **err);
