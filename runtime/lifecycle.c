@@ -330,7 +330,12 @@ static int load_entries(const struct brig_context *ctx, struct list_entry **entr
 
         if (de->d_name[0] == '.')
             continue;
-        if (brig_store_open(ctx, de->d_name, false, &dir, &state, &ignored) < 0 || !state) {
+        ret = brig_store_open(ctx, de->d_name, false, &dir, &state, &ignored);
+        if (ret < 0 || !state) {
+            /* A container that went meanwhile is no news; one whose state cannot be read is, by its id,
+             * so that its owner can delete --force it (the listing itself stays parseable). */
+            if (ret < 0 && ret != -ENOENT && ignored)
+                brig_log(ctx, BRIG_LOG_WARNING, "container `%s`: %s", de->d_name, ignored->msg);
             if (!ignored)
                 brig_store_close(&dir);
             continue;
