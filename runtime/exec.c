@@ -285,11 +285,33 @@ __attribute__((noreturn)) static void exec_child_main(struct exec_child *c)
 }
 
 /* The child's sync socket is close-on-exec: EOF without a message means the exec happened. */
-static int wait_exec(int sync_fd, struct brig_err **err)
+/* Waits for the process's report. It ends on a stop signal (held, as all are, while exec forwards them) and
+ * when the container's cgroup is frozen meanwhile: a process stopped there would never report. */
+static int wait_exec(int sync_fd, enum brig_cgroup_mode mode, const char *cgroup_path, struct brig_err **err)
 {
+    cleanup_close int stop_fd = brig_stop_fd();
+    struct pollfd p[2] = {{.fd = sync_fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
     char buf[4200];
     ssize_t n;
+    int ret;
 
+    for (;;) {
+        n = poll(p, 2, 1000);
+        if (n > 0 && (p[1].revents & POLLIN)) {
+            ret = brig_stop_check("waiting for the exec process", err);
+            if (ret < 0)
+                return ret;
+            continue;
+        }
+        if (n > 0 || (n < 0 && errno != EINTR))
+            break;
+        if (n == 0 && cgroup_path) {
+            ret = brig_cgroup_check_thawed(mode, cgroup_path, err);
+            if (ret == -EBUSY)
+                return brig_err_wrap(err, ret, "frozen before the exec process started");
+            brig_err_free(err);
+        }
+    }
     do
         n = recv(sync_fd, buf, sizeof(buf), 0);
     while (n < 0 && errno == EINTR);
@@ -457,9 +479,13 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
             goto kill_child;
         }
     }
-    ret = wait_exec(sync_fds[0], err);
+    ret = wait_exec(sync_fds[0], mode, cgroup_path, err);
     if (ret < 0) {
-        waitpid(pid, NULL, 0);
+        /* Killed in case it still runs; a frozen one dies only when thawed, so the reap is bounded. */
+        struct pollfd reap = {.fd = pidfd, .events = POLLIN};
+        kill(pid, SIGKILL);
+        if (pidfd < 0 || poll(&reap, 1, 2000) == 1)
+            waitpid(pid, NULL, 0);
         goto out_mask;
     }
     brig_log(ctx, BRIG_LOG_DEBUG, "exec: process %d runs `%s`", (int) pid, proc->args && proc->args[0] ? proc->args[0] : "");

@@ -103,3 +103,24 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0); time.sleep(
 	run brig delete --force "$ID"
 	assert_nothing_left
 }
+
+@test "exec --ignore-paused into a frozen container ends with a clear error; SIGTERM to exec ends it" {
+	require_brig
+	bundle_set_args sleep 1000
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	remember_id "$ID"
+	assert_success
+	echo FROZEN >"/sys/fs/cgroup/freezer$CG_PREFIX/$ID/freezer.state"
+	stop_brig TERM 15 exec --ignore-paused "$ID" true
+	[ "$status" -ne 124 ] || fail "hung"
+	assert_failure
+	assert_output_contains "frozen before the exec process started"
+	echo THAWED >"/sys/fs/cgroup/freezer$CG_PREFIX/$ID/freezer.state"
+	# A stop is forwarded to the exec'd process, which ends, and exec with it.
+	stop_brig TERM 2 exec "$ID" sleep 1000
+	[ "$elapsed" -le 5 ] || fail "took ${elapsed}s"
+	pgrep -P "$(container_pid "$ID")" >/dev/null && fail "the exec'd process is left"
+	run brig delete --force "$ID"
+	assert_success
+	assert_nothing_left
+}
