@@ -151,28 +151,58 @@ static int apply_file(const char *path, const struct brig_network_file *f, struc
     return 0;
 }
 
-int net_config_load(const char *name, struct net_config *cfg, struct brig_err **err)
+/* The built-in values a network starts from: the default network's own, or a bridge named after it. */
+static int config_defaults(const char *name, struct net_config *cfg, struct brig_err **err)
 {
-    cleanup_free char *path = NULL;
-    cleanup_free char *text = NULL;
-    struct brig_network_file file;
-    bool is_default = !strcmp(name, BRIG_NET_DEFAULT_NETWORK);
-    size_t len = 0;
-    int ret;
+    int ret = net_validate_name(name, err);
 
-    ret = net_validate_name(name, err);
     if (ret < 0)
         return ret;
     memset(cfg, 0, sizeof(*cfg));
     snprintf(cfg->name, sizeof(cfg->name), "%s", name);
-    if (is_default) {
+    if (!strcmp(name, BRIG_NET_DEFAULT_NETWORK)) {
         snprintf(cfg->bridge, sizeof(cfg->bridge), DEFAULT_BRIDGE);
         net_parse_cidr4(DEFAULT_SUBNET, &cfg->subnet, &cfg->prefix);
         cfg->gateway.s_addr = htonl(ntohl(cfg->subnet.s_addr) + 1);
     } else if (strlen(name) + 5 < IFNAMSIZ) {
         snprintf(cfg->bridge, sizeof(cfg->bridge), "brig-%s", name);
     }
+    return 0;
+}
 
+int net_config_parse(const char *name, const char *path, const char *text, size_t len, struct net_config *cfg,
+                     struct brig_err **err)
+{
+    struct brig_network_file file;
+    int ret;
+
+    ret = config_defaults(name, cfg, err);
+    if (ret < 0)
+        return ret;
+    ret = brig_network_file_parse(text, len, path, &file, err);
+    if (ret < 0)
+        return ret;
+    ret = apply_file(path, &file, cfg, err);
+    brig_network_file_clear(&file);
+    if (ret < 0)
+        return ret;
+    if (!cfg->bridge[0])
+        return brig_err_set(err, EINVAL, "%s: bridge: required when the network name is longer than 10 characters",
+                            path);
+    return 0;
+}
+
+int net_config_load(const char *name, struct net_config *cfg, struct brig_err **err)
+{
+    cleanup_free char *path = NULL;
+    cleanup_free char *text = NULL;
+    bool is_default = !strcmp(name, BRIG_NET_DEFAULT_NETWORK);
+    size_t len = 0;
+    int ret;
+
+    ret = config_defaults(name, cfg, err);
+    if (ret < 0)
+        return ret;
     if (asprintf(&path, "%s/networks/%s.json", config_dir(), name) < 0)
         return brig_err_set(err, ENOMEM, "network `%s`", name);
     {
@@ -185,15 +215,5 @@ int net_config_load(const char *name, struct net_config *cfg, struct brig_err **
         if (ret < 0)
             return brig_err_set(err, -ret, "network `%s`: read `%s`", name, path);
     }
-    ret = brig_network_file_parse(text, len, path, &file, err);
-    if (ret < 0)
-        return ret;
-    ret = apply_file(path, &file, cfg, err);
-    brig_network_file_clear(&file);
-    if (ret < 0)
-        return ret;
-    if (!cfg->bridge[0])
-        return brig_err_set(err, EINVAL, "%s: bridge: required when the network name is longer than 10 characters",
-                            path);
-    return 0;
+    return net_config_parse(name, path, text, len, cfg, err);
 }

@@ -29,6 +29,9 @@ struct net_config {
 int net_validate_name(const char *name, struct brig_err **err);
 /* The built-in default network, overridable by a file of the same name. */
 int net_config_load(const char *name, struct net_config *cfg, struct brig_err **err);
+/* The file's text (`path` names it in messages) over the network's built-in values. */
+int net_config_parse(const char *name, const char *path, const char *text, size_t len, struct net_config *cfg,
+                     struct brig_err **err);
 int net_parse_cidr4(const char *text, struct in_addr *addr, uint8_t *prefix);
 int net_parse_cidr6(const char *text, struct in6_addr *addr, uint8_t *prefix);
 uint32_t net_mask4(uint8_t prefix); /* host order */

@@ -381,8 +381,8 @@ static int export_bpf(scmp_filter_ctx ctx, struct brig_seccomp_plan *plan, struc
     return 0;
 }
 
-static int compile(const struct brig_context *bctx, const struct brig_seccomp *sc, struct brig_seccomp_plan *plan,
-                   struct brig_err **err)
+int brig_seccomp_compile(const struct brig_context *bctx, const struct brig_seccomp *sc,
+                         struct brig_seccomp_plan *plan, struct brig_err **err)
 {
     __attribute__((cleanup(filter_releasep))) scmp_filter_ctx ctx = NULL;
     uint32_t errno_ret = sc->default_errno_ret.set ? (uint32_t) sc->default_errno_ret.value : EPERM;
@@ -654,7 +654,7 @@ int brig_seccomp_plan_build(const struct brig_context *ctx, const struct brig_sp
     if (cacheable && cache_load(path, key, key_len, plan)) {
         plan->from_cache = true;
     } else {
-        ret = compile(ctx, sc, plan, err);
+        ret = brig_seccomp_compile(ctx, sc, plan, err);
         if (ret < 0)
             return ret;
         if (cacheable)

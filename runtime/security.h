@@ -74,6 +74,9 @@ int brig_seccomp_arch_from_name(const char *name, uint32_t *arch);
 int brig_seccomp_flag_from_name(const char *name, unsigned *flag);
 /* Checks every name and value of linux.seccomp; the message names the field. */
 int brig_seccomp_validate(const struct brig_seccomp *sc, struct brig_err **err);
+/* Compiles a validated linux.seccomp into plan->insns, with no cache (the fuzz target's entry). */
+int brig_seccomp_compile(const struct brig_context *ctx, const struct brig_seccomp *sc,
+                         struct brig_seccomp_plan *plan, struct brig_err **err);
 /* Validates and compiles linux.seccomp into BPF (from the cache under <root>/.cache/seccomp when possible). */
 int brig_seccomp_plan_build(const struct brig_context *ctx, const struct brig_spec *spec, const char *id,
                             const char *bundle, struct brig_seccomp_plan *plan, struct brig_err **err);

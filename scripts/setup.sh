@@ -16,6 +16,7 @@ TEST_PACKAGES=(
 	runc crun
 	iproute2 nftables uidmap time procps util-linux coreutils
 	cppcheck clang-tidy hyperfine
+	clang libclang-rt-14-dev # libFuzzer targets (tests/fuzz, scripts/fuzz.sh)
 	iperf3
 )
 # ---- Added by later issues (keep this list, one package per line, with the issue that needs it) ----

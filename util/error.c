@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int make_error(struct brig_err **err, int errnum, bool append_errno, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int make_error(struct brig_err **err, int errnum, bool append_errno,
+                                                          const char *fmt, va_list ap)
 {
     char *text = NULL;
     char *msg = NULL;
