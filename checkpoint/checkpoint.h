@@ -1,0 +1,126 @@
+/* Checkpoint and restore of a container's process tree with CRIU, as runc and crun do it, so that images are
+ * interchangeable with theirs: every bind mount, device node and masked file is an external mount keyed by
+ * its destination, a network or pid namespace joined by path is `extRootNetNS` / `extRootPidNS`, and the
+ * stdio targets are kept in `descriptors.json` in the image directory.
+ *
+ * libcriu is dlopen()ed here, on a checkpoint or restore only: create and run never load it. This library
+ * knows nothing of brig's state store; runtime/ gives it the container as a brig_ckpt_target. */
+#ifndef BRIG_CHECKPOINT_CHECKPOINT_H
+#define BRIG_CHECKPOINT_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../cgroups/cgroups.h"
+#include "../spec/spec.h"
+#include "../util/error.h"
+
+#define BRIG_CKPT_DESCRIPTORS "descriptors.json"
+#define BRIG_CKPT_CONFIG_ANNOTATION "org.criu.config"
+#define BRIG_CKPT_CONFIG_BRIG "/etc/criu/brig.conf"
+#define BRIG_CKPT_CONFIG_RUNC "/etc/criu/runc.conf"
+#define BRIG_CKPT_DUMP_LOG "dump.log"
+#define BRIG_CKPT_PRE_DUMP_LOG "pre-dump.log"
+#define BRIG_CKPT_RESTORE_LOG "restore.log"
+
+/* --manage-cgroups-mode. UNSET is ours: CRIU's own IGNORE is 0, which must still reach CRIU when asked. */
+enum brig_ckpt_cg_mode {
+    BRIG_CKPT_CG_UNSET,
+    BRIG_CKPT_CG_SOFT,
+    BRIG_CKPT_CG_FULL,
+    BRIG_CKPT_CG_STRICT,
+    BRIG_CKPT_CG_IGNORE,
+};
+
+/* Parses soft|full|strict|ignore; -EINVAL otherwise. */
+int brig_ckpt_parse_cg_mode(const char *text, enum brig_ckpt_cg_mode *mode);
+
+/* The flags of `checkpoint` and `restore` (runc's, plus crun's --tcp-close). */
+struct brig_ckpt_opts {
+    const char *image_path; /* required */
+    const char *work_path;  /* logs go here; NULL: image_path */
+    const char *parent_path; /* a pre-dump's image directory (relative to image_path, as CRIU takes it) */
+    bool leave_running;
+    bool tcp_established;
+    bool tcp_skip_in_flight;
+    bool tcp_close;
+    bool link_remap;
+    bool ext_unix_sk;
+    bool shell_job;
+    bool lazy_pages;
+    bool file_locks;
+    bool pre_dump;
+    bool auto_dedup;
+    int status_fd; /* -1: none */
+    const char *page_server; /* "ADDR:PORT" */
+    enum brig_ckpt_cg_mode cg_mode;
+    bool empty_netns; /* --empty-ns network: CRIU leaves the network namespace out of the image */
+    /* Restore only. */
+    const char *lsm_profile;
+    const char *lsm_mount_context;
+    bool no_pivot;
+    /* Filled from a CRIU configuration file (brig_ckpt_config_apply). */
+    unsigned ghost_limit;  /* 0: CRIU's default */
+    unsigned timeout;      /* seconds, 0: CRIU's default */
+    bool weak_sysctls;
+    bool evasive_devices;
+    bool orphan_pts_master;
+    int log_level;         /* 0: 4 (debug) */
+    char **skip_mounts;    /* owned; NULL-terminated */
+    char **enable_fs;      /* owned; NULL-terminated */
+    char **externals;      /* owned; NULL-terminated */
+};
+
+/* Frees what brig_ckpt_config_apply() added. */
+void brig_ckpt_opts_clear(struct brig_ckpt_opts *opts);
+
+/* Checks flags that cannot go together (--pre-dump with --lazy-pages, a bad --page-server...). */
+int brig_ckpt_opts_check(const struct brig_ckpt_opts *opts, bool restore, struct brig_err **err);
+
+/* What a dump or a restore works on. */
+struct brig_ckpt_target {
+    const char *id;
+    pid_t pid;                       /* dump: the container's init */
+    const struct brig_spec *spec;    /* mounts, devices, masked paths, namespaces, annotations */
+    const char *rootfs;              /* absolute */
+    const char *cgroup_path;         /* absolute; NULL: none */
+    enum brig_cgroup_mode cgroup_mode;
+    int scratch_dir_fd;              /* restore: a directory of brig's for the temporary root mount point */
+    const char *scratch_dir;         /* its path */
+};
+
+/* Whether CRIU can be used, for `features` and `--version`: libcriu loads and answers with its version
+ * (e.g. 31701). Never fails; *why (malloc'd, may be NULL) says what is missing when it returns false. */
+bool brig_ckpt_available(int *version, char **why);
+
+/* Loads libcriu and runs CRIU's own kernel check: "criu cannot work here: `criu check`: <its first error>".
+ * Fast: used by checkpoint and restore before anything is made. */
+int brig_ckpt_probe(struct brig_err **err);
+
+/* Dumps (or pre-dumps) the process tree of t->pid into opts->image_path, the cgroup frozen meanwhile, and
+ * writes descriptors.json. Unless leave_running (or a pre-dump), the tree is gone afterwards. Errors name the
+ * CRIU log. */
+int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, struct brig_err **err);
+
+/* Restores the image as a child of the caller, in t->cgroup_path (which must exist), with the caller's own
+ * stdio pipes standing in for the ones saved in descriptors.json. *pid is the restored init. */
+int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, pid_t *pid,
+                      struct brig_err **err);
+
+/* The image directory holds a CRIU image (inventory.img and descriptors.json): a clear error otherwise. */
+int brig_ckpt_image_check(const char *image_path, struct brig_err **err);
+
+/* descriptors.json: a JSON array of the targets of fds 0, 1, 2 ("pipe:[123]", "/dev/null"...). */
+int brig_ckpt_descriptors_format(char *const *targets, size_t n, char **json, struct brig_err **err);
+int brig_ckpt_descriptors_parse(const char *json, size_t len, char ***targets, size_t *n, struct brig_err **err);
+void brig_ckpt_strv_free(char **strv);
+
+/* A CRIU configuration file's text (one option a line, `--` optional, `#` comments), applied to opts on top
+ * of the flags. An option brig cannot pass to CRIU is refused with `origin` and the line number. */
+int brig_ckpt_config_apply(const char *text, const char *origin, struct brig_ckpt_opts *opts, struct brig_err **err);
+/* Reads the configuration chosen as runc does: the file named by the org.criu.config annotation (empty:
+ * none), else /etc/criu/brig.conf, else /etc/criu/runc.conf; none is fine. */
+int brig_ckpt_config_load(const struct brig_spec *spec, struct brig_ckpt_opts *opts, struct brig_err **err);
+
+#endif
