@@ -36,9 +36,9 @@ cleanup() {
 		b delete --force web >/dev/null 2>&1 || true
 		ip netns del "$hostns" 2>/dev/null || true
 	fi
-	for mnt in $(awk '$9 == "cgroup" || $9 == "cgroup2" { print $5 }' /proc/self/mountinfo | sort -u); do
+	while read -r mnt; do
 		rmdir "$mnt/brig-demo/web" "$mnt/brig-demo" 2>/dev/null || true
-	done
+	done < <(awk '$9 == "cgroup" || $9 == "cgroup2" { print $5 }' /proc/self/mountinfo | sort -u)
 	rm -rf "$work"
 	[ "$rc" -eq 0 ] || echo "demo failed (exit $rc); everything it made was removed" >&2
 }
