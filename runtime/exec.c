@@ -45,6 +45,29 @@ static void exec_ns_close(struct exec_ns *ns)
         close(ns->time_fd);
 }
 
+/* Joins the container's pid (and time) namespace for our children. Without privileges over it (rootless:
+ * it belongs to the container's user namespace) we first join that user namespace ourselves, as root in
+ * it, and the child then skips it: we only wait and relay from then on, and need nothing of the host's. */
+static int exec_join_pid_ns(struct exec_ns *ns, struct brig_err **err)
+{
+    if (ns->pid_fd >= 0 && setns(ns->pid_fd, CLONE_NEWPID) < 0) {
+        if (errno != EPERM || ns->fds[0] < 0)
+            return brig_err_sys(err, "join the container's pid namespace");
+        if (setns(ns->fds[0], CLONE_NEWUSER) < 0)
+            return brig_err_sys(err, "join the container's user namespace");
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+            return brig_err_sys(err, "become root in the container's user namespace");
+        close(ns->fds[0]);
+        ns->fds[0] = -1;
+        if (setns(ns->pid_fd, CLONE_NEWPID) < 0)
+            return brig_err_sys(err, "join the container's pid namespace");
+    }
+    if (ns->time_fd >= 0 && setns(ns->time_fd, CLONE_NEWTIME) < 0)
+        return brig_err_sys(err, "join the container's time namespace");
+    return 0;
+}
+
+
 /* Opens the container init's namespace `name`, or -1 when it is the one we are already in. */
 static int open_ns_if_different(pid_t pid, const char *name, struct brig_err **err)
 {
@@ -420,9 +443,9 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
      * sanitizer's helper thread) starts later lands in the container. */
     own_pid_ns = open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
     own_time_ns = ns.time_fd >= 0 ? open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC) : -1;
-    if ((ns.pid_fd >= 0 && setns(ns.pid_fd, CLONE_NEWPID) < 0) ||
-        (ns.time_fd >= 0 && setns(ns.time_fd, CLONE_NEWTIME) < 0)) {
-        ret = brig_err_sys(err, "join the pid namespace of container `%s`", opts->id);
+    ret = exec_join_pid_ns(&ns, err);
+    if (ret < 0) {
+        ret = brig_err_wrap(err, ret, "exec in container `%s`", opts->id);
         goto out;
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync_fds) < 0) {

@@ -67,7 +67,8 @@ setup() {
 }
 
 teardown() {
-	# The test user only ever runs `brig spec` in the foreground: nothing of it outlives the test.
+	# A rootless container outlives a failed test: its processes carry no token, so delete it as its user.
+	[ -n "${RL_DELETE:-}" ] && su "$RL_USER" -c "$RL_DELETE" >/dev/null 2>&1
 	[ -n "${RL_USER:-}" ] && userdel "$RL_USER" 2>/dev/null
 	common_teardown
 }
@@ -440,6 +441,49 @@ add("o", tarfile.DIRTYPE, mode=0o755); add("o/.wh..wh..opq"); add(".wh.gone")'
 	assert_one_line_error
 	assert_output_contains "layer $LAST_LAYER" "\`null\`" "device nodes cannot be unpacked rootless"
 	[ -z "$(find "$store" -maxdepth 1 -name '.tmp-*')" ]
+}
+
+@test "rootless run --image end to end: the image's layers under an overlay in the user's namespace, brig diff, delete keeps only the shared store" {
+	RL_USER=brigir${RAND:0:6}
+	make_test_user "$RL_USER"
+	local xdg=$TEST_DIR/xdg rt=$TEST_DIR/xdgrun b=$TEST_DIR/rl
+	mkdir -p "$xdg" "$rt" "$b"
+	chown "$RL_USER" "$xdg" "$rt" "$b"
+	chmod 700 "$rt"
+	cp "$BRIG" "$TEST_DIR/brig-rl" && chmod 755 "$TEST_DIR/brig-rl"
+	local as_user="cd $b && XDG_DATA_HOME=$xdg XDG_RUNTIME_DIR=$rt BRIG_TEST_TOKEN=$TOKEN $TEST_DIR/brig-rl"
+	run su "$RL_USER" -c "$as_user spec --rootless --image $LAYOUT:bb"
+	assert_success
+	# Root inside is the user outside: the image's svc user has no id in a one-id map. The checks run as the
+	# container's own process and land in the upper directory, which the host reads; exec checks the rest.
+	local probe='cat /etc/motd; ls /opt; ls /srv; stat -c %u /bin/busybox; id -u; rm /etc/motd; echo done >/srv/new; exec sleep 1000'
+	jq --arg p "$probe" '.process.user = {uid: 0, gid: 0} | .process.terminal = false |
+		.process.args = ["sh", "-c", "(\($p)) >/srv/out 2>&1"]' "$b/config.json" >"$b/c.json"
+	mv "$b/c.json" "$b/config.json"
+	chown "$RL_USER" "$b/config.json"
+	RL_DELETE="$as_user delete --force rl1"
+	run su "$RL_USER" -c "$as_user run -d --image $LAYOUT:bb rl1 </dev/null >/dev/null 2>$b/run.err"
+	[ "$status" = 0 ] || fail "rootless run --image failed: $(cat "$b/run.err")"
+	local upper=$rt/brig/rl1/upper i
+	for i in $(seq 50); do [ -e "$upper/srv/new" ] && break; sleep 0.1; done
+	[ "$(cat "$upper/srv/out")" = "$(printf 'two\nb\nkeep\nout\n0\n0')" ] || fail "inside the container: $(cat "$upper/srv/out")"
+	run su "$RL_USER" -c "$as_user exec rl1 sh -c 'id -u; cat /srv/new; cat /proc/1/comm'"
+	assert_success
+	[ "${lines[0]}" = 0 ] && [ "${lines[1]}" = done ] && [ "${lines[2]}" = sleep ] || fail "exec: $output"
+	run su "$RL_USER" -c "$as_user diff rl1"
+	assert_success
+	assert_output_contains "A /srv/new" "A /srv/out" "D /etc/motd"
+	local uid store=$xdg/brig/layers
+	uid=$(id -u "$RL_USER")
+	[ "$(ls "$store" | wc -l)" = 5 ] || fail "store: $(ls "$store")"
+	[ -z "$(find "$store" -maxdepth 1 -name '.tmp-*')" ]
+	[ "$(stat -c %u "$store")" = "$uid" ]
+	run su "$RL_USER" -c "$as_user delete --force rl1"
+	assert_success
+	[ ! -e "$rt/brig/rl1" ] || fail "state left: $(find "$rt/brig/rl1")"
+	[ -z "$(grep -F " $b" /proc/self/mountinfo; grep -F "$rt" /proc/self/mountinfo)" ]
+	[ -z "$(token_pids)" ] || fail "processes left: $(token_pids)"
+	[ "$(ls "$store" | wc -l)" = 5 ]
 }
 
 @test "image references: LAYOUT:REF, the only manifest or \`latest\`, LAYOUT@sha256:DIGEST; bad ones are one clear error" {

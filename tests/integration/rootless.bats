@@ -60,6 +60,24 @@ as_user() {
 	[ ! -e "$RL_XDG/brig/rl1" ]
 }
 
+@test "rootless exec joins the container's user, pid and mount namespaces; the exec'd process is root inside" {
+	jq '.process.args = ["sleep", "100"]' "$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
+	as_user run -d rl1 '</dev/null' '>/dev/null' '2>&1'
+	assert_success
+	as_user exec rl1 sh -c "'id -u; cat /proc/1/comm; readlink /proc/self/ns/pid; echo \$\$'"
+	assert_success
+	local init
+	init=$(jq -r .pid "$RL_XDG/brig/rl1/state.json")
+	[ "${lines[0]}" = 0 ] && [ "${lines[1]}" = sleep ] || fail "exec: $output"
+	[ "${lines[2]}" = "$(readlink "/proc/$init/ns/pid")" ] || fail "not in the container's pid namespace: $output"
+	[ "${lines[3]}" -lt 100 ] || fail "pid $output is not one of the container's"
+	as_user exec rl1 sh -c "'exit 7'"
+	[ "$status" = 7 ]
+	as_user delete --force rl1
+	assert_success
+	[ ! -e "$RL_XDG/brig/rl1" ]
+}
+
 @test "rootless with cgroup limits the host will not delegate: a clear error, nothing left" {
 	jq '.process.args = ["true"] | .linux.resources = {pids: {limit: 10}}' "$TEST_DIR/rl.json" >"$TEST_DIR/rl/config.json"
 	as_user run rl1
