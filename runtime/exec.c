@@ -32,6 +32,7 @@ struct exec_ns {
     int fds[ARRAY_SIZE(ns_order)];
     int pid_fd;
     int time_fd;
+    bool user_joined_by_parent; /* rootless: fds[user] is closed, the child is born in the user namespace */
 };
 
 static void exec_ns_close(struct exec_ns *ns)
@@ -50,15 +51,18 @@ static void exec_ns_close(struct exec_ns *ns)
  * it, and the child then skips it: we only wait and relay from then on, and need nothing of the host's. */
 static int exec_join_pid_ns(struct exec_ns *ns, struct brig_err **err)
 {
+    const size_t user = 0; /* ns_order starts with the user namespace */
+
     if (ns->pid_fd >= 0 && setns(ns->pid_fd, CLONE_NEWPID) < 0) {
-        if (errno != EPERM || ns->fds[0] < 0)
+        if (errno != EPERM || ns->fds[user] < 0)
             return brig_err_sys(err, "join the container's pid namespace");
-        if (setns(ns->fds[0], CLONE_NEWUSER) < 0)
+        if (setns(ns->fds[user], CLONE_NEWUSER) < 0)
             return brig_err_sys(err, "join the container's user namespace");
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
             return brig_err_sys(err, "become root in the container's user namespace");
-        close(ns->fds[0]);
-        ns->fds[0] = -1;
+        close(ns->fds[user]);
+        ns->fds[user] = -1;
+        ns->user_joined_by_parent = true;
         if (setns(ns->pid_fd, CLONE_NEWPID) < 0)
             return brig_err_sys(err, "join the container's pid namespace");
     }
@@ -66,7 +70,6 @@ static int exec_join_pid_ns(struct exec_ns *ns, struct brig_err **err)
         return brig_err_sys(err, "join the container's time namespace");
     return 0;
 }
-
 
 /* Opens the container init's namespace `name`, or -1 when it is the one we are already in. */
 static int open_ns_if_different(pid_t pid, const char *name, struct brig_err **err)
@@ -93,6 +96,7 @@ static int open_ns_if_different(pid_t pid, const char *name, struct brig_err **e
 static int exec_ns_open(pid_t pid, struct exec_ns *ns, struct brig_err **err)
 {
     ns->pid_fd = ns->time_fd = -1;
+    ns->user_joined_by_parent = false;
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
         ns->fds[i] = -1;
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++) {
@@ -307,8 +311,8 @@ __attribute__((noreturn)) static void exec_child_main(struct exec_child *c)
     _exit(127);
 }
 
-/* The child's sync socket is close-on-exec: EOF without a message means the exec happened. */
-/* Waits for the process's report. It ends on a stop signal (held, as all are, while exec forwards them) and
+/* The child's sync socket is close-on-exec: EOF without a message means the exec happened. Waits for the
+ * process's report. It ends on a stop signal (held, as all are, while exec forwards them) and
  * when the container's cgroup is frozen meanwhile: a process stopped there would never report. */
 static int wait_exec(int sync_fd, enum brig_cgroup_mode mode, const char *cgroup_path, struct brig_err **err)
 {
@@ -466,7 +470,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
         }
         long r = syscall(SYS_clone3, args, sizeof(args));
         if (r == 0) {
-            brig_protect_brig_binary(ns.fds[0] < 0);
+            brig_protect_brig_binary(ns.fds[0] < 0 && !ns.user_joined_by_parent);
             struct exec_child child = {.opts = opts, .proc = proc, .security = &security, .ns = &ns,
                                        .sync_fd = sync_fds[1], .console_fd = console_child,
                                        .preserve = brig_fds_below(&ctx->caller_fds, 3 + opts->preserve_fds),
