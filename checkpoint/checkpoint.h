@@ -38,6 +38,7 @@ int brig_ckpt_parse_cg_mode(const char *text, enum brig_ckpt_cg_mode *mode);
 
 /* The flags of `checkpoint` and `restore` (runc's, plus crun's --tcp-close). */
 struct brig_ckpt_opts {
+    const char *criu_binary; /* NULL: `criu` in PATH (the global --criu) */
     const char *image_path; /* required */
     const char *work_path;  /* logs go here; NULL: image_path */
     const char *parent_path; /* a pre-dump's image directory (relative to image_path, as CRIU takes it) */
@@ -84,19 +85,24 @@ struct brig_ckpt_target {
     pid_t pid;                       /* dump: the container's init */
     const struct brig_spec *spec;    /* mounts, devices, masked paths, namespaces, annotations */
     const char *rootfs;              /* absolute */
+    const char *bundle;              /* restore: relative bind sources are its */
     const char *cgroup_path;         /* absolute; NULL: none */
     enum brig_cgroup_mode cgroup_mode;
-    int scratch_dir_fd;              /* restore: a directory of brig's for the temporary root mount point */
-    const char *scratch_dir;         /* its path */
+    const char *scratch_dir;         /* restore: a directory of brig's for the temporary root mount point */
+    /* Bind mounts brig adds to the config's (the network's /etc/hosts and /etc/resolv.conf). */
+    const struct brig_mount *extra_mounts;
+    size_t n_extra_mounts;
+    /* Restore: a terminal's pty master, from the --console-socket, goes there (not handled yet: -1). */
+    int console_fd;
 };
 
-/* Whether CRIU can be used, for `features` and `--version`: libcriu loads and answers with its version
- * (e.g. 31701). Never fails; *why (malloc'd, may be NULL) says what is missing when it returns false. */
-bool brig_ckpt_available(int *version, char **why);
+/* Whether checkpoint and restore can be asked for, for `features` and `--version`: libcriu loads and the criu
+ * binary is there (cheap: whether this kernel suits CRIU is brig_ckpt_probe's to say). */
+bool brig_ckpt_available(const char *criu_binary);
 
 /* Loads libcriu and runs CRIU's own kernel check: "criu cannot work here: `criu check`: <its first error>".
- * Fast: used by checkpoint and restore before anything is made. */
-int brig_ckpt_probe(struct brig_err **err);
+ * Fast, and bounded (10 s): used by checkpoint and restore before anything is made. */
+int brig_ckpt_probe(const char *criu_binary, struct brig_err **err);
 
 /* Dumps (or pre-dumps) the process tree of t->pid into opts->image_path, the cgroup frozen meanwhile, and
  * writes descriptors.json. Unless leave_running (or a pre-dump), the tree is gone afterwards. Errors name the
@@ -110,11 +116,6 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
 
 /* The image directory holds a CRIU image (inventory.img and descriptors.json): a clear error otherwise. */
 int brig_ckpt_image_check(const char *image_path, struct brig_err **err);
-
-/* descriptors.json: a JSON array of the targets of fds 0, 1, 2 ("pipe:[123]", "/dev/null"...). */
-int brig_ckpt_descriptors_format(char *const *targets, size_t n, char **json, struct brig_err **err);
-int brig_ckpt_descriptors_parse(const char *json, size_t len, char ***targets, size_t *n, struct brig_err **err);
-void brig_ckpt_strv_free(char **strv);
 
 /* A CRIU configuration file's text (one option a line, `--` optional, `#` comments), applied to opts on top
  * of the flags. An option brig cannot pass to CRIU is refused with `origin` and the line number. */

@@ -27,6 +27,8 @@ static const char usage[] =
     "  ps         list the processes of a container\n"
     "  events     print OOM events and resource statistics of a container\n"
     "  diff       print what a container with an overlay root added, changed and deleted\n"
+    "  checkpoint dump a running container with CRIU\n"
+    "  restore    restore a container from a checkpoint\n"
     "  spec       write a default config.json\n"
     "  features   print what this runtime supports (runtime-spec features JSON)\n"
     "  version    print version information\n"
@@ -38,6 +40,7 @@ static const char usage[] =
     "  --debug                 log debug messages\n"
     "  --systemd-cgroup        use the systemd cgroup driver (needs systemd)\n"
     "  --rootless true|false|auto  rootless mode (default auto)\n"
+    "  --criu PATH             the criu binary for checkpoint and restore (default: criu in PATH)\n"
     "  -v, --version           print the version\n"
     "  -h, --help              show this help\n";
 
@@ -49,7 +52,7 @@ static const struct {
     {"list", cmd_list},     {"kill", cmd_kill}, {"delete", cmd_delete},
     {"spec", cmd_spec},     {"features", cmd_features},     {"version", cmd_version},
     {"update", cmd_update}, {"pause", cmd_pause},   {"resume", cmd_resume}, {"ps", cmd_ps},
-    {"events", cmd_events}, {"diff", cmd_diff},
+    {"events", cmd_events}, {"diff", cmd_diff}, {"checkpoint", cmd_checkpoint}, {"restore", cmd_restore},
 };
 
 enum {
@@ -163,7 +166,8 @@ static int run_command(struct brig_context *ctx, int argc, char **argv)
             rootless = optarg;
             break;
         case OPT_CRIU:
-            break; /* the criu binary's path: used by checkpoint/restore */
+            ctx->criu = optarg;
+            break;
         case 'v':
             return cmd_version(ctx, 0, NULL);
         case 'h':

@@ -152,7 +152,7 @@ static int add_image_layers(const struct brig_context *ctx, const struct brig_sp
     return 0;
 }
 
-static int resolve_rootfs(const char *bundle, const struct brig_spec *spec, char **rootfs, struct brig_err **err)
+int brig_resolve_rootfs(const char *bundle, const struct brig_spec *spec, char **rootfs, struct brig_err **err)
 {
     cleanup_free char *joined = NULL;
     struct stat st;
@@ -351,9 +351,9 @@ static int prefer_init_error(int sync_fd, int ret, struct brig_err **err)
     return ret;
 }
 
-static int fill_state(const struct brig_spec *spec, const char *id, pid_t pid, const char *bundle,
-                      const char *rootfs, const char *config_path, const char *cgroup_path, bool systemd_cgroup,
-                      struct brig_state **out, struct brig_err **err)
+int brig_fill_state(const struct brig_spec *spec, const char *id, pid_t pid, const char *bundle,
+                    const char *rootfs, const char *config_path, const char *cgroup_path, bool systemd_cgroup,
+                    struct brig_state **out, struct brig_err **err)
 {
     struct brig_state *st = calloc(1, sizeof(*st));
     char created[64];
@@ -387,7 +387,7 @@ static int fill_state(const struct brig_spec *spec, const char *id, pid_t pid, c
 
 /* The state learns the init once it is cloned (it was saved before, with pid 0, so that delete finds the
  * cgroup made in between). */
-static int state_set_init(struct brig_state *st, pid_t pid, struct brig_err **err)
+int brig_state_set_init(struct brig_state *st, pid_t pid, struct brig_err **err)
 {
     st->pid = pid;
     if (brig_proc_start_time(pid, &st->init_start_time, NULL) < 0)
@@ -622,7 +622,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     if (layers.enabled && !(rootfs = strdup(layers.ov.target)))
         return brig_err_set(err, ENOMEM, "rootfs");
     if (!layers.enabled) {
-        ret = resolve_rootfs(bundle, spec, &rootfs, err);
+        ret = brig_resolve_rootfs(bundle, spec, &rootfs, err);
         if (ret < 0)
             return ret;
     }
@@ -662,7 +662,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     }
     /* Recorded before anything else is made, so that if this process is killed from here on, `delete`
      * finds the cgroup, the network and (once cloned) the init to remove. */
-    ret = fill_state(spec, opts->id, 0, bundle, rootfs, config_path, progress.cgroup_path, ctx->systemd_cgroup,
+    ret = brig_fill_state(spec, opts->id, 0, bundle, rootfs, config_path, progress.cgroup_path, ctx->systemd_cgroup,
                      &state, err);
     if (ret < 0)
         goto fail;
@@ -744,7 +744,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     brig_log(ctx, BRIG_LOG_DEBUG, "create: init %d of `%s` cloned%s%s", (int) progress.pid, opts->id,
              progress.cgroup_path ? " into cgroup " : " (no cgroup)", progress.cgroup_path ? progress.cgroup_path : "");
     brig_cgroup_entry_close(&cgroup_entry);
-    ret = state_set_init(state, progress.pid, err);
+    ret = brig_state_set_init(state, progress.pid, err);
     if (ret < 0) {
         ret = prefer_init_error(sync_fds[0], ret, err);
         goto fail;

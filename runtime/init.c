@@ -235,6 +235,10 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
             return ret;
         close(args->console_fd);
         args->console_fd = -1;
+    } else if (setsid() < 0) {
+        /* A session of its own, as runc's init has: CRIU dumps only a tree that leads its session (the
+         * caller's is outside the container), and the caller's terminal signals are not the container's. */
+        return brig_err_sys(err, "setsid");
     }
     if (has_mount_ns) {
         ret = brig_rootfs_finalize(&rootfs, err);

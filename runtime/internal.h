@@ -107,6 +107,9 @@ int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool
  * the container exits. */
 int brig_console_proxy(int master_fd, int pidfd, int signal_fd, pid_t pid, int *exit_status, struct brig_err **err);
 
+/* Every signal a user may send to a foreground `run` (or `restore`), which goes to the container instead. */
+void brig_forwarded_signals(sigset_t *set);
+
 /* Waits for the process behind `pidfd`, forwarding the signals in `forward` to it (and proxying its pty when
  * master_fd >= 0); *exit_status is its status, or 128+signal. */
 int brig_wait_forwarding(int pidfd, pid_t pid, int master_fd, const sigset_t *forward, int *exit_status,
@@ -138,6 +141,15 @@ void brig_run_lifecycle_hooks(const struct brig_context *ctx, const struct brig_
 int brig_destroy_container(const struct brig_context *ctx, struct brig_container_dir *dir,
                            const struct brig_state *state, bool keep_upper, char **kept_upper,
                            struct brig_err **err);
+
+/* Pieces of create that restore shares. root.path made absolute and checked to be a directory. */
+int brig_resolve_rootfs(const char *bundle, const struct brig_spec *spec, char **rootfs, struct brig_err **err);
+/* A new state for the container (status, pid and start time to be set). */
+int brig_fill_state(const struct brig_spec *spec, const char *id, pid_t pid, const char *bundle, const char *rootfs,
+                    const char *config_path, const char *cgroup_path, bool systemd_cgroup, struct brig_state **out,
+                    struct brig_err **err);
+/* Records the init and its start time (pid reuse detection); ESRCH when it is gone already. */
+int brig_state_set_init(struct brig_state *st, pid_t pid, struct brig_err **err);
 
 /* ---- an overlay root (overlay.c) ---- */
 

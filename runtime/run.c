@@ -11,7 +11,7 @@
 #include "../util/util.h"
 
 /* Every signal a user may send to `brig run` goes to the container instead. */
-static void forwarded_signals(sigset_t *set)
+void brig_forwarded_signals(sigset_t *set)
 {
     sigfillset(set);
     sigdelset(set, SIGKILL);
@@ -70,7 +70,7 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
     *exit_status = 0;
     if (kept_upper)
         *kept_upper = NULL;
-    forwarded_signals(&forward);
+    brig_forwarded_signals(&forward);
     /* Blocked before the clone so no signal falls between creation and the wait; the init unblocks them. */
     if (!opts->detach)
         sigprocmask(SIG_BLOCK, &forward, &previous);

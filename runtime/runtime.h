@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../checkpoint/checkpoint.h"
 #include "../spec/spec.h"
 #include "../spec/state.h"
 #include "../util/error.h"
@@ -29,6 +30,7 @@ enum brig_log_level {
 
 /* Global options, as given before the command. */
 struct brig_context {
+    const char *criu;    /* --criu PATH: the criu binary (NULL: `criu` in PATH) */
     const char *root;    /* state root, default BRIG_DEFAULT_ROOT (or $XDG_RUNTIME_DIR/brig when rootless) */
     int log_fd;          /* --log FILE, or -1: messages go to stderr */
     enum brig_log_format log_format;
@@ -162,5 +164,26 @@ int brig_container_ps(const struct brig_context *ctx, const char *id, bool json,
  * (0: 5 s) and {"type":"oom","id":..} lines as OOM kills happen, until the container stops. */
 int brig_container_events(const struct brig_context *ctx, const char *id, bool stats_once, unsigned interval_ms,
                           int out_fd, struct brig_err **err);
+
+/* ---- checkpoint and restore with CRIU (checkpoint.c) ---- */
+
+/* Dumps a running (or paused) container into opts->image_path. Unless --leave-running or --pre-dump, the
+ * container is gone afterwards (deleted, as runc does); after a failed dump it runs on. */
+int brig_container_checkpoint(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
+                              struct brig_err **err);
+
+struct brig_restore_opts {
+    const char *id;
+    const char *bundle;  /* default "." */
+    const char *pid_file;
+    const char *console_socket;
+    bool detach;
+    bool no_subreaper;
+    struct brig_ckpt_opts ckpt;
+};
+/* Restores a checkpoint as container `id` of `bundle` (a new cgroup from its config, its rootfs). Unless
+ * detached, waits for it as `run` does (*exit_status) and deletes it afterwards. On failure nothing is left. */
+int brig_container_restore(const struct brig_context *ctx, struct brig_restore_opts *opts, int *exit_status,
+                           struct brig_err **err);
 
 #endif

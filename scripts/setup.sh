@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
 	build-essential cmake pkg-config git
 	libseccomp-dev libcap-dev libyajl-dev libmnl-dev libnftnl-dev
 	libarchive-dev libssl-dev # image/: headers; libarchive13 and libssl3 are loaded when an image is used
+	criu libprotobuf-c-dev # checkpoint/: criu.h (which includes protobuf-c's header); libcriu.so.2 is dlopen()ed
 )
 # Tests and benchmarks.
 TEST_PACKAGES=(

@@ -439,4 +439,11 @@ int brig_network_file_parse(const char *json, size_t len, const char *file, stru
                             struct brig_err **err);
 void brig_network_file_clear(struct brig_network_file *f);
 
+/* A JSON array of strings (CRIU's descriptors.json): parsed into a NULL-terminated vector (freed with
+ * brig_strv_free), and formatted back. `file` names the document in errors. */
+int brig_json_strv_parse(const char *json, size_t len, const char *file, char ***out, size_t *n,
+                         struct brig_err **err);
+int brig_json_strv_format(char *const *strv, size_t n, char **out, struct brig_err **err);
+void brig_strv_free(char **strv);
+
 #endif
