@@ -1,0 +1,345 @@
+#!/usr/bin/env bats
+# checkpoint and restore with CRIU, for real (issue 11): the guest's 6.1 kernel is one criu 3.17.1 works
+# on (the host's is not: tests/integration/checkpoint.bats checks the refusal there).
+#
+# Each container's stdio is pipes, as containerd and Podman give it: CRIU cannot dump an fd on a file of the
+# host's mount namespace, and restore plugs its own pipes in their place (descriptors.json). A counter in a
+# shell variable shows memory kept: restored, it goes on from where it was instead of starting at 1.
+#
+# Lean (lane_* helpers in ../helpers.bash): one rootfs and config template for the file; each container's
+# bundle is a directory with that config (restore reads <bundle>/config.json).
+
+load ../helpers
+
+setup_file() {
+	is_cgroup2_root || return 0
+	lane_setup_file
+}
+
+teardown_file() {
+	pkill -f 'sleep 3599' 2>/dev/null || true
+	lane_teardown_file
+}
+
+setup() {
+	require_guest_lane
+	command -v criu >/dev/null || skip "criu not installed"
+}
+
+teardown() {
+	lane_teardown
+	pkill -f 'sleep 3599' 2>/dev/null || true
+}
+
+# Counts in a shell variable, one line per tick on stdout and the last value in /count.
+COUNTER='["sh", "-c", "i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i; echo $i >/count; sleep 0.2; done; exit 7"]'
+
+# ck_bundle ID ARGS_JSON [RESOURCES_JSON]: lane_bundle's config as the bundle $TEST_DIR/b-ID.
+ck_bundle() {
+	lane_bundle "$@"
+	mkdir -p "$TEST_DIR/b-$1"
+	mv "$TEST_DIR/$1.json" "$TEST_DIR/b-$1/config.json"
+}
+
+# ck_stdio NAME BRIG_ARGS...: runs brig with pipes for stdin, stdout and stderr (what the container
+# inherits); its output and the container's land in $TEST_DIR/NAME.out. Sets $status and $output (the
+# last line of NAME.out once brig has failed).
+ck_stdio() {
+	local name=$1 i
+	shift
+	: >"$TEST_DIR/$name.out"
+	status=0
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 60 "$BRIG" --root "$BRIG_ROOT" "$@" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/$name.out" 3>&-) 2>&1 3>&- || status=$?
+	output=
+	if [ "$status" -ne 0 ]; then
+		for ((i = 0; i < 20; i++)); do
+			[ -s "$TEST_DIR/$name.out" ] && break
+			sleep 0.1
+		done
+		sleep 0.2
+		output=$(tail -n 1 "$TEST_DIR/$name.out")
+	fi
+	echo "# $*: status $status: $output" >&3 2>/dev/null || true
+}
+
+# ck_wait_count FILE MIN: waits until the last line of FILE is a number >= MIN; prints it.
+ck_wait_count() {
+	local i last
+	for ((i = 0; i < 100; i++)); do
+		last=$(tail -n 1 "$1" 2>/dev/null)
+		if [[ "$last" =~ ^[0-9]+$ ]] && [ "$last" -ge "$2" ]; then
+			echo "$last"
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "$1: no count >= $2 (last line: \`$last\`)"
+}
+
+# The first line of FILE after line N.
+ck_line_after() {
+	sed -n "$(($2 + 1))p" "$1"
+}
+
+@test "checkpoint: memory kept, stdio pipes reconnected, a new id, poststart hooks, pid file, exec, state, delete" {
+	local id=ck-$RAND new=ckn-$RAND img=$TEST_DIR/img-$RAND before first pid
+	ck_bundle "$id" "$COUNTER"
+	ck_bundle "$new" "$COUNTER"
+	CONFIG_BUNDLE=$TEST_DIR/b-$new bundle_jq '.hooks.poststart = [{"path": "/bin/sh", "args": ["sh", "-c", "cat >" + $f]}]' \
+		--arg f "$TEST_DIR/poststart.json"
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 5 >/dev/null
+
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	# runc's contract: the dumped container is gone, its cgroup too, and its id is free.
+	lane_gone "$id"
+	before=$(tail -n 1 "$TEST_DIR/$id.out")
+
+	[ -s "$img/inventory.img" ] || fail "no inventory.img in $img"
+	grep -q 'pipe:\[' "$img/descriptors.json" || fail "descriptors.json: $(cat "$img/descriptors.json")"
+
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img" --pid-file "$TEST_DIR/$new.pid" "$new"
+	assert_success
+	# The counter goes on from its value in memory (a fresh start would print 1), on restore's stdout.
+	first=$(ck_wait_count "$TEST_DIR/$new.out" 1)
+	first=$(head -n 1 "$TEST_DIR/$new.out")
+	[ "$first" -eq $((before + 1)) ] || fail "restored counter printed $first first, want $((before + 1)) (dumped at $before)"
+	ck_wait_count "$TEST_DIR/$new.out" $((before + 3)) >/dev/null
+	lane_status "$new"
+	[ "$REPLY" = running ] || fail "state says $REPLY"
+	pid=$(<"$TEST_DIR/$new.pid")
+	[ "$(brig state "$new" | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')" = "$pid" ] || fail "pid file $pid differs from state"
+	# The restored tree is in the new container's cgroup.
+	grep -qx "$pid" "$CGROUP2_ROOT$CG_PREFIX/$new/cgroup.procs" || fail "init $pid not in $CG_PREFIX/$new"
+	grep -q "\"id\": *\"$new\"" "$TEST_DIR/poststart.json" || fail "poststart hook did not run: $(cat "$TEST_DIR/poststart.json" 2>&1)"
+	run brig exec "$new" sh -c 'cat /count; echo $$'
+	assert_success
+	[ "${lines[0]}" -gt "$before" ] || fail "exec saw /count ${lines[0]}"
+	run brig list -q
+	[ "$output" = "$new" ] || fail "list: $output"
+	run brig kill "$new" KILL
+	assert_success
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+}
+
+@test "checkpoint --leave-running, and one image restored as two containers at once" {
+	local id=lr-$RAND img=$TEST_DIR/img-lr-$RAND before c
+	ck_bundle "$id" "$COUNTER"
+	for c in a b; do
+		ck_bundle "cl$c-$RAND" "$COUNTER"
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 3 >/dev/null
+	run brig checkpoint --leave-running --image-path "$img" "$id"
+	assert_success
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after --leave-running: $REPLY"
+	before=$(ck_wait_count "$TEST_DIR/$id.out" 1)
+	ck_wait_count "$TEST_DIR/$id.out" $((before + 2)) >/dev/null
+
+	# The seeds' "snapshot and return to it": both clones start from the snapshot, side by side.
+	(ck_stdio cla-$RAND restore -d -b "$TEST_DIR/b-cla-$RAND" --image-path "$img" "cla-$RAND"
+		echo "$status" >"$TEST_DIR/cla.status") &
+	(ck_stdio clb-$RAND restore -d -b "$TEST_DIR/b-clb-$RAND" --image-path "$img" "clb-$RAND"
+		echo "$status" >"$TEST_DIR/clb.status") &
+	wait
+	for c in a b; do
+		[ "$(cat "$TEST_DIR/cl$c.status")" = 0 ] || fail "restore of cl$c failed: $(cat "$TEST_DIR/cl$c-$RAND.out")"
+		ck_wait_count "$TEST_DIR/cl$c-$RAND.out" 2 >/dev/null
+		lane_status "cl$c-$RAND"
+		[ "$REPLY" = running ] || fail "clone $c: $REPLY"
+	done
+	[ "$(head -n 1 "$TEST_DIR/cla-$RAND.out")" = "$(head -n 1 "$TEST_DIR/clb-$RAND.out")" ] ||
+		fail "the clones did not start from the same count"
+	for c in "$id" "cla-$RAND" "clb-$RAND"; do
+		run brig delete --force "$c"
+		assert_success
+		lane_gone "$c"
+	done
+}
+
+@test "checkpoint --pre-dump, then a dump with --parent-path writes less; restore from it" {
+	local id=pd-$RAND img=$TEST_DIR/img-pd-$RAND new=pdn-$RAND pre final
+	# 8 MiB of memory that the tree holds and never touches again: the pre-dump copies it, the final
+	# dump on top of it does not.
+	ck_bundle "$id" '["sh", "-c", "x=$(head -c 8388608 /dev/zero | tr \"\\\\0\" a); i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done"]'
+	ck_bundle "$new" '["true"]'
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
+	run brig checkpoint --pre-dump --image-path "$img/pre" "$id"
+	assert_success
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after --pre-dump: $REPLY"
+	run brig checkpoint --parent-path ../pre --image-path "$img/final" "$id"
+	assert_success
+	lane_gone "$id"
+	pre=$(du -sk "$img/pre" | cut -f1)
+	final=$(du -sk "$img/final" | cut -f1)
+	echo "# pre-dump ${pre} KiB, final dump ${final} KiB" >&3
+	[ "$pre" -ge 8192 ] || fail "pre-dump holds only $pre KiB"
+	[ "$final" -lt $((pre / 2)) ] || fail "final dump $final KiB is not much smaller than the pre-dump's $pre KiB"
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img/final" "$new"
+	assert_success
+	ck_wait_count "$TEST_DIR/$new.out" 3 >/dev/null
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+}
+
+@test "checkpoint: bind mounts (nested, onto a symlink), masked paths and cgroup limits come back" {
+	local id=bm-$RAND new=bmn-$RAND img=$TEST_DIR/img-bm-$RAND data=$TEST_DIR/data-$RAND
+	local mounts
+	mkdir -p "$data/outer/inner" "$data/nested" "$data/target"
+	echo nested >"$data/nested/file"
+	echo linked >"$data/target/file"
+	mkdir -p "$ROOTFS/mnt/real"
+	ln -sfn /mnt/real "$ROOTFS/mnt/link"
+	mounts=$(printf '[{"destination": "/outer", "type": "bind", "source": "%s", "options": ["rbind"]},
+		{"destination": "/outer/inner", "type": "bind", "source": "%s", "options": ["bind", "ro"]},
+		{"destination": "/mnt/link", "type": "bind", "source": "%s", "options": ["bind"]}]' \
+		"$data/outer" "$data/nested" "$data/target")
+	for c in "$id" "$new"; do
+		ck_bundle "$c" '["sh", "-c", "while :; do echo tick >>/outer/ticks; sleep 0.2; done"]' \
+			'{"memory": {"limit": 67108864}, "pids": {"limit": 40}}'
+		CONFIG_BUNDLE=$TEST_DIR/b-$c bundle_jq '.mounts += $m' --argjson m "$mounts"
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	lane_wait_file "$data/outer/ticks"
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	lane_gone "$id"
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img" "$new"
+	assert_success
+	cg_check "$CGROUP2_ROOT$CG_PREFIX/$new" memory.max=67108864 pids.max=40
+	run brig exec "$new" sh -c 'cat /outer/inner/file /mnt/real/file; wc -c </proc/kcore; (echo x >/outer/inner/w) 2>/dev/null || echo ro'
+	assert_success
+	[ "${lines[0]}" = nested ] || fail "nested bind: ${lines[0]}"
+	[ "${lines[1]}" = linked ] || fail "bind onto a symlink: ${lines[1]}"
+	[ "${lines[2]}" = 0 ] || fail "/proc/kcore is not masked: ${lines[2]}"
+	[ "${lines[3]}" = ro ] || fail "the ro bind became writable"
+	# The restored process still writes through the outer bind mount to the host directory.
+	local n
+	n=$(wc -l <"$data/outer/ticks")
+	sleep 1
+	[ "$(wc -l <"$data/outer/ticks")" -gt "$n" ] || fail "the restored process does not write to /outer"
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+	rm -rf "$ROOTFS/mnt/real" "$ROOTFS/mnt/link"
+}
+
+@test "checkpoint: a network namespace joined by path is external (runc's extRootNetNS) and joined again on restore" {
+	local id=ns-$RAND new=nsn-$RAND img=$TEST_DIR/img-ns-$RAND ns=brig-ck-$RAND pid
+	ip netns add "$ns"
+	echo "$ns" >>"$TEST_DIR/netns"
+	for c in "$id" "$new"; do
+		ck_bundle "$c" '["sh", "-c", "while :; do sleep 0.2; done"]'
+		CONFIG_BUNDLE=$TEST_DIR/b-$c bundle_jq '.linux.namespaces = [.linux.namespaces[] | if .type == "network" then .path = $p else . end]' \
+			--arg p "/var/run/netns/$ns"
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img" --pid-file "$TEST_DIR/$new.pid" "$new"
+	assert_success
+	pid=$(<"$TEST_DIR/$new.pid")
+	[ "$(stat -L -c %i "/proc/$pid/ns/net")" = "$(stat -L -c %i "/var/run/netns/$ns")" ] ||
+		fail "the restored container is not in netns $ns"
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+	ip netns delete "$ns"
+}
+
+@test "restore in the foreground: waits, forwards the exit status, deletes the container" {
+	local id=fg-$RAND new=fgn-$RAND img=$TEST_DIR/img-fg-$RAND
+	ck_bundle "$id" "$COUNTER"
+	ck_bundle "$new" "$COUNTER"
+	rm -f "$ROOTFS/stop"
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	(sleep 3; touch "$ROOTFS/stop") &
+	ck_stdio "$new" restore -b "$TEST_DIR/b-$new" --image-path "$img" "$new"
+	wait
+	rm -f "$ROOTFS/stop"
+	[ "$status" -eq 7 ] || fail "foreground restore exited $status, want the container's 7"
+	lane_gone "$new"
+}
+
+@test "checkpoint and restore refuse bad input with one line, and leave nothing (or the container running)" {
+	local id=bad-$RAND img=$TEST_DIR/img-bad-$RAND other=bado-$RAND
+	ck_bundle "$id" "$COUNTER"
+	ck_bundle "$other" "$COUNTER"
+	# A created container has nothing to dump yet.
+	BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" create -b "$TEST_DIR/b-$other" "$other" </dev/null >/dev/null 2>&1 3>&-
+	run brig checkpoint --image-path "$img" "$other"
+	assert_one_line_error
+	assert_output_contains "it is created, not running"
+	run brig delete "$other"
+	assert_success
+
+	# A dump CRIU refuses (stdout on a file of the host's mount namespace): the container runs on.
+	BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" run -d -b "$TEST_DIR/b-$id" "$id" \
+		</dev/null >"$TEST_DIR/host-file" 2>&1 3>&-
+	run brig checkpoint --image-path "$img" "$id"
+	assert_one_line_error
+	assert_output_contains "checkpoint container \`$id\`: dump: criu failed: " "(log: $img/dump.log)"
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after a failed dump the container is $REPLY"
+	run brig delete --force "$id"
+	assert_success
+
+	# A good image for the restores below.
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+
+	# Onto an id that exists: refused, the existing container untouched.
+	ck_stdio "$other" run -d -b "$TEST_DIR/b-$other" "$other"
+	assert_success
+	ck_stdio "$other-r" restore -d -b "$TEST_DIR/b-$other" --image-path "$img" "$other"
+	[ "$status" -ne 0 ] || fail "restore onto an existing id succeeded"
+	[[ "$output" == *"container \`$other\` already exists"* ]] || fail "unexpected: $output"
+	lane_status "$other"
+	[ "$REPLY" = running ] || fail "the existing container is $REPLY"
+	run brig delete --force "$other"
+	assert_success
+
+	# No image there; an image without descriptors.json; a corrupt image; a rootfs that is gone.
+	ck_stdio none restore -d -b "$TEST_DIR/b-$other" --image-path "$TEST_DIR/no-image" "$other"
+	[ "$status" -ne 0 ] && [[ "$output" == *"--image-path \`$TEST_DIR/no-image\`"* ]] || fail "missing image: $output"
+	mkdir -p "$TEST_DIR/no-inv"
+	ck_stdio none restore -d -b "$TEST_DIR/b-$other" --image-path "$TEST_DIR/no-inv" "$other"
+	[ "$status" -ne 0 ] && [[ "$output" == *"no CRIU image there (no inventory.img)"* ]] || fail "empty image: $output"
+	cp -a "$img" "$img-corrupt"
+	for f in "$img-corrupt"/pstree.img "$img-corrupt"/core-*.img; do
+		head -c 64 /dev/urandom >"$f"
+	done
+	ck_stdio corrupt restore -d -b "$TEST_DIR/b-$other" --image-path "$img-corrupt" "$other"
+	[ "$status" -ne 0 ] && [[ "$output" == *"restore container \`$other\`: restore: criu failed: "*"(log: $img-corrupt/restore.log)"* ]] ||
+		fail "corrupt image: $output"
+	lane_gone "$other"
+	CONFIG_BUNDLE=$TEST_DIR/b-$other bundle_jq '.root.path = "/nonexistent-rootfs"'
+	ck_stdio gone restore -d -b "$TEST_DIR/b-$other" --image-path "$img" "$other"
+	[ "$status" -ne 0 ] && [[ "$output" == *"root.path: \`/nonexistent-rootfs\`"* ]] || fail "missing rootfs: $output"
+	lane_gone "$other"
+	# The good image still restores afterwards.
+	ck_stdio "$id-2" restore -d -b "$TEST_DIR/b-$id" --image-path "$img" "$id"
+	assert_success
+	run brig delete --force "$id"
+	assert_success
+	lane_gone "$id"
+}
