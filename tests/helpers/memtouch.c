@@ -1,0 +1,40 @@
+/* memtouch MIB [DIRTY_MIB_PER_S]: holds MIB MiB of memory, every page written once, then keeps rewriting
+ * DIRTY_MIB_PER_S of it each second (0: none) and prints a counter every second: a container with a known
+ * memory size and dirtying rate, for checkpoint and migration tests and benchmarks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 16;
+    size_t dirty = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
+    size_t size = mib << 20, page = (size_t) sysconf(_SC_PAGESIZE), at = 0;
+    unsigned long tick = 0;
+    unsigned char *mem = malloc(size ? size : 1);
+
+    if (!mem) {
+        perror("memtouch: malloc");
+        return 1;
+    }
+    for (size_t off = 0; off < size; off += page)
+        mem[off] = (unsigned char) (off / page);
+    printf("ready %zu MiB\n", mib);
+    fflush(stdout);
+    for (;;) {
+        /* A tenth of the rate every 100 ms: the dirty set grows evenly, as a busy service's does. */
+        for (int slice = 0; slice < 10; slice++) {
+            size_t bytes = (dirty << 20) / 10;
+            struct timespec tenth = {.tv_nsec = 100 * 1000 * 1000};
+            for (size_t done = 0; size && done < bytes; done += page) {
+                mem[at] ^= 1;
+                at = (at + page) % size;
+            }
+            nanosleep(&tenth, NULL);
+        }
+        printf("%lu\n", ++tick);
+        fflush(stdout);
+    }
+}
