@@ -17,6 +17,8 @@
 #include "../util/error.h"
 
 #define BRIG_CKPT_DESCRIPTORS "descriptors.json"
+/* brig's network record of the dumped container (its network, address and ports), beside the image. */
+#define BRIG_CKPT_NETWORK "brig-network"
 #define BRIG_CKPT_CONFIG_ANNOTATION "org.criu.config"
 #define BRIG_CKPT_CONFIG_BRIG "/etc/criu/brig.conf"
 #define BRIG_CKPT_CONFIG_RUNC "/etc/criu/runc.conf"
@@ -92,6 +94,10 @@ struct brig_ckpt_target {
     /* Bind mounts brig adds to the config's (the network's /etc/hosts and /etc/resolv.conf). */
     const struct brig_mount *extra_mounts;
     size_t n_extra_mounts;
+    /* brig's own network: the container's network namespace is left out of the image (dump), and restore
+     * puts the tree into netns_fd, made and wired by brig beforehand (-1: none). */
+    bool netns_external;
+    int netns_fd;
     /* Restore: a terminal's pty master, from the --console-socket, goes there (not handled yet: -1). */
     int console_fd;
 };

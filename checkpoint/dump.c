@@ -116,7 +116,7 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     }
     ret = ckpt_add_external_mounts(&criu, o, t, false, err);
     if (ret == 0)
-        ret = ckpt_add_external_namespaces(&criu, o, t, false, opts->empty_netns, NULL, &unused, err);
+        ret = ckpt_add_external_namespaces(&criu, o, t, false, opts->empty_netns || t->netns_external, NULL, &unused, err);
     if (ret < 0)
         goto out;
     ret = opts->pre_dump ? criu.criu_local_pre_dump(o) : criu.criu_local_dump(o);

@@ -173,6 +173,14 @@ int ckpt_add_external_namespaces(const struct ckpt_criu *criu, criu_opts *o, con
             snprintf(external, sizeof(external), "net[%lu]:extRootNetNS", (unsigned long) st.st_ino);
             if (criu->criu_local_add_external(o, external) < 0)
                 return brig_err_set(err, ENOMEM, "external namespace");
+        } else if (t->netns_fd >= 0) {
+            /* Not close-on-exec: criu is exec'd and takes it by number. */
+            fd = dup(t->netns_fd);
+            if (fd < 0)
+                return brig_err_sys(err, "network namespace");
+            inherited[(*n_inherited)++] = fd;
+            if (criu->criu_local_add_inherit_fd(o, fd, "extRootNetNS") < 0)
+                return brig_err_set(err, ENOMEM, "external namespace");
         } else {
             fd = empty_netns(err);
             if (fd < 0)

@@ -156,7 +156,7 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
     if (ret == 0)
         ret = ckpt_add_external_mounts(&criu, r.o, t, true, err);
     if (ret == 0)
-        ret = ckpt_add_external_namespaces(&criu, r.o, t, true, opts->empty_netns, r.inherited, &r.n_inherited, err);
+        ret = ckpt_add_external_namespaces(&criu, r.o, t, true, opts->empty_netns || t->netns_fd >= 0, r.inherited, &r.n_inherited, err);
     if (ret < 0)
         return ret;
     criu.criu_local_set_tcp_close(r.o, opts->tcp_close);

@@ -1,5 +1,6 @@
 /* `checkpoint` and `restore`: the container's side (state store, cgroup, hooks) around checkpoint/'s CRIU calls. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,23 +18,58 @@
 #include "../util/util.h"
 
 /* What checkpoint cannot carry yet is refused before CRIU is asked: a half-working restore is worse. */
-static int check_supported(const struct brig_context *ctx, const struct brig_spec *spec, bool rootless,
-                           const char *what, struct brig_err **err)
+static int check_supported(const struct brig_context *ctx, bool rootless, const char *what, struct brig_err **err)
 {
-    struct brig_net_opts net = {0};
-    cleanup_err struct brig_err *ignored = NULL;
-    bool networked;
-
     if (rootless || ctx->rootless || geteuid() != 0)
         return brig_err_msg(err, ENOTSUP, "%s: not supported for rootless containers yet", what);
-    networked = brig_net_opts_from_spec(spec, &net, &ignored) == 0 && net.enabled;
-    brig_net_opts_clear(&net);
-    if (networked)
-        return brig_err_msg(err, ENOTSUP,
-                            "%s: not supported yet for a container on brig's own network (run.brig.network "
-                            "annotations, --network, -p)",
-                            what);
     return 0;
+}
+
+static bool spec_mounts_at(const struct brig_spec *spec, const char *destination)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++)
+        if (!strcmp(spec->mounts[i].destination, destination))
+            return true;
+    return false;
+}
+
+/* /etc/hosts and /etc/resolv.conf, which brig's network binds from the state directory unless the config
+ * mounts its own: two bind mounts CRIU must be told of. `dir` is the state directory's path. */
+static size_t network_mounts(const struct brig_spec *spec, const char *dir, char paths[2][4200],
+                             struct brig_mount mounts[2])
+{
+    static char *ro_bind[] = {"rbind", "ro", NULL};
+    const char *files[][2] = {{"/etc/hosts", BRIG_NET_HOSTS_FILE}, {"/etc/resolv.conf", BRIG_NET_RESOLV_FILE}};
+    size_t n = 0;
+
+    for (size_t i = 0; i < 2; i++) {
+        if (spec_mounts_at(spec, files[i][0]))
+            continue;
+        snprintf(paths[n], sizeof(paths[n]), "%s/%s", dir, files[i][1]);
+        mounts[n] = (struct brig_mount){.destination = (char *) files[i][0], .source = paths[n], .type = "bind",
+                                        .options = ro_bind, .n_options = 2};
+        n++;
+    }
+    return n;
+}
+
+/* The container's network record goes beside the image: restore gives the container the same network,
+ * address and published ports (a TCP connection survives only at the same address). */
+static int save_network_record(const struct brig_container_dir *dir, const char *image_path, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    cleanup_close int images_fd = -1;
+    size_t len = 0;
+    int ret = brig_read_file_at(dir->dir_fd, BRIG_NET_RECORD_FILE, &text, &len, err);
+
+    if (ret == 0)
+        ret = brig_mkdir_p(image_path, 0700, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "network record");
+    images_fd = open(image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (images_fd < 0)
+        return brig_err_sys(err, "--image-path `%s`", image_path);
+    return brig_write_file_atomic_at(images_fd, BRIG_CKPT_NETWORK, text, len, 0600, err);
 }
 
 int brig_container_checkpoint(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
@@ -45,6 +81,9 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
     struct brig_ckpt_target target;
     enum brig_cgroup_mode mode = BRIG_CGROUP_V2;
     const char *status;
+    cleanup_free char *state_dir = NULL;
+    char net_paths[2][4200];
+    struct brig_mount net_mounts[2];
     int ret;
 
     opts->criu_binary = ctx->criu;
@@ -60,10 +99,8 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         goto out;
     }
     ret = brig_spec_load(state->config_path, &spec, err);
-    if (ret == 0 && state->net_ip)
-        ret = brig_err_msg(err, ENOTSUP, "checkpoint: not supported yet for a container on brig's own network");
     if (ret == 0)
-        ret = check_supported(ctx, spec, state->rootless, "checkpoint", err);
+        ret = check_supported(ctx, state->rootless, "checkpoint", err);
     if (ret == 0)
         ret = brig_ckpt_probe(ctx->criu, err);
     if (ret == 0)
@@ -79,8 +116,21 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         .rootfs = state->rootfs,
         .cgroup_path = state->cgroup_path,
         .cgroup_mode = mode,
+        .netns_fd = -1,
         .console_fd = -1,
     };
+    if (state->net_ip) {
+        if (asprintf(&state_dir, "%s/%s", ctx->root, id) < 0) {
+            ret = brig_err_set(err, ENOMEM, "state directory");
+            goto wrap;
+        }
+        target.netns_external = true;
+        target.extra_mounts = net_mounts;
+        target.n_extra_mounts = network_mounts(spec, state_dir, net_paths, net_mounts);
+        ret = save_network_record(&dir, opts->image_path, err);
+        if (ret < 0)
+            goto wrap;
+    }
     ret = brig_ckpt_dump(&target, opts, err);
     if (ret < 0)
         goto wrap;
@@ -107,7 +157,19 @@ struct restore_progress {
     bool cgroup_made;
     bool cgroup_joined;
     pid_t pid;
+    const char *root;
+    bool net_prepared;
+    pid_t netns_holder; /* holds the new network namespace until the restored tree is in it */
 };
+
+static void stop_netns_holder(struct restore_progress *p)
+{
+    if (p->netns_holder <= 0)
+        return;
+    kill(p->netns_holder, SIGKILL);
+    waitpid(p->netns_holder, NULL, 0);
+    p->netns_holder = 0;
+}
 
 static void undo_restore(struct restore_progress *p)
 {
@@ -119,6 +181,10 @@ static void undo_restore(struct restore_progress *p)
         brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
     if (p->pid > 0)
         waitpid(p->pid, NULL, 0);
+    brig_err_free(&ignored);
+    stop_netns_holder(p);
+    if (p->net_prepared)
+        brig_net_teardown(p->root, p->dir.dir_fd, false, &ignored);
     brig_err_free(&ignored);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
@@ -134,6 +200,93 @@ static int write_pid_file(const char *path, pid_t pid, struct brig_err **err)
     return ret < 0 ? brig_err_wrap(err, ret, "--pid-file") : 0;
 }
 
+/* A child that only holds a new network namespace for brig_net_attach to wire (it takes a pid): the
+ * restored tree then joins that namespace (CRIU's extRootNetNS) and the holder goes. */
+static int start_netns_holder(pid_t *pid, struct brig_err **err)
+{
+    int fds[2];
+    char ok = 0;
+    pid_t child;
+
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return brig_err_sys(err, "network namespace holder: pipe");
+    child = fork();
+    if (child < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return brig_err_sys(err, "network namespace holder: fork");
+    }
+    if (child == 0) {
+        char one = 1;
+        close(fds[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (unshare(CLONE_NEWNET) < 0 || write(fds[1], &one, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    *pid = child;
+    if (read(fds[0], &ok, 1) != 1 || ok != 1) {
+        close(fds[0]);
+        return brig_err_msg(err, EPERM, "network namespace holder: could not make a network namespace");
+    }
+    close(fds[0]);
+    return 0;
+}
+
+/* The value of `key` in the network record's "key=value" lines (malloc'd; "" when absent). */
+static char *record_value(const char *text, const char *key)
+{
+    size_t key_len = strlen(key);
+
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (!strncmp(line, key, key_len) && line[key_len] == '=')
+            return strndup(line + key_len + 1, strcspn(line + key_len + 1, "\n"));
+    }
+    return strdup("");
+}
+
+/* The network the restored container gets: the one saved beside the image (same network, address and
+ * ports) when there is one, else whatever the config's annotations ask for. *ports: the record's ports. */
+static int restore_network_opts(const struct brig_spec *spec, const char *image_path, struct brig_net_opts *o,
+                                char **ports, struct brig_err **err)
+{
+    cleanup_free char *path = NULL;
+    cleanup_free char *text = NULL;
+    cleanup_free char *network = NULL;
+    cleanup_free char *ip = NULL;
+    size_t len = 0;
+    int ret = brig_net_opts_from_spec(spec, o, err);
+
+    if (ret < 0)
+        return ret;
+    if (asprintf(&path, "%s/%s", image_path, BRIG_CKPT_NETWORK) < 0)
+        return brig_err_set(err, ENOMEM, "network record");
+    if (access(path, F_OK) < 0)
+        return 0;
+    ret = brig_read_file_at(AT_FDCWD, path, &text, &len, err);
+    if (ret < 0)
+        return ret;
+    network = record_value(text, "network");
+    ip = record_value(text, "ip");
+    *ports = record_value(text, "ports");
+    if (!network || !ip || !*ports)
+        return brig_err_set(err, ENOMEM, "network record");
+    if (!*network)
+        return brig_err_msg(err, EINVAL, "`%s`: no network named", path);
+    brig_net_opts_clear(o);
+    memset(o, 0, sizeof(*o));
+    ret = brig_net_opts_set_network(o, network, err);
+    if (ret == 0 && *ip)
+        ret = brig_net_opts_set_ip(o, ip, err);
+    if (ret == 0 && **ports)
+        ret = brig_net_opts_add_ports(o, *ports, err);
+    if (ret == 0)
+        ret = brig_net_opts_check_spec(o, spec, err);
+    return ret < 0 ? brig_err_wrap(err, ret, "`%s`", path) : 0;
+}
+
 static int restore_container(const struct brig_context *ctx, struct brig_restore_opts *opts,
                              struct restore_progress *p, struct brig_state **out, struct brig_err **err)
 {
@@ -146,8 +299,15 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     struct brig_state *state = NULL;
     struct brig_ckpt_target target;
     pid_t pid = -1;
+    __attribute__((cleanup(brig_net_opts_clear))) struct brig_net_opts net_opts = {0};
+    cleanup_net struct brig_net *net = NULL;
+    cleanup_free char *net_ports = NULL;
+    cleanup_close int netns_fd = -1;
+    char net_paths[2][4200];
+    struct brig_mount net_mounts[2];
     int ret;
 
+    p->root = ctx->root;
     ret = brig_validate_id(opts->id, err);
     if (ret == 0)
         ret = brig_ckpt_opts_check(&opts->ckpt, true, err);
@@ -166,7 +326,7 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     if (ret == 0 && (brig_spec_annotation(spec, BRIG_ROOTFS_LAYERS_ANNOTATION) || !*spec->root_path))
         ret = brig_err_msg(err, ENOTSUP, "restore: not supported yet for an overlay root (layers or an image)");
     if (ret == 0)
-        ret = check_supported(ctx, spec, false, "restore", err);
+        ret = check_supported(ctx, false, "restore", err);
     if (ret == 0)
         ret = brig_resolve_rootfs(bundle, spec, &rootfs, err);
     if (ret == 0)
@@ -175,6 +335,8 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         ret = brig_ckpt_image_check(opts->ckpt.image_path, err);
     if (ret == 0)
         ret = brig_ckpt_config_load(spec, &opts->ckpt, err);
+    if (ret == 0)
+        ret = restore_network_opts(spec, opts->ckpt.image_path, &net_opts, &net_ports, err);
     if (ret == 0)
         ret = brig_cgroup_detect(&p->cgroup_mode, err);
     if (ret == 0) {
@@ -223,9 +385,35 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         .cgroup_path = p->cgroup_path,
         .cgroup_mode = p->cgroup_mode,
         .scratch_dir = scratch,
+        .netns_fd = -1,
         .console_fd = -1,
     };
+    if (net_opts.enabled) {
+        char proc_net[64];
+
+        p->net_prepared = true;
+        ret = brig_net_prepare(ctx->root, p->dir.dir_fd, opts->id, spec->hostname, &net_opts, &net, err);
+        if (ret == 0)
+            ret = start_netns_holder(&p->netns_holder, err);
+        if (ret == 0)
+            ret = brig_net_attach(net, p->netns_holder, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "network");
+        snprintf(proc_net, sizeof(proc_net), "/proc/%d/ns/net", (int) p->netns_holder);
+        netns_fd = open(proc_net, O_RDONLY | O_CLOEXEC);
+        if (netns_fd < 0)
+            return brig_err_sys(err, "network namespace `%s`", proc_net);
+        target.netns_fd = netns_fd;
+        target.extra_mounts = net_mounts;
+        target.n_extra_mounts = network_mounts(spec, scratch, net_paths, net_mounts);
+        state->net_ip = strdup(brig_net_ip(net));
+        state->net_ports = net_ports && *net_ports ? strdup(net_ports) : NULL;
+        ret = brig_store_save(&p->dir, state, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = brig_ckpt_restore(&target, &opts->ckpt, &pid, err);
+    stop_netns_holder(p);
     if (ret < 0)
         return ret;
     p->pid = pid;

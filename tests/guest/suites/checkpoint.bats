@@ -77,6 +77,18 @@ ck_wait_count() {
 	fail "$1: no count >= $2 (last line: \`$last\`)"
 }
 
+# ck_wait_count_lines FILE N: waits until FILE has N lines.
+ck_wait_count_lines() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 has fewer than $2 lines: $(tail -3 "$1")"
+}
+
+BRIG_CKPT_NETWORK_FILE=brig-network
+
 # The first line of FILE after line N.
 ck_line_after() {
 	sed -n "$(($2 + 1))p" "$1"
@@ -342,4 +354,71 @@ ck_line_after() {
 	run brig delete --force "$id"
 	assert_success
 	lane_gone "$id"
+}
+
+@test "checkpoint on brig's network: the address and published port come back, and a client's TCP connection from another host survives (--tcp-established)" {
+	command -v python3 >/dev/null || skip "python3 not installed"
+	local id=tcp-$RAND new=tcpn-$RAND img=$TEST_DIR/img-tcp-$RAND cli=brig-cli-$RAND ip n client
+	ip netns add "$cli"
+	echo "$cli" >>"$TEST_DIR/netns"
+	ip link add "vh-$RAND" type veth peer name "vc-$RAND"
+	ip link set "vc-$RAND" netns "$cli"
+	ip addr add 10.250.7.1/24 dev "vh-$RAND"
+	ip link set "vh-$RAND" up
+	ip -n "$cli" addr add 10.250.7.2/24 dev "vc-$RAND"
+	ip -n "$cli" link set "vc-$RAND" up
+	ip -n "$cli" link set lo up
+	for c in "$id" "$new"; do
+		ck_bundle "$c" '["nc", "-l", "-p", "80", "-e", "cat"]'
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" -p 8080:80 "$id"
+	assert_success
+	ip=$(brig state "$id" | sed -n 's/.*"ip": "\([0-9.]*\)".*/\1/p')
+	[ -n "$ip" ] || fail "no ip in state: $(brig state "$id")"
+	# The client, on another "host": one connection to the published port, a line out and back every 0.2 s.
+	ip netns exec "$cli" python3 -c '
+import socket, sys, time
+log = open(sys.argv[1], "a", buffering=1)
+for _ in range(50):
+    try:
+        s = socket.create_connection(("10.250.7.1", 8080), timeout=2)
+        break
+    except OSError:
+        time.sleep(0.2)
+s.settimeout(60)
+n = 0
+while True:
+    n += 1
+    try:
+        s.sendall(b"ping %d\n" % n)
+        got = s.recv(100).decode().strip()
+    except OSError as e:
+        log.write("ERR %s\n" % e)
+        break
+    log.write(got + "\n")
+    if not got:
+        break
+    time.sleep(0.2)
+' "$TEST_DIR/client.log" 3>&- &
+	client=$!
+	lane_wait_file "$TEST_DIR/client.log"
+	ck_wait_count_lines "$TEST_DIR/client.log" 3
+	run brig checkpoint --tcp-established --image-path "$img" "$id"
+	assert_success
+	lane_gone "$id"
+	[ -s "$img/$BRIG_CKPT_NETWORK_FILE" ] || fail "no network record beside the image"
+	n=$(wc -l <"$TEST_DIR/client.log")
+	ck_stdio "$new" restore -d --tcp-established -b "$TEST_DIR/b-$new" --image-path "$img" "$new"
+	assert_success
+	[ "$(brig state "$new" | sed -n 's/.*"ip": "\([0-9.]*\)".*/\1/p')" = "$ip" ] || fail "the restored container lost $ip: $(brig state "$new")"
+	ck_wait_count_lines "$TEST_DIR/client.log" $((n + 5))
+	! grep -q ERR "$TEST_DIR/client.log" || fail "the connection broke: $(grep ERR "$TEST_DIR/client.log")"
+	grep -qx "ping $((n + 3))" "$TEST_DIR/client.log" || fail "the echo did not go on: $(tail -3 "$TEST_DIR/client.log")"
+	kill "$client" 2>/dev/null || true
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+	! nft list ruleset 2>/dev/null | grep -q "$ip" || fail "nft still names $ip"
+	ip link del "vh-$RAND" 2>/dev/null || true
+	ip netns delete "$cli"
 }
