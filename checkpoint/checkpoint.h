@@ -98,8 +98,9 @@ struct brig_ckpt_target {
      * puts the tree into netns_fd, made and wired by brig beforehand (-1: none). */
     bool netns_external;
     int netns_fd;
-    /* Restore: a terminal's pty master, from the --console-socket, goes there (not handled yet: -1). */
-    int console_fd;
+    /* Restore: the container had a terminal; CRIU makes a new pty (its slave where the old one was) and
+     * brig_ckpt_restore hands its master back for the --console-socket. */
+    bool terminal;
 };
 
 /* Whether checkpoint and restore can be asked for, for `features` and `--version`: libcriu loads and the criu
@@ -116,9 +117,10 @@ int brig_ckpt_probe(const char *criu_binary, struct brig_err **err);
 int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, struct brig_err **err);
 
 /* Restores the image as a child of the caller, in t->cgroup_path (which must exist), with the caller's own
- * stdio pipes standing in for the ones saved in descriptors.json. *pid is the restored init. */
+ * stdio pipes standing in for the ones saved in descriptors.json. *pid is the restored init; with
+ * t->terminal, *pty_master the master of its new terminal (else -1). */
 int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, pid_t *pid,
-                      struct brig_err **err);
+                      int *pty_master, struct brig_err **err);
 
 /* The image directory holds a CRIU image (inventory.img and descriptors.json): a clear error otherwise. */
 int brig_ckpt_image_check(const char *image_path, struct brig_err **err);

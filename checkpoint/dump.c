@@ -87,6 +87,9 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
         ret = brig_err_set(err, ENOMEM, "libcriu options");
         goto out;
     }
+    /* A terminal's master is outside the tree (the console socket's receiver has it): CRIU may dump its slave
+     * only as an orphan, which restore gives a new master (runc sets this for every dump). */
+    criu.criu_local_set_orphan_pts_master(o, true);
     criu.criu_local_set_leave_running(o, opts->leave_running);
     criu.criu_local_set_tcp_skip_in_flight(o, opts->tcp_skip_in_flight);
     criu.criu_local_set_link_remap(o, opts->link_remap);

@@ -48,7 +48,9 @@
     X(criu_local_set_page_server_address_port)                                                                 \
     X(criu_local_dump)                                                                                         \
     X(criu_local_pre_dump)                                                                                     \
-    X(criu_local_restore_child)
+    X(criu_local_restore_child)                                                                                \
+    X(criu_local_set_notify_cb)                                                                                \
+    X(criu_get_orphan_pts_master_fd)
 
 struct ckpt_criu {
 #define CKPT_DECLARE_FN(name) __typeof__(name) *name;

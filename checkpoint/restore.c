@@ -125,8 +125,17 @@ static void leave_cgroup(struct restore_run *r)
     r->self_cgroup[0] = '\0';
 }
 
+/* libcriu asks for notifications only when a callback is set, and only a notification brings the master of
+ * a restored pty: nothing to do here, the fd is fetched afterwards. */
+static int accept_notification(char *action, criu_notify_arg_t na)
+{
+    (void) action;
+    (void) na;
+    return 0;
+}
+
 int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, pid_t *pid,
-                      struct brig_err **err)
+                      int *pty_master, struct brig_err **err)
 {
     const char *work_path = opts->work_path ? opts->work_path : opts->image_path;
     struct ckpt_criu criu;
@@ -136,6 +145,7 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
     int ret;
 
     *pid = -1;
+    *pty_master = -1;
     ret = ckpt_criu_load(&criu, err);
     if (ret == 0)
         ret = brig_ckpt_image_check(opts->image_path, err);
@@ -174,10 +184,19 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
     ret = enter_cgroup(&r, t, err);
     if (ret < 0)
         return ret;
+    if (t->terminal) {
+        criu.criu_local_set_orphan_pts_master(r.o, true);
+        criu.criu_local_set_notify_cb(r.o, accept_notification);
+    }
     ret = criu.criu_local_restore_child(r.o);
     leave_cgroup(&r);
     if (ret <= 0)
         return ckpt_criu_error(ret < 0 ? ret : -EIO, "restore", work_path, BRIG_CKPT_RESTORE_LOG, err);
     *pid = ret;
+    if (t->terminal) {
+        *pty_master = criu.criu_get_orphan_pts_master_fd();
+        if (*pty_master < 0)
+            return brig_err_msg(err, ENOTTY, "--console-socket: CRIU restored no terminal (the image has none)");
+    }
     return 0;
 }

@@ -39,7 +39,7 @@ static const char restore_usage[] =
     "  -b, --bundle DIR         bundle directory (default: current directory)\n"
     "  -d, --detach             return once the container is restored\n"
     "      --pid-file FILE      write the restored init's pid to FILE\n"
-    "      --console-socket PATH  unix socket for a terminal's pty master (not supported yet)\n"
+    "      --console-socket PATH  unix socket that receives the new pty master of a container with a terminal\n"
     "      --image-path DIR     the CRIU image (default ./checkpoint)\n"
     "      --work-path DIR      where CRIU's log goes (default: the image path)\n"
     "      --tcp-established    restore established TCP connections\n"

@@ -117,7 +117,6 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         .cgroup_path = state->cgroup_path,
         .cgroup_mode = mode,
         .netns_fd = -1,
-        .console_fd = -1,
     };
     if (state->net_ip) {
         if (asprintf(&state_dir, "%s/%s", ctx->root, id) < 0) {
@@ -303,6 +302,8 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     cleanup_net struct brig_net *net = NULL;
     cleanup_free char *net_ports = NULL;
     cleanup_close int netns_fd = -1;
+    cleanup_close int console_fd = -1;
+    cleanup_close int pty_master = -1;
     char net_paths[2][4200];
     struct brig_mount net_mounts[2];
     int ret;
@@ -311,8 +312,6 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     ret = brig_validate_id(opts->id, err);
     if (ret == 0)
         ret = brig_ckpt_opts_check(&opts->ckpt, true, err);
-    if (ret == 0 && opts->console_socket)
-        ret = brig_err_msg(err, ENOTSUP, "--console-socket: restoring a container with a terminal is not supported yet");
     if (ret < 0)
         return ret;
     bundle = realpath(opts->bundle && *opts->bundle ? opts->bundle : ".", NULL);
@@ -386,8 +385,15 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         .cgroup_mode = p->cgroup_mode,
         .scratch_dir = scratch,
         .netns_fd = -1,
-        .console_fd = -1,
+        .terminal = spec->process->terminal,
     };
+    if (spec->process->terminal && !opts->console_socket)
+        return brig_err_msg(err, EINVAL, "process.terminal is true: --console-socket is required to restore it");
+    if (opts->console_socket) {
+        ret = brig_console_connect(opts->console_socket, &console_fd, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "--console-socket");
+    }
     if (net_opts.enabled) {
         char proc_net[64];
 
@@ -412,8 +418,12 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         if (ret < 0)
             return ret;
     }
-    ret = brig_ckpt_restore(&target, &opts->ckpt, &pid, err);
+    ret = brig_ckpt_restore(&target, &opts->ckpt, &pid, &pty_master, err);
     stop_netns_holder(p);
+    if (pid > 0)
+        p->pid = pid;
+    if (ret == 0 && pty_master >= 0)
+        ret = brig_console_send_fd(console_fd, pty_master, "console", err);
     if (ret < 0)
         return ret;
     p->pid = pid;

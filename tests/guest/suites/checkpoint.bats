@@ -29,6 +29,7 @@ setup() {
 teardown() {
 	lane_teardown
 	pkill -f 'sleep 3599' 2>/dev/null || true
+	pkill -x recvtty 2>/dev/null || true
 }
 
 # Counts in a shell variable, one line per tick on stdout and the last value in /count.
@@ -88,6 +89,16 @@ ck_wait_count_lines() {
 }
 
 BRIG_CKPT_NETWORK_FILE=brig-network
+
+# lane_wait_socket PATH: until recvtty listens there.
+lane_wait_socket() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -S "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "no socket at $1"
+}
 
 # The first line of FILE after line N.
 ck_line_after() {
@@ -421,4 +432,62 @@ while True:
 	! nft list ruleset 2>/dev/null | grep -q "$ip" || fail "nft still names $ip"
 	ip link del "vh-$RAND" 2>/dev/null || true
 	ip netns delete "$cli"
+}
+
+@test "checkpoint a container with a terminal: restore gives a new pty's master to --console-socket, the process goes on on it" {
+	local id=tty-$RAND new=ttyn-$RAND img=$TEST_DIR/img-tty-$RAND before
+	[ -x "$BRIG_HELPERS/recvtty" ] || skip "recvtty not built"
+	for c in "$id" "$new"; do
+		ck_bundle "$c" "$COUNTER"
+		CONFIG_BUNDLE=$TEST_DIR/b-$c bundle_jq '.process.terminal = true'
+	done
+	"$BRIG_HELPERS/recvtty" "$TEST_DIR/tty1.sock" >"$TEST_DIR/tty1.out" 2>&1 </dev/null 3>&- &
+	lane_wait_socket "$TEST_DIR/tty1.sock"
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" --console-socket "$TEST_DIR/tty1.sock" "$id"
+	assert_success
+	ck_wait_count_lines "$TEST_DIR/tty1.out" 3
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	lane_gone "$id"
+	before=$(tr -d '\r' <"$TEST_DIR/tty1.out" | grep -E '^[0-9]+$' | tail -n 1)
+	# Without a console socket the terminal has nowhere to go: refused, nothing left.
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img" "$new"
+	[ "$status" -ne 0 ] && [[ "$output" == *"--console-socket is required"* ]] || fail "restore without a console socket: $output"
+	lane_gone "$new"
+	"$BRIG_HELPERS/recvtty" "$TEST_DIR/tty2.sock" >"$TEST_DIR/tty2.out" 2>&1 </dev/null 3>&- &
+	lane_wait_socket "$TEST_DIR/tty2.sock"
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img" --console-socket "$TEST_DIR/tty2.sock" "$new"
+	assert_success
+	ck_wait_count_lines "$TEST_DIR/tty2.out" 3
+	[ "$(tr -d '\r' <"$TEST_DIR/tty2.out" | head -n 1)" -eq $((before + 1)) ] ||
+		fail "on the new terminal the counter printed $(head -n 1 "$TEST_DIR/tty2.out"), want $((before + 1))"
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+}
+
+@test "checkpoint --file-locks: a held flock is restored held; without the flag CRIU's refusal is one line and the container runs on" {
+	local id=fl-$RAND new=fln-$RAND img=$TEST_DIR/img-fl-$RAND
+	cp "$BRIG_HELPERS/lockhold" "$ROOTFS/bin/lockhold"
+	for c in "$id" "$new"; do
+		ck_bundle "$c" '["lockhold", "/lockfile"]'
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	lane_wait_file "$TEST_DIR/$id.out"
+	run brig checkpoint --image-path "$img-no" "$id"
+	assert_one_line_error
+	assert_output_contains "dump: criu failed: " "(log: $img-no/dump.log)"
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after the refused dump: $REPLY"
+	run brig checkpoint --file-locks --image-path "$img" "$id"
+	assert_success
+	ck_stdio "$new" restore -d --file-locks -b "$TEST_DIR/b-$new" --image-path "$img" "$new"
+	assert_success
+	run brig exec "$new" lockhold --try /lockfile
+	[ "$output" = held ] || fail "the lock is $output after restore"
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+	rm -f "$ROOTFS/lockfile" "$ROOTFS/bin/lockhold"
 }
