@@ -101,6 +101,11 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
     ret = brig_spec_load(state->config_path, &spec, err);
     if (ret == 0)
         ret = check_supported(ctx, state->rootless, "checkpoint", err);
+    /* Refused before the dump: a dump would delete the container, and its overlay's changes with it, while
+     * restore cannot rebuild that root yet. */
+    if (ret == 0 && state->n_overlay_lowers)
+        ret = brig_err_msg(err, ENOTSUP,
+                           "not supported yet for an overlay root (--layer, --image): its changes would be lost");
     if (ret == 0)
         ret = brig_ckpt_probe(ctx->criu, err);
     if (ret == 0)
