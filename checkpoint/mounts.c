@@ -2,7 +2,10 @@
  * an external mount (CRIU cannot dump what lies outside the container), keyed as runc and crun key them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +133,19 @@ static const struct {
     {BRIG_NS_PID, "pid", "extRootPidNS"},
 };
 
+/* lo up, as a container's new network namespace has it (a restored socket may be bound to 127.0.0.1). */
+static void loopback_up(void)
+{
+    cleanup_close int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = {0};
+
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (sock >= 0 && ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        ioctl(sock, SIOCSIFFLAGS, &ifr);
+    }
+}
+
 /* A new network namespace with nothing in it but lo, as an fd: made here and left at once (brig is one
  * thread, so unshare and setns back move only us). */
 static int empty_netns(struct brig_err **err)
@@ -142,6 +158,7 @@ static int empty_netns(struct brig_err **err)
     if (unshare(CLONE_NEWNET) < 0)
         return brig_err_sys(err, "--empty-ns network: new network namespace");
     fd = open("/proc/self/ns/net", O_RDONLY);
+    loopback_up();
     if (setns(ours, CLONE_NEWNET) < 0) {
         if (fd >= 0)
             close(fd);
@@ -158,8 +175,10 @@ int ckpt_add_external_namespaces(const struct ckpt_criu *criu, criu_opts *o, con
 {
     const struct brig_namespace *net = brig_spec_namespace(t->spec, BRIG_NS_NETWORK);
 
-    /* --empty-ns network: the container's own network namespace is left out of the image like a joined one,
-     * and restore hands CRIU a new empty one in its place. */
+    /* The container's own network namespace is left out of the image like a joined one, and restore hands
+     * CRIU a new one in its place: empty (--empty-ns network, which runc always sets: runtimes do not manage
+     * a container's network devices) or wired by brig's network. CRIU would otherwise run `ip` and
+     * `iptables-save` in it for seconds. */
     if (empty_net && net && !net->path) {
         char external[128];
         char path[64];

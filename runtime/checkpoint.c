@@ -123,6 +123,9 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         .cgroup_mode = mode,
         .netns_fd = -1,
     };
+    /* As runc (which always adds CLONE_NEWNET to --empty-ns): the network namespace's devices and addresses
+     * are the runtime's to make again, not CRIU's to dump. */
+    opts->empty_netns = true;
     if (state->net_ip) {
         if (asprintf(&state_dir, "%s/%s", ctx->root, id) < 0) {
             ret = brig_err_set(err, ENOMEM, "state directory");
@@ -423,6 +426,8 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         if (ret < 0)
             return ret;
     }
+    /* Without brig's network the tree gets a new empty network namespace, as runc's restore gives it. */
+    opts->ckpt.empty_netns = true;
     ret = brig_ckpt_restore(&target, &opts->ckpt, &pid, &pty_master, err);
     stop_netns_holder(p);
     if (pid > 0)
