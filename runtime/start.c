@@ -147,12 +147,18 @@ int brig_container_start(const struct brig_context *ctx, const char *id, struct 
 {
     struct brig_container_dir dir;
     cleanup_state struct brig_state *state = NULL;
+    sigset_t stop, previous;
     int ret;
 
     ret = brig_store_open(ctx, id, true, &dir, &state, err);
     if (ret < 0)
         return ret;
+    /* A stop during the wait (a startContainer hook that never ends) is then a failed start, whose init is
+     * killed, instead of a death after which the init would go on to exec what nobody started. */
+    brig_stop_signals(&stop);
+    sigprocmask(SIG_BLOCK, &stop, &previous);
     ret = brig_start_created(ctx, &dir, state, err);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
     brig_store_close(&dir);
     return ret;
 }

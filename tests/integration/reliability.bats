@@ -204,7 +204,12 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0); time.sleep(
 	[ "$status" -eq 1 ] || fail "expected a failure"
 	[ "$elapsed" -le 5 ] || fail "took ${elapsed}s"
 	assert_output_contains "start container \`$ID\`: frozen before the process was started: cgroup \`$CG_PREFIX/$ID\`: is frozen"
-	# It never runs, not even once thawed: delete --force thaws, kills and removes it.
+	# It never runs, not even once thawed: start killed it, and the state says why it stopped.
+	cg_freeze "$CG_PREFIX/$ID" 0
+	wait_for_status "$ID" stopped 5
+	run brig start "$ID"
+	[ "$status" -eq 1 ] || fail "expected a refusal"
+	assert_output_contains "container \`$ID\` is stopped: its start failed: frozen before the process was started"
 	stop_brig TERM 10 delete --force "$ID"
 	assert_success
 	assert_nothing_left
@@ -241,5 +246,29 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0); time.sleep(
 	stop_brig TERM 10 delete --force "$ID"
 	exec {keep}>&-
 	assert_success
+	assert_nothing_left
+}
+
+@test "SIGTERM to start or run -d waiting for a startContainer hook that never exits ends it; the process never runs" {
+	require_brig
+	bundle_set_args sh -c 'touch /ran; exec sleep 1000'
+	bundle_jq '.hooks.startContainer = [{path: "/bin/sleep", args: ["sleep", "1000"]}]'
+	brig_create
+	assert_success
+	# Before: start died of the SIGTERM, and the init went on to the exec once the hook ended.
+	stop_brig TERM 2 start "$ID"
+	[ "$elapsed" -le 4 ] || fail "took ${elapsed}s"
+	assert_output_contains "start container \`$ID\`: waiting for the process to start: interrupted by SIGTERM"
+	wait_for_status "$ID" stopped 5
+	[ ! -e "$ROOTFS/ran" ] || fail "the process ran"
+	run brig delete "$ID"
+	assert_success
+	assert_nothing_left
+
+	# Before: run -d died of it too, and left the container created.
+	stop_brig TERM 2 run -d --bundle "$BUNDLE" "$ID"
+	[ "$elapsed" -le 4 ] || fail "took ${elapsed}s"
+	assert_output_contains "interrupted by SIGTERM"
+	[ ! -e "$ROOTFS/ran" ] || fail "the process ran"
 	assert_nothing_left
 }
