@@ -33,6 +33,7 @@ int brig_lsm_plan_build(const struct brig_context *ctx, const struct brig_spec *
     bool selinux = false;
 
     memset(plan, 0, sizeof(*plan));
+    plan->apparmor_field = "process.apparmorProfile";
     if (proc->apparmor_profile && *proc->apparmor_profile) {
         if (strchr(proc->apparmor_profile, '\n'))
             return brig_err_msg(err, EINVAL, "process.apparmorProfile: `%s` contains a newline",
@@ -91,9 +92,9 @@ int brig_lsm_apply(const struct brig_lsm_plan *plan, struct brig_err **err)
         cleanup_free char *cmd = NULL;
         if (asprintf(&cmd, "exec %s", plan->apparmor_profile) < 0) {
             cmd = NULL;
-            return brig_err_set(err, ENOMEM, "process.apparmorProfile");
+            return brig_err_set(err, ENOMEM, "%s", plan->apparmor_field);
         }
-        ret = write_attr("apparmor", cmd, "process.apparmorProfile", plan->apparmor_profile, err);
+        ret = write_attr("apparmor", cmd, plan->apparmor_field, plan->apparmor_profile, err);
         if (ret < 0)
             return ret;
     }

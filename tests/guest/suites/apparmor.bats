@@ -106,7 +106,7 @@ PROBE='cat /proc/self/attr/current; for f in a b; do (echo x >/f-$f) 2>&1; echo 
 	# 255, as runc: exec itself failed, the process never ran.
 	[ "$status" -eq 255 ] || fail "expected exec's own failure"
 	[[ "$output" != *$'\n'* ]] || fail "expected one line of error"
-	assert_output_contains "process.apparmorProfile: profile \`$AA_MISSING\` is not loaded"
+	assert_output_contains "exec in container \`$id\`: --apparmor: profile \`$AA_MISSING\` is not loaded"
 	lane_status "$id"
 	[ "$REPLY" = running ] || fail "$id is $REPLY after the failed exec"
 
