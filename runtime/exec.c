@@ -401,6 +401,8 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     ret = brig_security_prepare(ctx, config, opts->id, state->bundle, &security, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "exec in container `%s`", opts->id);
+    if (opts->apparmor)
+        security.lsm.apparmor_field = "--apparmor";
     if (proc->terminal) {
         int pair[2];
         if (opts->console_socket) {

@@ -33,6 +33,7 @@ int brig_lsm_plan_build(const struct brig_context *ctx, const struct brig_spec *
     bool selinux = false;
 
     memset(plan, 0, sizeof(*plan));
+    plan->apparmor_field = "process.apparmorProfile";
     if (proc->apparmor_profile && *proc->apparmor_profile) {
         if (strchr(proc->apparmor_profile, '\n'))
             return brig_err_msg(err, EINVAL, "process.apparmorProfile: `%s` contains a newline",
@@ -57,8 +58,10 @@ int brig_lsm_plan_build(const struct brig_context *ctx, const struct brig_spec *
     return 0;
 }
 
-/* Newer kernels give every LSM its own attr directory; older ones only the shared file. */
-static int write_attr(const char *lsm, const char *data, const char *field, struct brig_err **err)
+/* Newer kernels give every LSM its own attr directory; older ones only the shared file. `label` is what the
+ * user asked for, for the message. */
+static int write_attr(const char *lsm, const char *data, const char *field, const char *label,
+                      struct brig_err **err)
 {
     char path[64];
     cleanup_close int fd = -1;
@@ -70,9 +73,15 @@ static int write_attr(const char *lsm, const char *data, const char *field, stru
         fd = open("/proc/self/attr/exec", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return brig_err_sys(err, "%s: open /proc/self/attr/exec", field);
-    if (write(fd, data, len) != (ssize_t) len)
-        return brig_err_sys(err, "%s: set `%s`", field, data);
-    return 0;
+    if (write(fd, data, len) == (ssize_t) len)
+        return 0;
+    /* AppArmor answers ENOENT for a profile the kernel does not have: say so rather than "No such file". */
+    if (errno == ENOENT && !strcmp(lsm, "apparmor"))
+        return brig_err_msg(err, ENOENT, "%s: profile `%s` is not loaded (load it with apparmor_parser)", field,
+                            label);
+    if (errno == EINVAL && !strcmp(lsm, "selinux"))
+        return brig_err_msg(err, EINVAL, "%s: `%s` is not a valid context for the loaded policy", field, label);
+    return brig_err_sys(err, "%s: set `%s`", field, label);
 }
 
 int brig_lsm_apply(const struct brig_lsm_plan *plan, struct brig_err **err)
@@ -83,14 +92,14 @@ int brig_lsm_apply(const struct brig_lsm_plan *plan, struct brig_err **err)
         cleanup_free char *cmd = NULL;
         if (asprintf(&cmd, "exec %s", plan->apparmor_profile) < 0) {
             cmd = NULL;
-            return brig_err_set(err, ENOMEM, "process.apparmorProfile");
+            return brig_err_set(err, ENOMEM, "%s", plan->apparmor_field);
         }
-        ret = write_attr("apparmor", cmd, "process.apparmorProfile", err);
+        ret = write_attr("apparmor", cmd, plan->apparmor_field, plan->apparmor_profile, err);
         if (ret < 0)
             return ret;
     }
     if (plan->selinux_label) {
-        ret = write_attr("selinux", plan->selinux_label, "process.selinuxLabel", err);
+        ret = write_attr("selinux", plan->selinux_label, "process.selinuxLabel", plan->selinux_label, err);
         if (ret < 0)
             return ret;
     }

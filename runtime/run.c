@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "internal.h"
+#include "process.h"
 #include "../util/util.h"
 
 /* Every signal a user may send to `brig run` goes to the container instead. */
@@ -71,9 +72,12 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
     if (kept_upper)
         *kept_upper = NULL;
     brig_forwarded_signals(&forward);
-    /* Blocked before the clone so no signal falls between creation and the wait; the init unblocks them. */
-    if (!opts->detach)
-        sigprocmask(SIG_BLOCK, &forward, &previous);
+    /* Blocked before the clone so no signal falls between creation and the wait; the init unblocks them.
+     * Detached, only the stop signals, until the start is done: a stop between create and start, or during
+     * start's wait, is then an error that undoes the container rather than a death that leaves it. */
+    if (opts->detach)
+        brig_stop_signals(&forward);
+    sigprocmask(SIG_BLOCK, &forward, &previous);
     ret = brig_create_container(ctx, opts, true, &created, err);
     if (ret < 0)
         goto out;
@@ -101,8 +105,7 @@ int brig_container_run(const struct brig_context *ctx, const struct brig_create_
     }
 
 out:
-    if (!opts->detach)
-        sigprocmask(SIG_SETMASK, &previous, NULL);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
     if (created.console_master_fd >= 0)
         close(created.console_master_fd);
     if (created.pidfd >= 0)

@@ -97,6 +97,7 @@ int brig_seccomp_canonical(const struct brig_seccomp *sc, char **out, size_t *le
 
 struct brig_lsm_plan {
     const char *apparmor_profile; /* NULL when absent or AppArmor is not enabled */
+    const char *apparmor_field;   /* where it came from, for errors: process.apparmorProfile or --apparmor */
     const char *selinux_label;    /* NULL when absent or SELinux is not enabled */
 };
 

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "internal.h"
+#include "process.h"
 #include "../util/util.h"
 
 static int pidfd_open_pid(pid_t pid)
@@ -17,26 +18,59 @@ static int pidfd_open_pid(pid_t pid)
     return (int) syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Reads the fifo until EOF or until the init dies. Returns the bytes read. */
-static int read_fifo(int fifo, int pidfd, char *buf, size_t cap, size_t *len, bool *init_died)
+static void pidfd_send_signal(int pidfd, int sig)
 {
+    syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* The init's cgroup, for read_fifo to notice a freeze (path NULL: no cgroup). */
+struct start_cgroup {
+    enum brig_cgroup_mode mode;
+    const char *path;
+};
+
+/* Reads the fifo until EOF or until the init dies. Returns the bytes read, or fails when the init's cgroup is
+ * frozen meanwhile (a frozen init never writes nor exec's: `start` would wait for ever) or a stop signal is
+ * pending (`run` blocks them while it waits). */
+static int read_fifo(int fifo, int pidfd, const struct start_cgroup *cg, char *buf, size_t cap, size_t *len,
+                     bool *init_died, struct brig_err **err)
+{
+    cleanup_close int stop_fd = brig_stop_fd();
+
     *len = 0;
     *init_died = false;
     for (;;) {
-        struct pollfd fds[2] = {{.fd = fifo, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        struct pollfd fds[3] = {{.fd = fifo, .events = POLLIN}, {.fd = pidfd, .events = POLLIN},
+                                {.fd = stop_fd, .events = POLLIN}};
         ssize_t n;
+        int ret;
 
-        if (poll(fds, 2, -1) < 0) {
+        n = poll(fds, 3, 1000);
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return -errno;
+            return brig_err_sys(err, "read exec fifo");
+        }
+        if (n == 0) {
+            if (!cg->path)
+                continue;
+            ret = brig_cgroup_check_thawed(cg->mode, cg->path, err);
+            if (ret == -EBUSY)
+                return brig_err_wrap(err, ret, "frozen before the process was started");
+            brig_err_free(err);
+            continue;
+        }
+        if (fds[2].revents & POLLIN) {
+            ret = brig_stop_check("waiting for the process to start", err);
+            if (ret < 0)
+                return ret;
         }
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             n = read(fifo, buf + *len, cap - 1 - *len);
             if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 continue;
             if (n < 0)
-                return -errno;
+                return brig_err_sys(err, "read exec fifo");
             if (n == 0 && *len > 0)
                 break; /* EOF after the byte: exec'd (or failed and exited) */
             *len += (size_t) n;
@@ -67,6 +101,7 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
     char buf[4300];
     size_t len = 0;
     bool init_died = false;
+    struct start_cgroup cg = {.path = NULL};
     int ret;
 
     if (strcmp(status, "created") != 0) {
@@ -82,9 +117,18 @@ int brig_start_created(const struct brig_context *ctx, struct brig_container_dir
     fifo = openat(dir->dir_fd, BRIG_EXEC_FIFO, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fifo < 0)
         return brig_err_sys(err, "container `%s`: open exec fifo", dir->id);
-    ret = read_fifo(fifo, pidfd, buf, sizeof(buf), &len, &init_died);
-    if (ret < 0)
-        return brig_err_set(err, -ret, "container `%s`: read exec fifo", dir->id);
+    if (state->cgroup_path && brig_cgroup_detect(&cg.mode, NULL) == 0)
+        cg.path = state->cgroup_path;
+    ret = read_fifo(fifo, pidfd, &cg, buf, sizeof(buf), &len, &init_died, err);
+    if (ret < 0) {
+        /* Left alone, a frozen init would go on once thawed (to its exec, or to a SIGPIPE): the start failed,
+         * so it must not. Stopped with the reason, as after any failed start; delete cleans up. */
+        pidfd_send_signal(pidfd, SIGKILL);
+        free(state->start_error);
+        state->start_error = strdup((*err)->msg);
+        brig_store_save(dir, state, NULL);
+        return brig_err_wrap(err, ret, "start container `%s`", dir->id);
+    }
     unlinkat(dir->dir_fd, BRIG_EXEC_FIFO, 0);
     if (len > 1 || len == 0) {
         char *why = len > 1 ? buf + 1 : (char *) "the container init exited before it was started";
@@ -103,12 +147,18 @@ int brig_container_start(const struct brig_context *ctx, const char *id, struct 
 {
     struct brig_container_dir dir;
     cleanup_state struct brig_state *state = NULL;
+    sigset_t stop, previous;
     int ret;
 
     ret = brig_store_open(ctx, id, true, &dir, &state, err);
     if (ret < 0)
         return ret;
+    /* A stop during the wait (a startContainer hook that never ends) is then a failed start, whose init is
+     * killed, instead of a death after which the init would go on to exec what nobody started. */
+    brig_stop_signals(&stop);
+    sigprocmask(SIG_BLOCK, &stop, &previous);
     ret = brig_start_created(ctx, &dir, state, err);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
     brig_store_close(&dir);
     return ret;
 }

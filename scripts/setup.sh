@@ -52,6 +52,7 @@ LATER_PACKAGES=(
 GUEST_LANE_PACKAGES=(
 	qemu-system-x86 linux-image-amd64 criu kmod busybox-static iproute2 nftables
 	xz-utils zstd gzip # compressed kernel modules for the initramfs (build-initramfs.sh)
+	apparmor           # issue 17: apparmor_parser loads the profiles of suites/apparmor.bats
 )
 # ---- end of guest lane block
 

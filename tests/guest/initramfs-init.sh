@@ -43,6 +43,9 @@ busybox mount --move /dev $NEW/dev || die "move /dev"
 busybox umount /proc /sys
 m -t proc proc $NEW/proc
 m -t sysfs sysfs $NEW/sys
+# securityfs, as systemd mounts it: apparmor_parser loads profiles through it (suites/apparmor.bats). Not
+# fatal: a kernel without it boots, and that suite's probe says what is missing.
+busybox mount -t securityfs securityfs $NEW/sys/kernel/security 2>/dev/null
 busybox mkdir -p $NEW/dev/pts $NEW/dev/shm
 m -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts $NEW/dev/pts
 busybox ln -sf pts/ptmx $NEW/dev/ptmx

@@ -111,6 +111,8 @@ env -0 >"$share/env"
 : >"$tmp/console.log"
 
 cmdline="console=ttyS0 panic=-1 tsc=reliable no_timer_check mitigations=off quiet"
+# AppArmor is in Debian's default LSM list; said explicitly, since suites/apparmor.bats depends on it.
+cmdline+=" apparmor=1"
 cmdline+=" brig_init=$here/guest-init.sh"
 
 # timeout(1) kills qemu when the lane runs too long; qemu ends by itself when the guest reboots
