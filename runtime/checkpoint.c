@@ -72,6 +72,27 @@ static int save_network_record(const struct brig_container_dir *dir, const char 
     return brig_write_file_atomic_at(images_fd, BRIG_CKPT_NETWORK, text, len, 0600, err);
 }
 
+/* No probe before a dump (runc has none: `criu check` costs a tenth of a small dump): criu stops at its kernel
+ * checks before it touches any process, and a failed dump is explained here. When criu cannot work on this
+ * kernel at all, that is the one line to show, and the directories the attempt made go again (their log
+ * says no more than the probe). */
+static int explain_dump_failure(const struct brig_context *ctx, const struct brig_ckpt_opts *opts,
+                                bool image_existed, bool work_existed, int ret, struct brig_err **err)
+{
+    struct brig_err *probe = NULL;
+    int probe_ret = brig_ckpt_probe(ctx->criu, &probe);
+
+    if (probe_ret == 0)
+        return ret;
+    brig_err_free(err);
+    *err = probe;
+    if (!image_existed)
+        brig_remove_tree_at(AT_FDCWD, opts->image_path, NULL);
+    if (!work_existed)
+        brig_remove_tree_at(AT_FDCWD, opts->work_path, NULL);
+    return probe_ret;
+}
+
 int brig_container_checkpoint(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
                               struct brig_err **err)
 {
@@ -84,6 +105,7 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
     cleanup_free char *state_dir = NULL;
     char net_paths[2][4200];
     struct brig_mount net_mounts[2];
+    bool image_existed, work_existed;
     int ret;
 
     opts->criu_binary = ctx->criu;
@@ -106,8 +128,6 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
     if (ret == 0 && state->n_overlay_lowers)
         ret = brig_err_msg(err, ENOTSUP,
                            "not supported yet for an overlay root (--layer, --image): its changes would be lost");
-    if (ret == 0)
-        ret = brig_ckpt_probe(ctx->criu, err);
     if (ret == 0)
         ret = brig_ckpt_config_load(spec, opts, err);
     if (ret == 0 && state->cgroup_path)
@@ -138,9 +158,13 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         if (ret < 0)
             goto wrap;
     }
+    image_existed = access(opts->image_path, F_OK) == 0;
+    work_existed = !opts->work_path || access(opts->work_path, F_OK) == 0;
     ret = brig_ckpt_dump(&target, opts, err);
-    if (ret < 0)
+    if (ret < 0) {
+        ret = explain_dump_failure(ctx, opts, image_existed, work_existed, ret, err);
         goto wrap;
+    }
     brig_log(ctx, BRIG_LOG_DEBUG, "checkpoint: `%s` %s into %s", id, opts->pre_dump ? "pre-dumped" : "dumped",
              opts->image_path);
     /* runc's contract: what was dumped (without --leave-running) is gone, and its id is free for restore. */
