@@ -154,6 +154,7 @@ static int read_init_record(const struct brig_container_dir *dir, struct brig_st
     st->init_start_time = start;
     st->cgroup_joined = joined;
     st->cgroup_path = steal_ptr(cgroup_path);
+    st->lost = true;
     *out = st;
     return 0;
 }
@@ -215,7 +216,7 @@ static int open_store(const struct brig_context *ctx, const char *id, bool lock,
         cleanup_free char *msg = NULL;
 
         if (read_init_record(dir, state, &record_err) == 0) {
-            brig_log(ctx, BRIG_LOG_WARNING, "container `%s`: %s: removing the init and cgroup its init record names",
+            brig_log(ctx, BRIG_LOG_WARNING, "container `%s`: %s: removed by its init record (init, cgroup) and its directory's names (overlay root; an upper is kept)",
                      id, (*err)->msg);
             brig_err_free(err);
             return 0;

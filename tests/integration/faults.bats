@@ -101,7 +101,8 @@ setup() {
 }
 
 # state.json alone cannot be trusted to find the container again: delete --force falls back to the init
-# record (pid, start time, cgroup) written beside it before the init is cloned and at every save.
+# record (pid, start time, cgroup) written beside it before the init is cloned and at every save; an overlay
+# root in the state directory is taken down by its names there (its upper kept).
 corrupt_state() {
 	if [ "$1" = corrupt ]; then
 		printf '{"id": [' >"$BRIG_ROOT/$2/state.json"
@@ -141,6 +142,25 @@ $ID"
 		assert_success
 		assert_nothing_left
 	done
+}
+
+@test "a corrupt state file of a container with an overlay root: delete --force unmounts it and keeps its upper" {
+	require_brig
+	mkdir -p "$TEST_DIR/layer"
+	echo layer >"$TEST_DIR/layer/from-layer"
+	bundle_jq '.root.readonly = false'
+	bundle_set_args sh -c 'cat /from-layer >/changed; exec sleep 1000'
+	brig_detached "$ID" run -d --layer "$TEST_DIR/layer" --bundle "$BUNDLE"
+	assert_success
+	local i
+	for i in $(seq 100); do [ -e "$BRIG_ROOT/$ID/upper/changed" ] && break; sleep 0.05; done
+	corrupt_state corrupt "$ID"
+	run brig delete --force "$ID"
+	assert_success
+	assert_output_contains "init record" "is kept at $BRIG_ROOT/.upper/$ID"
+	[ "$(cat "$BRIG_ROOT/.upper/$ID/changed")" = layer ] || fail "the container's change is not in the kept upper"
+	rm -rf "$BRIG_ROOT/.upper"
+	assert_nothing_left
 }
 
 @test "delete --force by the init record kills no process that took the init's pid" {
