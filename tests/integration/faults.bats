@@ -165,12 +165,14 @@ $ID"
 
 @test "delete --force by the init record kills no process that took the init's pid" {
 	require_brig
+	# A process of the host's (not in the container's cgroup) stands for one that reused the pid. Start times
+	# count clock ticks (10 ms): it starts well before the init, so that they differ.
+	BRIG_TEST_TOKEN=$TOKEN sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+	local other=$!
+	sleep 0.1
 	bundle_set_args sleep 1000
 	brig_detached "$ID" run -d --bundle "$BUNDLE"
 	assert_success
-	# A process of the host's (not in the container's cgroup) stands for one that reused the pid.
-	BRIG_TEST_TOKEN=$TOKEN sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
-	local other=$!
 	sed -i "s/^pid .*/pid $other/" "$BRIG_ROOT/$ID/init-record"
 	corrupt_state corrupt "$ID"
 	run brig delete --force "$ID"
