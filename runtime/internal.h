@@ -13,6 +13,9 @@
 
 #define BRIG_STATE_FILE "state.json"
 #define BRIG_EXEC_FIFO "exec.fifo"
+/* pid, start time and cgroup of the init, beside state.json and written before it at every save, in a
+ * plain format of its own: what delete --force falls back to when state.json is corrupt or truncated. */
+#define BRIG_INIT_RECORD "init-record"
 
 /* ---- state store (store.c) ---- */
 
@@ -33,6 +36,11 @@ int brig_store_create(const struct brig_context *ctx, const char *id, struct bri
  * writing it). */
 int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, struct brig_container_dir *dir,
                     struct brig_state **state, struct brig_err **err);
+/* brig_store_open locked, for delete --force: a state.json that cannot be read or parsed is replaced (with
+ * a warning) by the minimal state of the init record (also when state.json is missing and a record is
+ * there); with neither readable, the error names both. */
+int brig_store_open_for_removal(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
+                                struct brig_state **state, struct brig_err **err);
 /* Holds or releases the container's lock (a foreground `run` must not hold it while the container runs). */
 int brig_store_lock(struct brig_container_dir *dir, bool lock, struct brig_err **err);
 int brig_store_save(const struct brig_container_dir *dir, const struct brig_state *state, struct brig_err **err);

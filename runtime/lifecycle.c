@@ -165,17 +165,23 @@ int brig_container_kill(const struct brig_context *ctx, const char *id, int sig,
     return ret;
 }
 
-/* Kills the init and waits until it is gone; pid reuse is ruled out by the pidfd. True when it is gone. */
+/* Kills the init and waits until it is gone. True when it is gone. */
 static bool kill_init(const struct brig_state *state)
 {
     struct pollfd p = {.events = POLLIN};
     int exited;
 
-    if (!brig_process_alive(state->pid, state->init_start_time))
+    if (state->pid <= 0)
         return true;
     p.fd = (int) syscall(SYS_pidfd_open, state->pid, 0);
     if (p.fd < 0)
         return errno == ESRCH;
+    /* Checked once the pidfd holds the process: a start time that matches then is the init's, not that of a
+     * process that took its pid since, and the signal goes to that process whatever happens to the pid. */
+    if (!brig_process_alive(state->pid, state->init_start_time)) {
+        close(p.fd);
+        return true;
+    }
     syscall(SYS_pidfd_send_signal, p.fd, SIGKILL, NULL, 0);
     exited = poll(&p, 1, 5000);
     close(p.fd);
@@ -259,7 +265,11 @@ int brig_container_delete(const struct brig_context *ctx, const char *id, bool f
 
     if (force)
         thaw_lock_holder(ctx, id);
-    ret = brig_store_open(ctx, id, true, &dir, &state, err);
+    /* Forced, a state.json that cannot be read still leaves the init record to find the init and cgroup by. */
+    if (force)
+        ret = brig_store_open_for_removal(ctx, id, &dir, &state, err);
+    else
+        ret = brig_store_open(ctx, id, true, &dir, &state, err);
     if (ret == -ENOENT && force) {
         /* runc's contract, relied on by containerd: forcing away what is already gone succeeds. */
         brig_err_free(err);

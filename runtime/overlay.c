@@ -451,6 +451,36 @@ static int remove_tree(const struct brig_state *state, int dirfd, const char *na
     return ret;
 }
 
+/* An overlay root whose state is lost, taken down by the names create gives it in the state directory. The
+ * upper holds the container's changes, which the lost state may have asked to keep: it is kept (as
+ * --keep-upper does), never removed on a guess. An --upper elsewhere is not known and stays as it is. */
+static int teardown_lost(const struct brig_context *ctx, const struct brig_container_dir *dir, char **kept,
+                         struct brig_err **err)
+{
+    char target[64];
+    struct stat st;
+    int ret;
+
+    if (fstatat(dir->dir_fd, MOUNT_POINT, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        /* Through the directory's fd: its name may be any, or none, by now. */
+        snprintf(target, sizeof(target), "/proc/self/fd/%d/" MOUNT_POINT, dir->dir_fd);
+        unmount_target(target);
+        if (unlinkat(dir->dir_fd, MOUNT_POINT, AT_REMOVEDIR) < 0 && errno != ENOENT)
+            return brig_err_sys(err, "overlay root: remove mount point `%s/%s/%s`", ctx->root, dir->id, MOUNT_POINT);
+    }
+    if (fstatat(dir->dir_fd, OWN_WORK, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        ret = brig_remove_tree_at(dir->dir_fd, OWN_WORK, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "overlay root");
+    }
+    if (fstatat(dir->dir_fd, OWN_UPPER, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        ret = keep_own_upper(ctx, dir, kept, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "overlay root");
+    }
+    return 0;
+}
+
 int brig_root_layers_teardown(const struct brig_context *ctx, const struct brig_container_dir *dir,
                               const struct brig_state *state, bool keep, char **kept, struct brig_err **err)
 {
@@ -458,6 +488,8 @@ int brig_root_layers_teardown(const struct brig_context *ctx, const struct brig_
 
     if (kept)
         *kept = NULL;
+    if (state && state->lost)
+        return teardown_lost(ctx, dir, kept, err);
     if (!state || !state->n_overlay_lowers)
         return 0;
     if (state->rootfs)

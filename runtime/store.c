@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,8 +100,67 @@ int brig_store_lock(struct brig_container_dir *dir, bool lock, struct brig_err *
     return 0;
 }
 
-int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, struct brig_container_dir *dir,
-                    struct brig_state **state, struct brig_err **err)
+static int save_init_record(const struct brig_container_dir *dir, const struct brig_state *state,
+                            struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    int len;
+
+    len = asprintf(&text, "brig-init-record 1\npid %d\nstart %" PRIu64 "\njoined %d\n%s%s%s", (int) state->pid,
+                   state->init_start_time, state->cgroup_joined ? 1 : 0, state->cgroup_path ? "cgroup " : "",
+                   state->cgroup_path ? state->cgroup_path : "", state->cgroup_path ? "\n" : "");
+    if (len < 0) {
+        text = NULL;
+        return brig_err_set(err, ENOMEM, "init record of `%s`", dir->id);
+    }
+    return brig_write_file_atomic_at(dir->dir_fd, BRIG_INIT_RECORD, text, (size_t) len, 0600, err);
+}
+
+/* The minimal state an init record gives: what delete --force needs to find the init and the cgroup. */
+static int read_init_record(const struct brig_container_dir *dir, struct brig_state **out, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    cleanup_free char *cgroup_path = NULL;
+    struct brig_state *st;
+    size_t len = 0;
+    int pid = 0, joined = 0, used = 0;
+    uint64_t start = 0;
+    const char *rest;
+    int ret;
+
+    ret = brig_read_file_at(dir->dir_fd, BRIG_INIT_RECORD, &text, &len, err);
+    if (ret < 0)
+        return ret;
+    /* The file is written whole or not at all; anything else in it is not brig's. */
+    if (strlen(text) != len ||
+        sscanf(text, "brig-init-record 1\npid %d\nstart %" SCNu64 "\njoined %d\n%n", &pid, &start, &joined, &used) <
+            3 ||
+        used == 0 || pid < 0 || (joined != 0 && joined != 1))
+        return brig_err_msg(err, EINVAL, "`%s`: not an init record", BRIG_INIT_RECORD);
+    rest = text + used;
+    if (*rest) {
+        size_t n = strlen(rest);
+        if (strncmp(rest, "cgroup /", 8) != 0 || rest[n - 1] != '\n')
+            return brig_err_msg(err, EINVAL, "`%s`: not an init record", BRIG_INIT_RECORD);
+        cgroup_path = strndup(rest + 7, n - 8);
+        if (!cgroup_path)
+            return brig_err_set(err, ENOMEM, "init record");
+    }
+    st = calloc(1, sizeof(*st));
+    if (!st)
+        return brig_err_set(err, ENOMEM, "init record");
+    st->id = strdup(dir->id);
+    st->pid = pid;
+    st->init_start_time = start;
+    st->cgroup_joined = joined;
+    st->cgroup_path = steal_ptr(cgroup_path);
+    st->lost = true;
+    *out = st;
+    return 0;
+}
+
+static int open_store(const struct brig_context *ctx, const char *id, bool lock, bool fall_back,
+                      struct brig_container_dir *dir, struct brig_state **state, struct brig_err **err)
 {
     cleanup_free char *json = NULL;
     size_t len = 0;
@@ -142,18 +202,46 @@ int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, s
         }
         /* A create under way, or one that died before writing its state: only delete may touch it. */
         *state = NULL;
+        if (fall_back)
+            read_init_record(dir, state, NULL);
         return 0;
+    }
+    if (ret == 0) {
+        ret = brig_state_from_json(json, len, state, err);
+        if (ret < 0)
+            brig_err_wrap(err, ret, "state");
+    }
+    if (ret < 0 && fall_back) {
+        cleanup_err struct brig_err *record_err = NULL;
+        cleanup_free char *msg = NULL;
+
+        if (read_init_record(dir, state, &record_err) == 0) {
+            brig_log(ctx, BRIG_LOG_WARNING, "container `%s`: %s: removed by its init record (init, cgroup) and its directory's names (overlay root; an upper is kept)",
+                     id, (*err)->msg);
+            brig_err_free(err);
+            return 0;
+        }
+        msg = strdup((*err)->msg);
+        brig_err_free(err);
+        brig_err_msg(err, -ret, "%s (and its init record: %s)", msg ? msg : "state", record_err->msg);
     }
     if (ret < 0) {
         brig_store_close(dir);
         return brig_err_wrap(err, ret, "container `%s`", id);
     }
-    ret = brig_state_from_json(json, len, state, err);
-    if (ret < 0) {
-        brig_store_close(dir);
-        return brig_err_wrap(err, ret, "container `%s`: state", id);
-    }
     return 0;
+}
+
+int brig_store_open(const struct brig_context *ctx, const char *id, bool lock, struct brig_container_dir *dir,
+                    struct brig_state **state, struct brig_err **err)
+{
+    return open_store(ctx, id, lock, false, dir, state, err);
+}
+
+int brig_store_open_for_removal(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
+                                struct brig_state **state, struct brig_err **err)
+{
+    return open_store(ctx, id, true, true, dir, state, err);
 }
 
 int brig_store_save(const struct brig_container_dir *dir, const struct brig_state *state, struct brig_err **err)
@@ -163,6 +251,10 @@ int brig_store_save(const struct brig_container_dir *dir, const struct brig_stat
     int ret;
 
     ret = brig_state_to_json(state, &json, &len, err);
+    if (ret < 0)
+        return ret;
+    /* First: whenever state.json names an init or a cgroup, so does the record. */
+    ret = save_init_record(dir, state, err);
     if (ret < 0)
         return ret;
     return brig_write_file_atomic_at(dir->dir_fd, BRIG_STATE_FILE, json, len, 0600, err);

@@ -41,6 +41,9 @@ struct brig_state {
     char *overlay_work;
     bool overlay_owns_upper; /* the upper is the state directory's: delete removes it unless kept */
     bool keep_upper;         /* create/run --keep-upper: delete keeps it */
+
+    /* Never stored: rebuilt from the init record because state.json could not be read (delete --force). */
+    bool lost;
 };
 
 /* JSON text of the stored form. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# Many runtime invocations at once on one --root.
+# Many runtime invocations at once on one --root. Creates racing for one id, whole lifecycles in parallel
+# and kills racing deletes, with readers throughout: load.bats.
 
 load helpers
 
@@ -64,23 +65,5 @@ N=20
 		[ "$rc" -eq $((i % 7)) ] || fail "run $i exited $rc: $(cat "$TEST_DIR/run-$i.log")"
 		[ "$(cat "$TEST_DIR/run-$i.log")" = "run-$i" ] || fail "run $i printed $(cat "$TEST_DIR/run-$i.log")"
 	done
-	assert_nothing_left
-}
-
-@test "concurrent creates of the same id: exactly one wins" {
-	local i pids=() ok=0
-	bundle_set_args sleep 1000
-	for i in $(seq 8); do
-		brig create --bundle "$BUNDLE" "$ID" \
-			</dev/null >"$TEST_DIR/dup-$i.log" 2>&1 3>&- &
-		pids[i]=$!
-	done
-	for i in $(seq 8); do
-		wait "${pids[i]}" && ok=$((ok + 1))
-	done
-	[ "$ok" -eq 1 ] || fail "$ok creates succeeded"
-	[ "$(container_status "$ID")" = created ]
-	run brig delete --force "$ID"
-	assert_success
 	assert_nothing_left
 }

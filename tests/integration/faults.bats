@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # A kill at any step loses nothing (issue 17): brig is SIGKILLed at one syscall after another of create,
 # start, run -d, exec and delete (strace's syscall fault injection), each time followed by `delete --force`
-# and a check that nothing is left; then the same id works again. Plus a corrupt or truncated state file and a
-# read-only or full state root.
+# and a check that nothing is left; then the same id works again. Plus a corrupt or truncated state file (and
+# init record) and a read-only or full state root.
 #
 # The steps are found by the test: a first traced run of the command lists the syscalls its own process makes
 # (not its children's: the init is the container's). Step N is the Nth of them; it is killed with
@@ -100,9 +100,18 @@ setup() {
 	walk delete
 }
 
-# Open (issue 17): delete --force of a container whose state cannot be read fails (one line naming it) and
-# leaves its init and cgroup, whose path only the state knew; teardown removes them by the test's token.
-@test "a corrupt or truncated state file: state and list name the id" {
+# state.json alone cannot be trusted to find the container again: delete --force falls back to the init
+# record (pid, start time, cgroup) written beside it before the init is cloned and at every save; an overlay
+# root in the state directory is taken down by its names there (its upper kept).
+corrupt_state() {
+	if [ "$1" = corrupt ]; then
+		printf '{"id": [' >"$BRIG_ROOT/$2/state.json"
+	else
+		: >"$BRIG_ROOT/$2/state.json"
+	fi
+}
+
+@test "a corrupt or truncated state file: state and list name the id, delete --force removes it all" {
 	require_brig
 	local how
 	for how in corrupt truncated; do
@@ -110,13 +119,9 @@ setup() {
 		remember_id "$ID"
 		make_config "$BUNDLE" "$ID"
 		bundle_set_args sleep 1000
-		brig_create
+		brig_detached "$ID" run -d --bundle "$BUNDLE"
 		assert_success
-		if [ "$how" = corrupt ]; then
-			printf '{"id": [' >"$BRIG_ROOT/$ID/state.json"
-		else
-			: >"$BRIG_ROOT/$ID/state.json"
-		fi
+		corrupt_state "$how" "$ID"
 		run brig state "$ID"
 		assert_failure
 		assert_output_contains "$ID"
@@ -127,9 +132,69 @@ setup() {
 		assert_output_not_contains "
 $ID"
 		run brig delete --force "$ID"
-		assert_one_line_error
-		assert_output_contains "$ID"
+		assert_success
+		assert_output_contains "container \`$ID\`: state" "init record"
+		assert_nothing_left
+		# The same id works again.
+		brig_create
+		assert_success
+		run brig delete --force "$ID"
+		assert_success
+		assert_nothing_left
 	done
+}
+
+@test "a corrupt state file of a container with an overlay root: delete --force unmounts it and keeps its upper" {
+	require_brig
+	mkdir -p "$TEST_DIR/layer"
+	echo layer >"$TEST_DIR/layer/from-layer"
+	bundle_jq '.root.readonly = false'
+	bundle_set_args sh -c 'cat /from-layer >/changed; exec sleep 1000'
+	brig_detached "$ID" run -d --layer "$TEST_DIR/layer" --bundle "$BUNDLE"
+	assert_success
+	local i
+	for i in $(seq 100); do [ -e "$BRIG_ROOT/$ID/upper/changed" ] && break; sleep 0.05; done
+	corrupt_state corrupt "$ID"
+	run brig delete --force "$ID"
+	assert_success
+	assert_output_contains "init record" "is kept at $BRIG_ROOT/.upper/$ID"
+	[ "$(cat "$BRIG_ROOT/.upper/$ID/changed")" = layer ] || fail "the container's change is not in the kept upper"
+	rm -rf "$BRIG_ROOT/.upper"
+	assert_nothing_left
+}
+
+@test "delete --force by the init record kills no process that took the init's pid" {
+	require_brig
+	# A process of the host's (not in the container's cgroup) stands for one that reused the pid. Start times
+	# count clock ticks (10 ms): it starts well before the init, so that they differ.
+	BRIG_TEST_TOKEN=$TOKEN sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+	local other=$!
+	sleep 0.1
+	bundle_set_args sleep 1000
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	assert_success
+	sed -i "s/^pid .*/pid $other/" "$BRIG_ROOT/$ID/init-record"
+	corrupt_state corrupt "$ID"
+	run brig delete --force "$ID"
+	assert_success
+	kill -0 "$other" || fail "delete --force killed pid $other, whose start time is not the init's"
+	kill "$other"
+	wait "$other" || true
+	assert_nothing_left
+}
+
+@test "delete --force with neither state nor init record readable names both and leaves the directory" {
+	require_brig
+	bundle_set_args sleep 1000
+	brig_create
+	assert_success
+	corrupt_state corrupt "$ID"
+	echo junk >"$BRIG_ROOT/$ID/init-record"
+	run brig delete --force "$ID"
+	assert_one_line_error
+	assert_output_contains "container \`$ID\`: state" "init record" "not an init record"
+	# What it names is still there for a look (teardown removes it by the test's token).
+	[ -d "$BRIG_ROOT/$ID" ] || fail "the state directory is gone"
 }
 
 @test "a read-only state root fails create clearly and leaves nothing" {
