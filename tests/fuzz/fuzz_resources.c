@@ -28,7 +28,7 @@ static const char *const files[][2] = {
     {"cpu.idle", "0\n"}, {"cpuset.cpus", ""}, {"cpuset.mems", ""}, {"cpuset.cpus.effective", "0-1\n"},
     {"cpuset.mems.effective", "0\n"}, {"io.weight", "default 100\n"}, {"io.max", ""}, {"pids.max", "max\n"},
     {"rdma.max", ""}, {"hugetlb.2MB.max", "max\n"}, {"hugetlb.2MB.rsvd.max", "max\n"},
-    {"hugetlb.1GB.max", "max\n"}, {"hugetlb.1GB.rsvd.max", "max\n"},
+    {"hugetlb.1GB.max", "max\n"}, {"hugetlb.1GB.rsvd.max", "max\n"}, {"cgroup.freeze", "0\n"},
 };
 
 static void remove_tree(void)
