@@ -122,13 +122,13 @@ static int parse_doc(const char *json, size_t len, const char *name, size_t size
     s = arena ? brig_arena_zalloc(arena, size) : NULL;
     if (!s) {
         brig_arena_free(arena);
-        yajl_tree_free(doc);
+        json_tree_free(doc);
         return brig_err_set(err, ENOMEM, "%s", name);
     }
     *(void **) ((char *) s + arena_offset) = arena;
     c = (struct jctx){ .file = name, .arena = arena, .err = err };
     ret = fn(&c, doc, s);
-    yajl_tree_free(doc);
+    json_tree_free(doc);
     if (ret < 0) {
         brig_arena_free(arena);
         return ret;

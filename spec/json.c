@@ -9,64 +9,6 @@
 
 #include "../util/util.h"
 
-/* Real configs nest about eight levels deep. */
-#define JSON_MAX_DEPTH 64
-
-/* yajl_tree_parse() wants a C string, so a NUL inside would silently cut the document short; and
- * yajl_tree_free() recurses once per level, so absurd nesting could overflow the stack. One pass finds both. */
-static int check_text(const char *json, size_t len, const char *file, struct brig_err **err)
-{
-    bool in_string = false, escaped = false;
-    unsigned depth = 0;
-
-    for (size_t i = 0; i < len; i++) {
-        char ch = json[i];
-
-        if (ch == '\0')
-            return brig_err_set(err, 0, "%s: invalid JSON: NUL byte at offset %zu", file, i);
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (ch == '\\')
-                escaped = true;
-            else if (ch == '"')
-                in_string = false;
-        } else if (ch == '"') {
-            in_string = true;
-        } else if (ch == '{' || ch == '[') {
-            if (++depth > JSON_MAX_DEPTH)
-                return brig_err_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at offset %zu", file,
-                                    JSON_MAX_DEPTH, i);
-        } else if ((ch == '}' || ch == ']') && depth > 0) {
-            depth--;
-        }
-    }
-    return 0;
-}
-
-int json_parse_tree(const char *json, size_t len, const char *file, yajl_val *out, struct brig_err **err)
-{
-    cleanup_free char *text = NULL;
-    char msg[512] = "";
-    size_t n;
-
-    JTRY(check_text(json, len, file, err));
-    text = malloc(len + 1);
-    if (!text)
-        return brig_err_set(err, ENOMEM, "%s", file);
-    memcpy(text, json, len);
-    text[len] = '\0';
-    *out = yajl_tree_parse(text, msg, sizeof(msg));
-    if (*out)
-        return 0;
-    /* yajl's verbose message continues with a snippet and a caret on further lines: keep the first. */
-    n = strcspn(msg, "\n");
-    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == '.'))
-        n--;
-    msg[n] = '\0';
-    return brig_err_set(err, 0, "%s: invalid JSON: %s", file, n ? msg : "parse error");
-}
-
 static bool is_plain_key(const char *key)
 {
     if (!*key)

@@ -36,8 +36,15 @@ struct jctx {
             return jtry_ret_;                                                                                  \
     } while (0)
 
-/* Parses NUL-free text into a tree; on failure sets "<file>: invalid JSON: <yajl's first line>". */
+/* No real document comes near it (a config with 80,000 environment variables is 1 MiB); past it, a parse is
+ * refused before it starts, so that no input can make one cost more than a fraction of a second. */
+#define JSON_MAX_SIZE (16 << 20)
+
+/* Parses up to JSON_MAX_SIZE bytes of NUL-free text into a tree (spec/tree.c), freed with json_tree_free()
+ * only; on failure sets "<file>: invalid JSON: <yajl's first line>" (or names the size, a NUL byte, nesting
+ * deeper than 64 levels). */
 int json_parse_tree(const char *json, size_t len, const char *file, yajl_val *out, struct brig_err **err);
+void json_tree_free(yajl_val tree);
 
 /* "<file>: <path>: <fmt>"; returns -EINVAL. */
 int jfail(struct jctx *c, const struct jpath *p, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

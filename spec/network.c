@@ -28,7 +28,7 @@ int brig_network_file_parse(const char *json, size_t len, const char *file, stru
     memset(out, 0, sizeof(*out));
     JTRY(json_parse_tree(json, len, file, &doc, err));
     ret = parse_network(&c, doc, out);
-    yajl_tree_free(doc);
+    json_tree_free(doc);
     if (ret < 0)
         brig_network_file_clear(out);
     return ret;

@@ -26,14 +26,14 @@ int brig_spec_parse_resources(const char *json, size_t len, const char *name, st
     }
     if (!s || !s->linux_cfg || !s->linux_cfg->resources) {
         brig_arena_free(arena);
-        yajl_tree_free(doc);
+        json_tree_free(doc);
         return brig_err_set(err, ENOMEM, "%s", name);
     }
     c = (struct jctx){.file = name, .arena = arena, .err = err};
     ret = jexpect_obj(&c, doc, NULL);
     if (ret == 0)
         ret = spec_parse_resources(&c, doc, NULL, s->linux_cfg->resources);
-    yajl_tree_free(doc);
+    json_tree_free(doc);
     if (ret < 0) {
         brig_spec_free(s);
         return ret;

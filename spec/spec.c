@@ -169,13 +169,13 @@ static int parse_named(const char *json, size_t len, const char *file, bool proc
     s = arena ? brig_arena_zalloc(arena, sizeof(*s)) : NULL;
     if (!s) {
         brig_arena_free(arena);
-        yajl_tree_free(doc);
+        json_tree_free(doc);
         return brig_err_set(err, ENOMEM, "%s", file);
     }
     s->arena_ = arena;
     c = (struct jctx){ .file = file, .arena = arena, .err = err };
     ret = process_only ? parse_process_document(&c, doc, s) : parse_document(&c, doc, s);
-    yajl_tree_free(doc);
+    json_tree_free(doc);
     if (ret < 0) {
         brig_spec_free(s);
         return ret;

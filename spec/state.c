@@ -175,11 +175,11 @@ int brig_state_from_json(const char *json, size_t len, struct brig_state **out, 
     JTRY(json_parse_tree(json, len, STATE_FILE, &doc, err));
     st = calloc(1, sizeof(*st));
     if (!st) {
-        yajl_tree_free(doc);
+        json_tree_free(doc);
         return brig_err_set(err, ENOMEM, "%s", STATE_FILE);
     }
     ret = parse_state(&c, doc, st);
-    yajl_tree_free(doc);
+    json_tree_free(doc);
     if (ret < 0) {
         brig_state_free(st);
         return ret;
