@@ -23,13 +23,13 @@ int brig_json_strv_parse(const char *json, size_t len, const char *file, char **
     if (ret < 0)
         return ret;
     if (!YAJL_IS_ARRAY(tree)) {
-        yajl_tree_free(tree);
+        json_tree_free(tree);
         return brig_err_msg(err, EINVAL, "%s: expected an array of strings", file);
     }
     count = tree->u.array.len;
     strv = calloc(count + 1, sizeof(char *));
     if (!strv) {
-        yajl_tree_free(tree);
+        json_tree_free(tree);
         return brig_err_set(err, ENOMEM, "%s", file);
     }
     for (size_t i = 0; i < count; i++) {
@@ -38,18 +38,18 @@ int brig_json_strv_parse(const char *json, size_t len, const char *file, char **
 
         if (!YAJL_IS_STRING(v)) {
             brig_strv_free(strv);
-            yajl_tree_free(tree);
+            json_tree_free(tree);
             return brig_err_msg(err, EINVAL, "%s: [%zu]: expected a string", file, i);
         }
         text = YAJL_GET_STRING(v);
         strv[i] = strdup(text ? text : "");
         if (!strv[i]) {
             brig_strv_free(strv);
-            yajl_tree_free(tree);
+            json_tree_free(tree);
             return brig_err_set(err, ENOMEM, "%s", file);
         }
     }
-    yajl_tree_free(tree);
+    json_tree_free(tree);
     *out = strv;
     *n = count;
     return 0;
