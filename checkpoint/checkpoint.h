@@ -19,6 +19,8 @@
 #define BRIG_CKPT_DESCRIPTORS "descriptors.json"
 /* brig's network record of the dumped container (its network, address and ports), beside the image. */
 #define BRIG_CKPT_NETWORK "brig-network"
+/* An overlay root's record beside the image: the layers its config does not give, and its upper directory. */
+#define BRIG_CKPT_ROOTFS "brig-rootfs"
 #define BRIG_CKPT_CONFIG_ANNOTATION "org.criu.config"
 #define BRIG_CKPT_CONFIG_BRIG "/etc/criu/brig.conf"
 #define BRIG_CKPT_CONFIG_RUNC "/etc/criu/runc.conf"

@@ -72,6 +72,50 @@ static int save_network_record(const struct brig_container_dir *dir, const char 
     return brig_write_file_atomic_at(images_fd, BRIG_CKPT_NETWORK, text, len, 0600, err);
 }
 
+/* How many of an overlay root's lowers its config gives (root.path and the layers annotation): the rest came
+ * from --layer and --image, which only the state knew. */
+static size_t spec_lower_count(const struct brig_spec *spec)
+{
+    const char *annotated = brig_spec_annotation(spec, BRIG_ROOTFS_LAYERS_ANNOTATION);
+    size_t n = spec->root_path && *spec->root_path ? 1 : 0;
+
+    if (annotated && *annotated) {
+        n++;
+        for (const char *p = annotated; (p = strchr(p, ':')); p++)
+            n++;
+    }
+    return n;
+}
+
+/* An overlay root's record beside the image (BRIG_CKPT_ROOTFS): the lowers its config does not give, lowest
+ * first, and the upper directory that holds its changes. */
+static int save_rootfs_record(const struct brig_spec *spec, const struct brig_state *state, const char *kept,
+                              const char *image_path, struct brig_err **err)
+{
+    size_t from = spec_lower_count(spec);
+    const char *upper = kept ? kept : state->overlay_upper;
+    cleanup_close int images_fd = -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    int ret;
+
+    if (from > state->n_overlay_lowers)
+        return brig_err_msg(err, EINVAL, "overlay root: the config gives more layers than the container had");
+    f = open_memstream(&text, &len);
+    if (!f)
+        return brig_err_set(err, ENOMEM, "rootfs record");
+    for (size_t i = from; i < state->n_overlay_lowers; i++)
+        fprintf(f, "layer=%s\n", state->overlay_lowers[i]);
+    fprintf(f, "upper=%s\n", upper ? upper : "");
+    fclose(f);
+    images_fd = open(image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ret = images_fd < 0 ? brig_err_sys(err, "--image-path `%s`", image_path)
+                        : brig_write_file_atomic_at(images_fd, BRIG_CKPT_ROOTFS, text, len, 0600, err);
+    free(text);
+    return ret < 0 ? brig_err_wrap(err, ret, "overlay root record") : 0;
+}
+
 /* No probe before a dump (runc has none: `criu check` costs a tenth of a small dump): criu stops at its kernel
  * checks before it touches any process, and a failed dump is explained here. When criu cannot work on this
  * kernel at all, that is the one line to show, and the directories the attempt made go again (their log
@@ -123,11 +167,12 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
     ret = brig_spec_load(state->config_path, &spec, err);
     if (ret == 0)
         ret = check_supported(ctx, state->rootless, "checkpoint", err);
-    /* Refused before the dump: a dump would delete the container, and its overlay's changes with it, while
-     * restore cannot rebuild that root yet. */
-    if (ret == 0 && state->n_overlay_lowers)
-        ret = brig_err_msg(err, ENOTSUP,
-                           "not supported yet for an overlay root (--layer, --image): its changes would be lost");
+    /* A clone of a running overlay root would share its upper directory with it. */
+    if (ret == 0 && state->n_overlay_lowers && opts->leave_running)
+        ret = brig_err_msg(err, ENOTSUP, "--leave-running: not supported yet for an overlay root (--layer, --image): "
+                                         "the running container and a restored one would share its changes");
+    if (ret == 0 && state->n_overlay_lowers && state->rootless)
+        ret = brig_err_msg(err, ENOTSUP, "not supported yet for a rootless overlay root");
     if (ret == 0)
         ret = brig_ckpt_config_load(spec, opts, err);
     if (ret == 0 && state->cgroup_path)
@@ -143,6 +188,8 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         .cgroup_mode = mode,
         .netns_fd = -1,
     };
+    image_existed = access(opts->image_path, F_OK) == 0;
+    work_existed = !opts->work_path || access(opts->work_path, F_OK) == 0;
     /* As runc (which always adds CLONE_NEWNET to --empty-ns): the network namespace's devices and addresses
      * are the runtime's to make again, not CRIU's to dump. */
     opts->empty_netns = true;
@@ -158,8 +205,6 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
         if (ret < 0)
             goto wrap;
     }
-    image_existed = access(opts->image_path, F_OK) == 0;
-    work_existed = !opts->work_path || access(opts->work_path, F_OK) == 0;
     ret = brig_ckpt_dump(&target, opts, err);
     if (ret < 0) {
         ret = explain_dump_failure(ctx, opts, image_existed, work_existed, ret, err);
@@ -167,9 +212,14 @@ int brig_container_checkpoint(const struct brig_context *ctx, const char *id, st
     }
     brig_log(ctx, BRIG_LOG_DEBUG, "checkpoint: `%s` %s into %s", id, opts->pre_dump ? "pre-dumped" : "dumped",
              opts->image_path);
-    /* runc's contract: what was dumped (without --leave-running) is gone, and its id is free for restore. */
-    if (!opts->leave_running && !opts->pre_dump)
-        ret = brig_destroy_container(ctx, &dir, state, false, NULL, err);
+    /* runc's contract: what was dumped (without --leave-running) is gone, and its id is free for restore.
+     * An overlay root's changes are kept (as --keep-upper keeps them), for restore to mount again. */
+    if (!opts->leave_running && !opts->pre_dump) {
+        cleanup_free char *kept = NULL;
+        ret = brig_destroy_container(ctx, &dir, state, state->n_overlay_lowers > 0, &kept, err);
+        if (ret == 0 && state->n_overlay_lowers)
+            ret = save_rootfs_record(spec, state, kept, opts->image_path, err);
+    }
     goto out;
 wrap:
     brig_err_wrap(err, ret, "checkpoint container `%s`", id);
@@ -189,6 +239,8 @@ struct restore_progress {
     bool cgroup_joined;
     pid_t pid;
     const char *root;
+    struct brig_root_layers layers; /* an overlay root */
+    bool layers_made;
     bool net_prepared;
     pid_t netns_holder; /* holds the new network namespace until the restored tree is in it */
 };
@@ -217,6 +269,8 @@ static void undo_restore(struct restore_progress *p)
     if (p->net_prepared)
         brig_net_teardown(p->root, p->dir.dir_fd, false, &ignored);
     brig_err_free(&ignored);
+    if (p->layers_made)
+        brig_root_layers_undo(&p->dir, &p->layers);
     if (p->dir_made)
         brig_store_remove(&p->dir, &ignored);
     brig_store_close(&p->dir);
@@ -318,6 +372,46 @@ static int restore_network_opts(const struct brig_spec *spec, const char *image_
     return ret < 0 ? brig_err_wrap(err, ret, "`%s`", path) : 0;
 }
 
+/* The root the restored container gets: root.path, or the overlay its config and the record beside the image
+ * (BRIG_CKPT_ROOTFS: the --layer/--image lowers and the upper holding its changes) describe. */
+static int plan_root(const struct brig_context *ctx, const struct brig_spec *spec, const char *bundle,
+                     const struct brig_restore_opts *opts, struct brig_root_layers *layers, struct brig_err **err)
+{
+    cleanup_free char *path = NULL;
+    cleanup_free char *text = NULL;
+    cleanup_free char **lowers = NULL;
+    struct brig_create_opts co = {.id = opts->id};
+    size_t len = 0, n = 0;
+    char *line, *next;
+    int ret;
+
+    if (asprintf(&path, "%s/%s", opts->ckpt.image_path, BRIG_CKPT_ROOTFS) < 0)
+        return brig_err_set(err, ENOMEM, "rootfs record");
+    if (access(path, F_OK) == 0) {
+        ret = brig_read_file_at(AT_FDCWD, path, &text, &len, err);
+        if (ret < 0)
+            return ret;
+        lowers = calloc(len / 7 + 1, sizeof(char *)); /* every "layer=X\n" takes at least 8 bytes */
+        if (!lowers)
+            return brig_err_set(err, ENOMEM, "rootfs record");
+        for (line = text; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = '\0';
+            if (!strncmp(line, "layer=", 6) && line[6])
+                lowers[n++] = line + 6;
+            else if (!strncmp(line, "upper=", 6) && line[6])
+                co.upper = line + 6;
+            else if (*line)
+                return brig_err_msg(err, EINVAL, "`%s`: unexpected line `%s`", path, line);
+        }
+        co.layers = lowers;
+        co.n_layers = n;
+    }
+    ret = brig_root_layers_plan(ctx, spec, bundle, &co, layers, err);
+    return ret < 0 && text ? brig_err_wrap(err, ret, "`%s`", path) : ret;
+}
+
 static int restore_container(const struct brig_context *ctx, struct brig_restore_opts *opts,
                              struct restore_progress *p, struct brig_state **out, struct brig_err **err)
 {
@@ -354,11 +448,13 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     ret = brig_spec_load(config_path, &spec, err);
     if (ret == 0 && !spec->process)
         ret = brig_err_msg(err, EINVAL, "config.json: process: required to restore a container");
-    if (ret == 0 && (brig_spec_annotation(spec, BRIG_ROOTFS_LAYERS_ANNOTATION) || !*spec->root_path))
-        ret = brig_err_msg(err, ENOTSUP, "restore: not supported yet for an overlay root (layers or an image)");
     if (ret == 0)
         ret = check_supported(ctx, false, "restore", err);
     if (ret == 0)
+        ret = plan_root(ctx, spec, bundle, opts, &p->layers, err);
+    if (ret == 0 && p->layers.enabled && !(rootfs = strdup(p->layers.ov.target)))
+        ret = brig_err_set(err, ENOMEM, "rootfs");
+    if (ret == 0 && !p->layers.enabled)
         ret = brig_resolve_rootfs(bundle, spec, &rootfs, err);
     if (ret == 0)
         ret = brig_ckpt_probe(ctx->criu, err);
@@ -390,10 +486,18 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     *out = state;
     state->creating = true;
     state->has_hooks = brig_hooks_any(&spec->hooks);
+    if (brig_root_layers_record(&p->layers, state) < 0)
+        return brig_err_set(err, ENOMEM, "state");
     /* Saved before the cgroup is made: a restore killed from here on leaves what `delete` can find. */
     ret = brig_store_save(&p->dir, state, err);
     if (ret < 0)
         return ret;
+    if (p->layers.enabled) {
+        p->layers_made = true;
+        ret = brig_root_layers_setup(&p->dir, &p->layers, err);
+        if (ret < 0)
+            return ret;
+    }
     ret = brig_runtime_cgroup_create(ctx, spec, opts->id, p->cgroup_mode, p->cgroup_path, &entry,
                                      &p->cgroup_joined, err);
     if (ret < 0)
@@ -498,11 +602,13 @@ int brig_container_restore(const struct brig_context *ctx, struct brig_restore_o
     brig_ckpt_opts_clear(&opts->ckpt);
     if (ret < 0) {
         undo_restore(&progress);
+        brig_root_layers_clear(&progress.layers);
         free(progress.cgroup_path);
         sigprocmask(SIG_SETMASK, &previous, NULL);
         return brig_err_wrap(err, ret, "restore container `%s`", opts->id);
     }
     free(progress.cgroup_path);
+    brig_root_layers_clear(&progress.layers);
     if (state->has_hooks)
         brig_run_lifecycle_hooks(ctx, state, "poststart", "running");
     if (opts->detach)

@@ -116,15 +116,15 @@ require_criu_refused() {
 	[ "$output" = 1 ] || fail "the init's session is $output, not its own (1)"
 }
 
-@test "checkpoint of a container with an overlay root is refused before anything happens (its changes would be lost)" {
+@test "checkpoint --leave-running of a container with an overlay root is refused before anything happens (a clone would share its changes)" {
 	mkdir -p "$TEST_DIR/layer"
 	echo layered >"$TEST_DIR/layer/file"
 	bundle_set_args sleep 1000
 	brig_detached "$ID" run -d --bundle "$BUNDLE" --layer "$TEST_DIR/layer"
 	assert_success
-	run brig checkpoint --image-path "$TEST_DIR/img" "$ID"
+	run brig checkpoint --leave-running --image-path "$TEST_DIR/img" "$ID"
 	assert_one_line_error
-	assert_output_contains "checkpoint container \`$ID\`: not supported yet for an overlay root"
+	assert_output_contains "checkpoint container \`$ID\`: --leave-running: not supported yet for an overlay root"
 	[ "$(container_status "$ID")" = running ] || fail "the container is $(container_status "$ID")"
 	run brig delete --force "$ID"
 	assert_success

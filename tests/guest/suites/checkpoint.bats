@@ -493,3 +493,38 @@ while True:
 	lane_gone "$new"
 	rm -f "$ROOTFS/lockfile" "$ROOTFS/bin/lockhold"
 }
+
+@test "checkpoint of an overlay root (--layer): its changes are kept beside the image and restore mounts them again" {
+	local id=ov-$RAND new=ovn-$RAND img=$TEST_DIR/img-ov-$RAND layer=$TEST_DIR/layer-$RAND
+	# The guest's / is an overlay, which an overlay's upper cannot be on: this test's --root is a tmpfs.
+	local BRIG_ROOT=$TEST_DIR/ovroot
+	mkdir -p "$BRIG_ROOT" "$layer"
+	mount -t tmpfs brig-ovroot "$BRIG_ROOT"
+	echo from-layer >"$layer/layered"
+	for c in "$id" "$new"; do
+		ck_bundle "$c" '["sh", "-c", "echo changed >/changes; rm /layered; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done"]'
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" --layer "$layer" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 3 >/dev/null
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	lane_gone "$id"
+	grep -qx "layer=$layer" "$img/brig-rootfs" || fail "rootfs record: $(cat "$img/brig-rootfs")"
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img" "$new"
+	assert_success
+	ck_wait_count "$TEST_DIR/$new.out" 1 >/dev/null
+	run brig exec "$new" sh -c 'cat /changes; test -e /layered && echo back || echo deleted; grep -c " / overlay " /proc/mounts'
+	assert_success
+	[ "${lines[0]}" = changed ] || fail "the upper's file: ${lines[0]}"
+	[ "${lines[1]}" = deleted ] || fail "the whiteout of /layered is ${lines[1]}"
+	[ "$(cat "$layer/layered")" = from-layer ] || fail "the layer itself changed"
+	run brig diff "$new"
+	assert_success
+	assert_output_contains "A /changes" "D /layered"
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+	[ -z "$(mounts_under "$BRIG_ROOT")" ] || fail "mounts left: $(mounts_under "$BRIG_ROOT")"
+	umount "$BRIG_ROOT"
+}
