@@ -83,8 +83,36 @@ stop_brig() {
 	echo "# $*: status $status after ${elapsed}s: $output" >&3 2>/dev/null || true
 }
 
+# stop_brig_when FILE SIG BRIG_ARGS...: runs brig in the background and sends it SIG once FILE exists (at most
+# 20 s): a fixed delay would race brig's own start-up on a loaded machine. Sets $status, $elapsed (from the
+# signal) and $output like stop_brig.
+stop_brig_when() {
+	local file=$1 sig=$2 pid i t0
+	shift 2
+	status=0
+	BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" "$@" </dev/null >"$TEST_DIR/stop.out" 2>"$TEST_DIR/stop.err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$file" ] && break
+		sleep 0.1
+	done
+	t0=$SECONDS
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" || status=$?
+	elapsed=$((SECONDS - t0))
+	output=$(cat "$TEST_DIR/stop.err")
+	echo "# $*: status $status ${elapsed}s after SIG$sig: $output" >&3 2>/dev/null || true
+}
+
+# hung_hook PHASE: a hook that never exits; one of the runtime's namespace (createRuntime, prestart) first
+# touches $TEST_DIR/hook-started.
 hung_hook() {
-	bundle_jq ".hooks.$1 = [{path: \"/bin/sleep\", args: [\"sleep\", \"1000\"]}]"
+	bundle_jq ".hooks.$1 = [{path: \"/bin/sh\", args: [\"sh\", \"-c\", \"touch $TEST_DIR/hook-started; exec sleep 1000\"]}]"
 }
 
 @test "SIGTERM to a create waiting for a hook that never exits (no timeout) undoes the create" {
@@ -92,10 +120,10 @@ hung_hook() {
 	bundle_set_args sleep 1000
 	hung_hook createRuntime
 	remember_id "$ID"
-	stop_brig TERM 2 create --bundle "$BUNDLE" "$ID"
-	[ "$status" -eq 124 ] || fail "expected timeout's status"
+	stop_brig_when "$TEST_DIR/hook-started" TERM create --bundle "$BUNDLE" "$ID"
+	[ "$status" -eq 1 ] || fail "expected brig's own failure, not $status"
 	[ "$elapsed" -le 5 ] || fail "took ${elapsed}s"
-	assert_output_contains "hook createRuntime[0] \`/bin/sleep\`: killed: interrupted by SIGTERM"
+	assert_output_contains "hook createRuntime[0] \`/bin/sh\`: killed: interrupted by SIGTERM"
 	assert_nothing_left
 	# The same id works again.
 	bundle_jq 'del(.hooks)'
@@ -111,7 +139,7 @@ hung_hook() {
 	bundle_set_args sleep 1000
 	hung_hook prestart
 	remember_id "$ID"
-	stop_brig INT 2 run -d --bundle "$BUNDLE" "$ID"
+	stop_brig_when "$TEST_DIR/hook-started" INT run -d --bundle "$BUNDLE" "$ID"
 	[ "$elapsed" -le 5 ] || fail "took ${elapsed}s"
 	assert_output_contains "interrupted by SIGINT"
 	assert_nothing_left
@@ -283,11 +311,11 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0); time.sleep(
 @test "SIGTERM to start or run -d waiting for a startContainer hook that never exits ends it; the process never runs" {
 	require_brig
 	bundle_set_args sh -c 'touch /ran; exec sleep 1000'
-	bundle_jq '.hooks.startContainer = [{path: "/bin/sleep", args: ["sleep", "1000"]}]'
+	bundle_jq '.hooks.startContainer = [{path: "/bin/sh", args: ["sh", "-c", "touch /hook-started; exec sleep 1000"]}]'
 	brig_create
 	assert_success
 	# Before: start died of the SIGTERM, and the init went on to the exec once the hook ended.
-	stop_brig TERM 2 start "$ID"
+	stop_brig_when "$ROOTFS/hook-started" TERM start "$ID"
 	[ "$elapsed" -le 4 ] || fail "took ${elapsed}s"
 	assert_output_contains "start container \`$ID\`: waiting for the process to start: interrupted by SIGTERM"
 	await_status "$ID" stopped 5
@@ -297,7 +325,8 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0); time.sleep(
 	assert_nothing_left
 
 	# Before: run -d died of it too, and left the container created.
-	stop_brig TERM 2 run -d --bundle "$BUNDLE" "$ID"
+	rm -f "$ROOTFS/hook-started"
+	stop_brig_when "$ROOTFS/hook-started" TERM run -d --bundle "$BUNDLE" "$ID"
 	[ "$elapsed" -le 4 ] || fail "took ${elapsed}s"
 	assert_output_contains "interrupted by SIGTERM"
 	[ ! -e "$ROOTFS/ran" ] || fail "the process ran"
