@@ -27,7 +27,7 @@ struct brig_container_dir {
 };
 
 int brig_store_open_root(const struct brig_context *ctx, bool create, int *root_fd, struct brig_err **err);
-/* Makes <root>/<id> (EEXIST → "container `id` already exists") and locks it. */
+/* Makes <root>/<id> (EEXIST → "container `id` already exists"), locked before the id names it. */
 int brig_store_create(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
                       struct brig_err **err);
 /* Opens an existing container ("container `id` does not exist" when missing), locked when `lock`: readers
@@ -48,6 +48,8 @@ int brig_store_save(const struct brig_container_dir *dir, const struct brig_stat
  * whole or not at all. Also removes what earlier removals that died midway left. */
 int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err);
 void brig_store_close(struct brig_container_dir *dir);
+/* Removes what removals and creates that died midway left (hidden directories nobody holds locked). */
+void brig_store_sweep(const struct brig_context *ctx);
 
 /* Computes creating|created|running|paused|stopped from the process and the exec fifo. */
 const char *brig_container_status(const struct brig_container_dir *dir, const struct brig_state *state);

@@ -271,8 +271,10 @@ int brig_container_delete(const struct brig_context *ctx, const char *id, bool f
     else
         ret = brig_store_open(ctx, id, true, &dir, &state, err);
     if (ret == -ENOENT && force) {
-        /* runc's contract, relied on by containerd: forcing away what is already gone succeeds. */
+        /* runc's contract, relied on by containerd: forcing away what is already gone succeeds. A create
+         * of it killed before its directory took the id may have left one under a hidden name. */
         brig_err_free(err);
+        brig_store_sweep(ctx);
         return 0;
     }
     if (ret < 0)

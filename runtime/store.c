@@ -66,9 +66,27 @@ int brig_store_open_root(const struct brig_context *ctx, bool create, int *root_
     return 0;
 }
 
+static int remove_entries(int dir_fd);
+
+static int make_fresh(int root_fd, const char *name)
+{
+    cleanup_close int stale = -1;
+
+    if (mkdirat(root_fd, name, 0711) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -errno;
+    /* Left by a create that had this pid and died before its rename. */
+    stale = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (stale >= 0 && flock(stale, LOCK_EX | LOCK_NB) == 0 && remove_entries(stale) == 0)
+        unlinkat(root_fd, name, AT_REMOVEDIR);
+    return mkdirat(root_fd, name, 0711) == 0 ? 0 : -errno;
+}
+
 int brig_store_create(const struct brig_context *ctx, const char *id, struct brig_container_dir *dir,
                       struct brig_err **err)
 {
+    char fresh[sizeof(REMOVING_PREFIX) + 32];
     int ret;
 
     dir->root_fd = dir->dir_fd = -1;
@@ -76,16 +94,27 @@ int brig_store_create(const struct brig_context *ctx, const char *id, struct bri
     ret = brig_store_open_root(ctx, true, &dir->root_fd, err);
     if (ret < 0)
         return ret;
-    if (mkdirat(dir->root_fd, id, 0711) < 0) {
-        ret = errno == EEXIST ? brig_err_msg(err, EEXIST, "container `%s` already exists", id)
-                              : brig_err_sys(err, "create state directory `%s/%s`", ctx->root, id);
+    /* Made and locked under a hidden name, then renamed to the id: the id never names a directory that is
+     * empty and unlocked, which a delete --force would take for a create that died and remove from under
+     * this one. One that dies before the rename leaves a hidden directory that removals sweep. */
+    snprintf(fresh, sizeof(fresh), REMOVING_PREFIX "new-%d", (int) getpid());
+    ret = make_fresh(dir->root_fd, fresh);
+    if (ret < 0) {
+        ret = brig_err_set(err, -ret, "create state directory `%s/%s`", ctx->root, id);
         brig_store_close(dir);
         return ret;
     }
-    dir->dir_fd = openat(dir->root_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dir->dir_fd = openat(dir->root_fd, fresh, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir->dir_fd < 0 || flock(dir->dir_fd, LOCK_EX) < 0) {
         ret = brig_err_sys(err, "open state directory `%s/%s`", ctx->root, id);
-        unlinkat(dir->root_fd, id, AT_REMOVEDIR);
+        unlinkat(dir->root_fd, fresh, AT_REMOVEDIR);
+        brig_store_close(dir);
+        return ret;
+    }
+    if (renameat2(dir->root_fd, fresh, dir->root_fd, id, RENAME_NOREPLACE) < 0) {
+        ret = errno == EEXIST ? brig_err_msg(err, EEXIST, "container `%s` already exists", id)
+                              : brig_err_sys(err, "create state directory `%s/%s`", ctx->root, id);
+        unlinkat(dir->root_fd, fresh, AT_REMOVEDIR);
         brig_store_close(dir);
         return ret;
     }
@@ -283,6 +312,17 @@ static int remove_entries(int dir_fd)
     return 0;
 }
 
+/* A create's directory before it takes the id is unlocked for a moment after its mkdir: while the create
+ * lives (its pid is in the name), it is not a leftover. */
+static bool fresh_of_live_create(const char *name)
+{
+    int pid = 0;
+
+    if (sscanf(name, REMOVING_PREFIX "new-%d", &pid) != 1 || pid <= 0)
+        return false;
+    return kill(pid, 0) == 0 || errno == EPERM;
+}
+
 /* What a removal that died midway left: a hidden directory whose remover no longer holds its lock. */
 static void sweep_removed(int root_fd)
 {
@@ -300,7 +340,7 @@ static void sweep_removed(int root_fd)
     while ((de = readdir(d))) {
         cleanup_close int left = -1;
 
-        if (strncmp(de->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)) != 0)
+        if (strncmp(de->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)) != 0 || fresh_of_live_create(de->d_name))
             continue;
         left = openat(root_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (left < 0 || flock(left, LOCK_EX | LOCK_NB) < 0)
@@ -309,6 +349,14 @@ static void sweep_removed(int root_fd)
             unlinkat(root_fd, de->d_name, AT_REMOVEDIR);
     }
     closedir(d);
+}
+
+void brig_store_sweep(const struct brig_context *ctx)
+{
+    cleanup_close int root_fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (root_fd >= 0)
+        sweep_removed(root_fd);
 }
 
 int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Load (issue 17): whole lifecycles in parallel on one root, many creates racing for one id, kills racing
-# deletes, with `list` and `state` read in a loop throughout. concurrency.bats has parallel creates,
+# deletes, with `list` and `state` read in a loop throughout; creates racing deletes of one id. concurrency.bats has parallel creates,
 # deletes and runs each on their own; these mix them and check what readers see meanwhile.
 
 load helpers
@@ -201,4 +201,30 @@ readers_check() {
 	[ "$failed" = 0 ] || fail "a kill or delete failed"
 	readers_check "$ID-1" may-fail
 	assert_nothing_left
+}
+
+@test "run -d and delete --force of one id racing: each create wins or says the id exists, nothing is left" {
+	local w pids=() failed=0
+	bundle_set_args sleep 1000
+	for w in 1 2 3; do
+		(
+			for _ in $(seq 10); do
+				rc=0
+				brig run -d --bundle "$BUNDLE" "$ID" </dev/null >/dev/null 2>"$TEST_DIR/err-$w" || rc=$?
+				if [ "$rc" != 0 ] && ! grep -qx "brig: create container \`$ID\`: container \`$ID\` already exists" \
+					"$TEST_DIR/err-$w"; then
+					echo "run -d ($rc): $(cat "$TEST_DIR/err-$w")"
+					exit 1
+				fi
+				brig delete --force "$ID" </dev/null 2>"$TEST_DIR/err-$w" || { echo "delete: $(cat "$TEST_DIR/err-$w")"; exit 1; }
+			done
+		) >"$TEST_DIR/worker-$w.log" 2>&1 3>&- &
+		pids[w]=$!
+	done
+	for w in 1 2 3; do
+		wait "${pids[w]}" || { failed=1; echo "worker $w: $(cat "$TEST_DIR/worker-$w.log")" >&2; }
+	done
+	[ "$failed" = 0 ] || fail "a create or delete failed otherwise"
+	assert_nothing_left
+	[ -z "$(root_entries)" ] || fail "left in the root: $(ls -A "$BRIG_ROOT")"
 }
