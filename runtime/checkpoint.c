@@ -137,8 +137,27 @@ static int explain_dump_failure(const struct brig_context *ctx, const struct bri
     return probe_ret;
 }
 
+static int checkpoint_container(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
+                                struct brig_err **err);
+
+/* SIGTERM, SIGINT and SIGHUP wait until the checkpoint is over: libcriu's call cannot be interrupted, and criu
+ * (our child) would finish the dump anyway, killing the container behind a brig that is gone and leaving its
+ * state behind. Bounded by CRIU's own timeouts. */
 int brig_container_checkpoint(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
                               struct brig_err **err)
+{
+    sigset_t stop, previous;
+    int ret;
+
+    brig_stop_signals(&stop);
+    sigprocmask(SIG_BLOCK, &stop, &previous);
+    ret = checkpoint_container(ctx, id, opts, err);
+    sigprocmask(SIG_SETMASK, &previous, NULL);
+    return ret;
+}
+
+static int checkpoint_container(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
+                                struct brig_err **err)
 {
     struct brig_container_dir dir = {.root_fd = -1, .dir_fd = -1};
     cleanup_state struct brig_state *state = NULL;
