@@ -32,6 +32,7 @@ command_args() {
 	exec) echo exec "$ID" true ;;
 	delete) echo delete --force "$ID" ;;
 	run-net) echo run -d --bundle "$BUNDLE" -p 18080:80 "$ID" ;;
+	run-layer) echo run -d --bundle "$BUNDLE" --layer "$TEST_DIR/layer" "$ID" ;;
 	esac
 }
 
@@ -132,6 +133,16 @@ setup() {
 
 @test "SIGKILL at the steps of delete leaves nothing after another delete --force" {
 	walk delete
+}
+
+@test "SIGKILL at the steps of run -d --layer (an overlay root) leaves no mount, upper or work directory after delete --force" {
+	mkdir -p "$TEST_DIR/layer"
+	echo layered >"$TEST_DIR/layer/file"
+	FAULT_STRIDE=$((FAULT_STRIDE * 3)) walk run-layer
+	# The state directory held the overlay's upper and work: nothing of them may stay anywhere under --root.
+	[ -z "$(find "$BRIG_ROOT" -mindepth 1 -maxdepth 2 \( -name upper -o -name work -o -name '.*-work' \) 2>/dev/null)" ] ||
+		fail "overlay directories left: $(find "$BRIG_ROOT" -mindepth 1 -maxdepth 2)"
+	[ "$(cat "$TEST_DIR/layer/file")" = layered ] || fail "the layer changed"
 }
 
 @test "SIGKILL at the steps of run -d -p (brig's network) leaves no veth, lease, port claim or nft element after delete --force" {
