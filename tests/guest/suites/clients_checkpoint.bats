@@ -172,12 +172,13 @@ pm_pid() {
 }
 
 @test "podman: checkpoint --export, rm, restore --import; then checkpoint and restore in place: memory kept" {
-	local name=pck-$RAND archive=$CL_DIR/pck.tar.gz line uuid n
+	local name=pck-$RAND archive=$CL_DIR/pck.tar.gz line uuid n pid
 	run pm run -d --name "$name" --network none --cgroup-parent "$CG_PREFIX" --env "BRIG_TEST_TOKEN=$TOKEN" \
 		--ulimit nofile=20000:20000 localhost/bb:latest sh -c "$COUNTER"
 	assert_success
 	pm_pid "$name"
-	line=$(cl_wait_count "$REPLY" 10)
+	pid=$REPLY
+	line=$(cl_wait_count "$pid" 10)
 	uuid=${line%% *} n=${line##* }
 
 	SECONDS=0
@@ -194,8 +195,9 @@ pm_pid() {
 	assert_success
 	echo "# podman restore --import: ${SECONDS}s" >&3
 	pm_pid "$name"
-	cl_goes_on "$REPLY" "$uuid" "$n"
-	line=$(cl_wait_count "$REPLY" 1 "$uuid")
+	pid=$REPLY
+	cl_goes_on "$pid" "$uuid" "$n"
+	line=$(cl_wait_count "$pid" 1 "$uuid")
 	n=${line##* }
 
 	# Without --export: the image stays in the container's directory, restore finds it there.
