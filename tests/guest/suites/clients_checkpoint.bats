@@ -46,15 +46,18 @@ setup_file() {
 		[plugins."io.containerd.internal.v1.opt"]
 		  path = "$CL_DIR/cd/opt"
 	EOF
+	echo "# T setup start $SECONDS" >&3
 	containerd --config "$CL_DIR/cd/config.toml" </dev/null >"$CL_DIR/cd/containerd.log" 2>&1 3>&- &
 	echo $! >"$CL_DIR/cd/containerd.pid"
 	tar -C "$ROOTFS_CACHE" --exclude ./.complete -c . | pm import -q - localhost/bb:latest >"$CL_DIR/import.log" 2>&1 || {
 		echo "podman import failed: $(cat "$CL_DIR/import.log")" >&2
 		return 1
 	}
+	echo "# T setup end $SECONDS" >&3
 }
 
 teardown_file() {
+	echo "# T teardown start $SECONDS" >&3
 	[ -n "${CL_DIR:-}" ] && [ -d "$CL_DIR" ] || return 0
 	local pid i
 	pm rm -a -f -t 0 >/dev/null 2>&1 || true
@@ -66,9 +69,8 @@ teardown_file() {
 		done
 		kill -9 "$pid" 2>/dev/null || true
 	fi
-	# Shims name our socket; conmon, `podman container cleanup`, brig and criu name files under CL_DIR.
-	kill_pids_with_arg "$CD_SOCK"
-	kill_pids_with_arg "$CL_DIR"
+	# Shims, conmon, `podman container cleanup`, brig and criu all name files under CL_DIR.
+	cl_kill_naming "$CL_DIR"
 	lane_remove_cgroup "$CGROUP2_ROOT$CG_PREFIX"
 	umount_under "$CL_DIR"
 	umount -l "$CL_DIR" 2>/dev/null || true
@@ -79,6 +81,23 @@ setup() {
 	require_guest_lane
 	command -v criu >/dev/null || skip "criu not installed"
 	[ -n "${CL_DIR:-}" ] && [ -f "$CONTAINERS_CONF" ] || fail "setup_file failed"
+}
+
+# cl_kill_naming STRING: SIGKILL to every process whose command line holds STRING, until none is left (~2 s).
+# clients.bash's kill_pids_with_arg forks a grep per process, seconds under TCG: this reads with builtins.
+cl_kill_naming() {
+	local s=$1 p i pids args
+	for i in $(seq 20); do
+		pids=()
+		for p in /proc/[0-9]*; do
+			[ "${p#/proc/}" = "$$" ] && continue
+			mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
+			[[ "${args[*]}" == *"$s"* ]] && pids+=("${p#/proc/}")
+		done
+		[ ${#pids[@]} -eq 0 ] && return 0
+		kill -9 "${pids[@]}" 2>/dev/null || true
+		sleep 0.1
+	done
 }
 
 # cl_wrapper NAME [BRIG_ARGS...]: $CL_DIR/bin-NAME/brig, which logs its argv to $CL_DIR/argv-NAME.log and
@@ -176,6 +195,7 @@ pm_pid() {
 	run pm run -d --name "$name" --network none --cgroup-parent "$CG_PREFIX" --env "BRIG_TEST_TOKEN=$TOKEN" \
 		--ulimit nofile=20000:20000 localhost/bb:latest sh -c "$COUNTER"
 	assert_success
+	echo "# T run done $SECONDS" >&3
 	pm_pid "$name"
 	pid=$REPLY
 	line=$(cl_wait_count "$pid" 10)
@@ -186,6 +206,7 @@ pm_pid() {
 	assert_success
 	echo "# podman checkpoint --export: ${SECONDS}s, archive $(du -k "$archive" | cut -f1) KiB" >&3
 	[ "$(pm inspect --format '{{.State.Status}}' "$name")" = exited ] || fail "not exited after checkpoint"
+	echo "# T inspect done $SECONDS" >&3
 	run pm rm "$name"
 	assert_success
 	[ -z "$(ls "$CL_DIR/brig-podman" 2>/dev/null)" ] || fail "brig state left: $(ls "$CL_DIR/brig-podman")"
@@ -225,6 +246,7 @@ pm_pid() {
 	local id=cck-$RAND brig_root=$CL_DIR/brig-containerd img=$CL_DIR/cd-img ref=localhost/cck-$RAND:1 line uuid n pid
 	wait_for_socket "$CD_SOCK" 30 || fail "containerd did not start: $(tail -5 "$CL_DIR/cd/containerd.log")"
 	mkdir -p "$img"
+	echo "# T image start $SECONDS" >&3
 	(
 		set -e
 		cd "$img"
@@ -235,6 +257,7 @@ pm_pid() {
 		skopeo copy -q oci:oci:bb oci-archive:bb.tar:localhost/bb:latest
 		ctr_ image import bb.tar
 	) >"$img/image.log" 2>&1 || fail "building the image failed: $(cat "$img/image.log")"
+	echo "# T image end $SECONDS" >&3
 
 	run ctr_ run -d --runc-binary "$CL_DIR/bin-containerd/brig" --runc-root "$brig_root" --cgroup "$CG_PREFIX/$id" \
 		--fifo-dir "$CL_DIR/fifo" --env "BRIG_TEST_TOKEN=$TOKEN" localhost/bb:latest "$id" sh -c "$COUNTER" </dev/null
