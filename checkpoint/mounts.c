@@ -130,12 +130,15 @@ static bool below(const char *path, const char *dir)
     return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1];
 }
 
-static bool below_tmpfs(const struct brig_spec *spec, const char *destination)
+/* Below a tmpfs of the config (CRIU restores its content, mount points too) or below another bind mount
+ * (the mount point is in that mount's source, not in the rootfs). */
+static bool below_other_mount(const struct brig_spec *spec, const char *destination)
 {
-    for (size_t i = 0; i < spec->n_mounts; i++)
-        if (spec->mounts[i].type && !strcmp(spec->mounts[i].type, "tmpfs") &&
-            below(destination, spec->mounts[i].destination))
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct brig_mount *m = &spec->mounts[i];
+        if (((m->type && !strcmp(m->type, "tmpfs")) || ckpt_mount_is_bind(m)) && below(destination, m->destination))
             return true;
+    }
     return false;
 }
 
@@ -148,7 +151,7 @@ static int make_mountpoint(int rootfs_fd, const struct brig_ckpt_target *t, cons
 
     if (!source)
         return brig_err_set(err, ENOMEM, "mount `%s`", m->destination);
-    if (below_tmpfs(t->spec, m->destination))
+    if (below_other_mount(t->spec, m->destination))
         return 0;
     /* A source that is gone fails in CRIU's restore, which names it. */
     if (stat(source, &st) < 0)
