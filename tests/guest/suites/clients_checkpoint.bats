@@ -46,18 +46,15 @@ setup_file() {
 		[plugins."io.containerd.internal.v1.opt"]
 		  path = "$CL_DIR/cd/opt"
 	EOF
-	echo "# T setup start $SECONDS" >&3
 	containerd --config "$CL_DIR/cd/config.toml" </dev/null >"$CL_DIR/cd/containerd.log" 2>&1 3>&- &
 	echo $! >"$CL_DIR/cd/containerd.pid"
 	tar -C "$ROOTFS_CACHE" --exclude ./.complete -c . | pm import -q - localhost/bb:latest >"$CL_DIR/import.log" 2>&1 || {
 		echo "podman import failed: $(cat "$CL_DIR/import.log")" >&2
 		return 1
 	}
-	echo "# T setup end $SECONDS" >&3
 }
 
 teardown_file() {
-	echo "# T teardown start $SECONDS" >&3
 	[ -n "${CL_DIR:-}" ] && [ -d "$CL_DIR" ] || return 0
 	local pid i
 	pm rm -a -f -t 0 >/dev/null 2>&1 || true
@@ -80,6 +77,8 @@ teardown_file() {
 setup() {
 	require_guest_lane
 	command -v criu >/dev/null || skip "criu not installed"
+	# scripts/setup.sh installs them all: a missing one is a broken setup, which a skip would hide.
+	require_commands podman conmon containerd ctr containerd-shim-runc-v2 umoci skopeo
 	[ -n "${CL_DIR:-}" ] && [ -f "$CONTAINERS_CONF" ] || fail "setup_file failed"
 }
 
@@ -195,7 +194,6 @@ pm_pid() {
 	run pm run -d --name "$name" --network none --cgroup-parent "$CG_PREFIX" --env "BRIG_TEST_TOKEN=$TOKEN" \
 		--ulimit nofile=20000:20000 localhost/bb:latest sh -c "$COUNTER"
 	assert_success
-	echo "# T run done $SECONDS" >&3
 	pm_pid "$name"
 	pid=$REPLY
 	line=$(cl_wait_count "$pid" 10)
@@ -206,7 +204,6 @@ pm_pid() {
 	assert_success
 	echo "# podman checkpoint --export: ${SECONDS}s, archive $(du -k "$archive" | cut -f1) KiB" >&3
 	[ "$(pm inspect --format '{{.State.Status}}' "$name")" = exited ] || fail "not exited after checkpoint"
-	echo "# T inspect done $SECONDS" >&3
 	run pm rm "$name"
 	assert_success
 	[ -z "$(ls "$CL_DIR/brig-podman" 2>/dev/null)" ] || fail "brig state left: $(ls "$CL_DIR/brig-podman")"
@@ -246,7 +243,6 @@ pm_pid() {
 	local id=cck-$RAND brig_root=$CL_DIR/brig-containerd img=$CL_DIR/cd-img ref=localhost/cck-$RAND:1 line uuid n pid
 	wait_for_socket "$CD_SOCK" 30 || fail "containerd did not start: $(tail -5 "$CL_DIR/cd/containerd.log")"
 	mkdir -p "$img"
-	echo "# T image start $SECONDS" >&3
 	(
 		set -e
 		cd "$img"
@@ -257,7 +253,6 @@ pm_pid() {
 		skopeo copy -q oci:oci:bb oci-archive:bb.tar:localhost/bb:latest
 		ctr_ image import bb.tar
 	) >"$img/image.log" 2>&1 || fail "building the image failed: $(cat "$img/image.log")"
-	echo "# T image end $SECONDS" >&3
 
 	run ctr_ run -d --runc-binary "$CL_DIR/bin-containerd/brig" --runc-root "$brig_root" --cgroup "$CG_PREFIX/$id" \
 		--fifo-dir "$CL_DIR/fifo" --env "BRIG_TEST_TOKEN=$TOKEN" localhost/bb:latest "$id" sh -c "$COUNTER" </dev/null
