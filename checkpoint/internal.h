@@ -89,4 +89,12 @@ int ckpt_page_server(const struct brig_ckpt_opts *opts, char *addr, size_t len, 
 /* Whether a config mount is a bind mount (CRIU must be told of it as an external mount). */
 bool ckpt_mount_is_bind(const struct brig_mount *m);
 
+/* Restore into a rootfs the container never ran in (Podman's --import unpacks a fresh copy, containerd's
+ * restore gets a new snapshot): the mount points create made are missing, and CRIU cannot bind its external
+ * mounts there ("Can't stat mountpoint .../etc/hosts"). Makes them as create does (a file for a
+ * non-directory source, else a directory; none below a tmpfs of the config, whose content CRIU restores, or
+ * below another bind mount, whose source holds it),
+ * inside the rootfs, as runc does before a restore. They stay after a failed restore, as create's do. */
+int ckpt_make_mountpoints(const struct brig_ckpt_target *t, struct brig_err **err);
+
 #endif

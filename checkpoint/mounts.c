@@ -123,6 +123,72 @@ int ckpt_add_external_mounts(const struct ckpt_criu *criu, criu_opts *o, const s
     return 0;
 }
 
+/* `path` lies strictly below the directory `dir`. */
+static bool below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return !strncmp(path, dir, n) && path[n] == '/' && path[n + 1];
+}
+
+/* Below a tmpfs of the config (CRIU restores its content, mount points too) or below another bind mount
+ * (the mount point is in that mount's source, not in the rootfs). */
+static bool below_other_mount(const struct brig_spec *spec, const char *destination)
+{
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct brig_mount *m = &spec->mounts[i];
+        if (((m->type && !strcmp(m->type, "tmpfs")) || ckpt_mount_is_bind(m)) && below(destination, m->destination))
+            return true;
+    }
+    return false;
+}
+
+static int make_mountpoint(int rootfs_fd, const struct brig_ckpt_target *t, const struct brig_mount *m,
+                           struct brig_err **err)
+{
+    cleanup_free char *source = bind_source(t->bundle, m->source);
+    struct stat st;
+    int fd;
+
+    if (!source)
+        return brig_err_set(err, ENOMEM, "mount `%s`", m->destination);
+    if (below_other_mount(t->spec, m->destination))
+        return 0;
+    /* A source that is gone fails in CRIU's restore, which names it. */
+    if (stat(source, &st) < 0)
+        return 0;
+    fd = brig_rootfs_mkdir_in_root(rootfs_fd, m->destination, !S_ISDIR(st.st_mode), err);
+    if (fd < 0)
+        return brig_err_wrap(err, fd, "mount point `%s` in `%s`", m->destination, t->rootfs);
+    close(fd);
+    return 0;
+}
+
+int ckpt_make_mountpoints(const struct brig_ckpt_target *t, struct brig_err **err)
+{
+    const struct brig_spec *spec = t->spec;
+    cleanup_close int rootfs_fd = open(t->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int ret;
+
+    if (rootfs_fd < 0)
+        return brig_err_sys(err, "rootfs `%s`", t->rootfs);
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        if (!ckpt_mount_is_bind(&spec->mounts[i]))
+            continue;
+        ret = make_mountpoint(rootfs_fd, t, &spec->mounts[i], err);
+        if (ret < 0)
+            return ret;
+    }
+    for (size_t i = 0; i < t->n_extra_mounts; i++) {
+        ret = make_mountpoint(rootfs_fd, t, &t->extra_mounts[i], err);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
 /* The keys under which runc and crun name a joined network and pid namespace. */
 static const struct {
     enum brig_ns_type type;

@@ -176,7 +176,9 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
     /* The image's cgroup is the old container's: the tree goes to this container's instead. */
     if (t->cgroup_path && criu.criu_local_add_cg_root(r.o, NULL, t->cgroup_path) < 0)
         return brig_err_set(err, ENOMEM, "libcriu options");
-    ret = mount_root(&r, t, err);
+    ret = ckpt_make_mountpoints(t, err);
+    if (ret == 0)
+        ret = mount_root(&r, t, err);
     if (ret < 0)
         return ret;
     if (criu.criu_local_set_root(r.o, r.root) < 0)

@@ -126,7 +126,9 @@ int cmd_parse_ckpt_opts(struct brig_context *ctx, bool restore, int argc, char *
     c->status_fd = -1;
     *help = false;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, restore ? "hb:d" : "h", options, NULL)) != -1) {
+    /* Long options with one dash too, as runc's CLI takes them: containerd's shim (go-runc) passes
+     * `-no-subreaper` to restore. A single letter that is no long option's prefix stays a short one. */
+    while ((opt = getopt_long_only(argc, argv, restore ? "hb:d" : "h", options, NULL)) != -1) {
         bool restore_only = opt == 'b' || opt == 'd' || opt == OPT_PID_FILE || opt == OPT_CONSOLE_SOCKET ||
                             opt == OPT_LSM_PROFILE || opt == OPT_LSM_MOUNT_CONTEXT || opt == OPT_NO_SUBREAPER ||
                             opt == OPT_NO_PIVOT || opt == OPT_TCP_CLOSE;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -117,6 +118,34 @@ static int wait_for_go(struct brig_init_args *args, struct brig_err **err)
     return 0;
 }
 
+/* Standard streams on the caller's /dev/null (conmon gives one for stdin) become the container's own, as
+ * runc's init does: CRIU cannot dump an fd on a mount outside the container's mount namespace, so Podman's
+ * checkpoint failed with "Can't lookup mount=N for fd=0 path=/dev/null". A container without a null device
+ * at /dev/null keeps what it was given. */
+static int reopen_dev_null(struct brig_err **err)
+{
+    struct stat null_st, st;
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    int ret = 0;
+
+    if (null_fd < 0)
+        return 0;
+    if (fstat(null_fd, &null_st) < 0 || !S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) {
+        close(null_fd);
+        return 0;
+    }
+    for (int fd = 0; fd < 3 && ret == 0; fd++) {
+        if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev)
+            continue;
+        if (st.st_dev == null_st.st_dev && st.st_ino == null_st.st_ino)
+            continue;
+        if (dup3(null_fd, fd, 0) < 0)
+            ret = brig_err_sys(err, "reopen fd %d on the container's /dev/null", fd);
+    }
+    close(null_fd);
+    return ret;
+}
+
 /* prestart and createRuntime run in the runtime's namespaces: the parent runs them while we wait, after the
  * mounts are made and before pivot_root; createContainer then runs here, in the container's namespaces. */
 static int run_create_hooks(struct brig_init_args *args, struct brig_err **err)
@@ -217,6 +246,8 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
         return ret;
     if (has_mount_ns) {
         ret = brig_rootfs_pivot(&rootfs, err);
+        if (ret == 0 && !proc->terminal)
+            ret = reopen_dev_null(err);
         if (ret < 0)
             return ret;
     } else if (chroot(args->rootfs) < 0 || chdir("/") < 0) {

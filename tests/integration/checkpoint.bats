@@ -59,6 +59,11 @@ require_criu_refused() {
 		--lsm-profile apparmor:x --lsm-mount-context ctx nosuch
 	assert_one_line_error
 	assert_output_contains "bundle \`$TEST_DIR/nobundle\`"
+	# Long flags with one dash, as runc's CLI takes them: containerd's shim passes `-no-subreaper`.
+	run brig restore -image-path "$TEST_DIR/img" -detach -pid-file "$TEST_DIR/pid" -no-subreaper \
+		-bundle "$TEST_DIR/nobundle" nosuch
+	assert_one_line_error
+	assert_output_contains "bundle \`$TEST_DIR/nobundle\`"
 	run brig restore --help
 	assert_success
 	assert_output_contains "--tcp-close" "--lsm-mount-context" "--no-subreaper"
@@ -129,4 +134,17 @@ require_criu_refused() {
 	run brig delete --force "$ID"
 	assert_success
 	assert_nothing_left
+}
+
+@test "standard streams on the caller's /dev/null are the container's /dev/null (CRIU cannot dump the host's)" {
+	bundle_set_args sh -c 'for f in 0 1 2; do stat -L -c "$f %d:%i" /proc/self/fd/$f; done; stat -c "null %d:%i" /dev/null'
+	run brig run --bundle "$BUNDLE" "$ID" </dev/null
+	assert_success
+	local null
+	null=$(printf '%s\n' "$output" | sed -n 's/^null //p')
+	[ -n "$null" ] || fail "no stat of /dev/null: $output"
+	printf '%s\n' "$output" | grep -qx "0 $null" || fail "stdin is not the container's /dev/null ($null): $output"
+	# stdout and stderr are bats' pipe: left as they are.
+	printf '%s\n' "$output" | grep -qx "1 $null" && fail "stdout (a pipe of bats) was replaced: $output"
+	return 0
 }
