@@ -98,7 +98,9 @@ walk() {
 		steps=$((steps + 1))
 	done < <(steps_of "$TEST_DIR/trace")
 	[ "$steps" -gt 10 ] || fail "only $steps steps found in $(wc -l <"$TEST_DIR/trace") traced calls"
-	# The container keeps its stdio: files, not bats' `run` pipe, whose reader would wait for the container.
+	# The command works again after the walk. The container keeps its stdio: files, not bats' `run` pipe,
+	# whose reader would wait for the container.
+	prepare "$kind"
 	# shellcheck disable=SC2086
 	BRIG_TEST_TOKEN=$TOKEN in_host timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" $args \
 		</dev/null >"$TEST_DIR/again.out" 2>&1 3>&- || fail "$kind after the walk: $(cat "$TEST_DIR/again.out")"
