@@ -87,6 +87,10 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
                      const struct brig_net_opts *opts, struct brig_net **out, struct brig_err **err);
 /* Runs in the host's network namespace (the caller's); `pid` is the init, whose /proc/PID/ns/net gets eth0. */
 int brig_net_attach(struct brig_net *net, pid_t pid, struct brig_err **err);
+/* Sets the host end of the container's veth down or up again: restore keeps it down while CRIU brings the
+ * container's sockets back, so that a client's retransmission meets no socket-less namespace (which would
+ * answer with a reset). */
+int brig_net_host_link(const struct brig_net *net, bool up, struct brig_err **err);
 void brig_net_free(struct brig_net *net);
 static inline void brig_net_freep(struct brig_net **net)
 {

@@ -2,6 +2,7 @@
  * brig_net_teardown(), which reads only the record written before anything was claimed. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
@@ -266,6 +267,32 @@ static int remove_link(const char *name, bool only_down, struct brig_err **err)
     return ret;
 }
 
+
+int brig_net_host_link(const struct brig_net *net, bool up, struct brig_err **err)
+{
+    struct net_nl nl = {NULL};
+    struct net_msgs m = {.buf = NULL};
+    unsigned index;
+    int ret;
+
+    if (!up)
+        return remove_link(net->veth, true, err);
+    index = if_nametoindex(net->veth);
+    if (!index)
+        return brig_err_sys(err, "veth `%s`", net->veth);
+    ret = net_nl_open(NETLINK_ROUTE, -1, &nl, err);
+    if (ret < 0)
+        return ret;
+    if (net_msgs_init(&m, 4096) < 0)
+        ret = brig_err_set(err, ENOMEM, "set link up");
+    else if ((ret = net_link_up(&m, &nl, index, net->veth)) < 0)
+        ret = brig_err_set(err, -ret, "set `%s` up", net->veth);
+    else
+        ret = net_msgs_send(&nl, &m, err);
+    net_msgs_free(&m);
+    net_nl_close(&nl);
+    return ret;
+}
 
 static int attach_host(struct brig_net *net, int netns_fd, struct brig_err **err)
 {

@@ -558,6 +558,10 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
             ret = start_netns_holder(&p->netns_holder, err);
         if (ret == 0)
             ret = brig_net_attach(net, p->netns_holder, err);
+        /* Down until the tree is back: a client's retransmission reaching the namespace before its socket
+         * does would be answered with a reset. */
+        if (ret == 0)
+            ret = brig_net_host_link(net, false, err);
         if (ret < 0)
             return brig_err_wrap(err, ret, "network");
         snprintf(proc_net, sizeof(proc_net), "/proc/%d/ns/net", (int) p->netns_holder);
@@ -579,6 +583,8 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     stop_netns_holder(p);
     if (pid > 0)
         p->pid = pid;
+    if (ret == 0 && net)
+        ret = brig_net_host_link(net, true, err);
     if (ret == 0 && pty_master >= 0)
         ret = brig_console_send_fd(console_fd, pty_master, "console", err);
     if (ret < 0)

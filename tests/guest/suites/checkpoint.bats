@@ -393,6 +393,7 @@ ck_line_after() {
 	ip=$(brig state "$id" | sed -n 's/.*"ip": "\([0-9.]*\)".*/\1/p')
 	[ -n "$ip" ] || fail "no ip in state: $(brig state "$id")"
 	# The client, on another "host": one connection to the published port, a line out and back every 0.2 s.
+	: >"$TEST_DIR/client.log"
 	ip netns exec "$cli" python3 -c '
 import socket, sys, time
 log = open(sys.argv[1], "a", buffering=1)
@@ -418,7 +419,6 @@ while True:
     time.sleep(0.2)
 ' "$TEST_DIR/client.log" 3>&- &
 	client=$!
-	lane_wait_file "$TEST_DIR/client.log"
 	ck_wait_count_lines "$TEST_DIR/client.log" 3
 	run brig checkpoint --tcp-established --image-path "$img" "$id"
 	assert_success
@@ -432,7 +432,7 @@ while True:
 	# the next one may come a while after the restore.
 	ck_wait_count_lines "$TEST_DIR/client.log" $((n + 5)) 90 || { echo "# client: $(tail -3 "$TEST_DIR/client.log")" >&3; tail -5 "$img/restore.log" >&3; false; }
 	! grep -q ERR "$TEST_DIR/client.log" || fail "the connection broke: $(grep ERR "$TEST_DIR/client.log")"
-	grep -qx "ping $((n + 3))" "$TEST_DIR/client.log" || fail "the echo did not go on: $(tail -3 "$TEST_DIR/client.log")"
+	grep -qx "ping $((n + 3))" "$TEST_DIR/client.log" || fail "the echo did not go on (n=$n): $(tr "\n" " " <"$TEST_DIR/client.log")"
 	kill "$client" 2>/dev/null || true
 	run brig delete --force "$new"
 	assert_success
