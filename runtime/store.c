@@ -129,6 +129,18 @@ int brig_store_lock(struct brig_container_dir *dir, bool lock, struct brig_err *
     return 0;
 }
 
+static bool record_is(int dir_fd, const char *text, size_t len)
+{
+    char buf[4096];
+    cleanup_close int fd = openat(dir_fd, BRIG_INIT_RECORD, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0 || len >= sizeof(buf))
+        return false;
+    n = read(fd, buf, sizeof(buf));
+    return n == (ssize_t) len && memcmp(buf, text, len) == 0;
+}
+
 static int save_init_record(const struct brig_container_dir *dir, const struct brig_state *state,
                             struct brig_err **err)
 {
@@ -142,6 +154,9 @@ static int save_init_record(const struct brig_container_dir *dir, const struct b
         text = NULL;
         return brig_err_set(err, ENOMEM, "init record of `%s`", dir->id);
     }
+    /* Most saves change only the status: reading the record is cheaper than replacing it. */
+    if (record_is(dir->dir_fd, text, (size_t) len))
+        return 0;
     return brig_write_file_atomic_at(dir->dir_fd, BRIG_INIT_RECORD, text, (size_t) len, 0600, err);
 }
 
