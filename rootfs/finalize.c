@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include "internal.h"
 #include "util/util.h"
@@ -25,20 +27,47 @@ static bool missing(int errnum)
     return errnum == ENOENT || errnum == ENOTDIR;
 }
 
-static int mask_path(const char *path, struct brig_err **err)
+/* The node masks are bound from. Without brig's /dev tmpfs, /dev/null is whatever the image put there: a
+ * symlink to /proc/sys/kernel/core_pattern would bind that host-wide file, writable, over a masked path
+ * (runc's CVE-2025-31133). Only the null device itself will do, opened without following a link. */
+static int open_null_device(struct brig_err **err)
 {
-    /* Binding /dev/null fails with ENOTDIR on a directory, which gets an empty read-only tmpfs. */
-    if (mount("/dev/null", path, NULL, MS_BIND, NULL) == 0)
-        return 0;
-    if (errno == ENOENT)
-        return 0;
-    if (errno != ENOTDIR)
-        return brig_err_sys(err, "mask `%s`", path);
-    if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0) {
+    cleanup_close int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+
+    if (fd < 0)
+        return brig_err_sys(err, "linux.maskedPaths: open `/dev/null` in the container");
+    if (fstat(fd, &st) < 0)
+        return brig_err_sys(err, "linux.maskedPaths: stat `/dev/null` in the container");
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+        return brig_err_msg(err, EPERM,
+                            "linux.maskedPaths: `/dev/null` in the container is not the null device (%s): refused "
+                            "to mask with it",
+                            S_ISLNK(st.st_mode) ? "a symlink" : S_ISCHR(st.st_mode) ? "another device" : "not a device");
+    return steal_fd(fd);
+}
+
+static int mask_path(int null_fd, const char *path, struct brig_err **err)
+{
+    cleanup_close int tree = -1;
+    struct stat st;
+
+    if (stat(path, &st) < 0) {
         if (missing(errno))
             return 0;
-        return brig_err_sys(err, "mask `%s` (tmpfs)", path);
+        return brig_err_sys(err, "mask `%s`", path);
     }
+    /* A directory gets an empty read-only tmpfs. */
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
+            return brig_err_sys(err, "mask `%s` (tmpfs)", path);
+        return 0;
+    }
+    tree = (int) open_tree(null_fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0)
+        return brig_err_sys(err, "mask `%s`: clone `/dev/null`", path);
+    if (move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return brig_err_sys(err, "mask `%s`", path);
     return 0;
 }
 
@@ -90,10 +119,16 @@ int brig_rootfs_finalize(struct brig_rootfs_ctx *ctx, struct brig_err **err)
     if (r < 0)
         return r;
 
-    for (size_t i = 0; lin && i < lin->n_masked_paths; i++) {
-        r = mask_path(lin->masked_paths[i], err);
-        if (r < 0)
-            return r;
+    if (lin && lin->n_masked_paths) {
+        cleanup_close int null_fd = open_null_device(err);
+
+        if (null_fd < 0)
+            return null_fd;
+        for (size_t i = 0; i < lin->n_masked_paths; i++) {
+            r = mask_path(null_fd, lin->masked_paths[i], err);
+            if (r < 0)
+                return r;
+        }
     }
     for (size_t i = 0; lin && i < lin->n_readonly_paths; i++) {
         r = readonly_path(lin->readonly_paths[i], err);

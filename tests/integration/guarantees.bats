@@ -96,3 +96,29 @@ load helpers
 	[ -z "$(ls -A "$target")" ] || fail "files created in the host target: $(ls -A "$target")"
 	assert_nothing_left
 }
+
+@test "a /dev/null the image replaced is never bound over a masked path (runc's CVE-2025-31133)" {
+	# Without brig's /dev tmpfs the image's /dev is used as it is. Its /dev/null pointing at a host-wide
+	# sysctl would make a masked path a writable view of it; the test only reads what got mounted.
+	bundle_jq '.mounts |= map(select(.destination != "/dev"))'
+	bundle_set_args sh -c 'grep -c core_pattern /proc/self/mountinfo'
+	mkdir -p "$ROOTFS/dev"
+	ln -sfn /proc/sys/kernel/core_pattern "$ROOTFS/dev/null"
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_one_line_error
+	assert_output_contains "linux.maskedPaths: \`/dev/null\` in the container is not the null device (a symlink)"
+	assert_nothing_left
+	# Another device in its place (zero, 1:5) is refused too.
+	rm -f "$ROOTFS/dev/null"
+	mknod "$ROOTFS/dev/null" c 1 5
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_one_line_error
+	assert_output_contains "not the null device (another device)"
+	assert_nothing_left
+	# The null device itself masks as before.
+	rm -f "$ROOTFS/dev/null"
+	bundle_set_args sh -c 'grep " /proc/keys " /proc/self/mountinfo | wc -l; cat /proc/keys | wc -c'
+	run brig run --bundle "$BUNDLE" "$ID"
+	assert_success
+	[ "${lines[0]}" = 1 ] && [ "${lines[1]}" = 0 ] || fail "/proc/keys not masked: $output"
+}
