@@ -31,6 +31,7 @@ int brig_security_prepare(const struct brig_context *ctx, const struct brig_spec
 
     memset(sec, 0, sizeof(*sec));
     sec->seccomp.listener_sock = -1;
+    sec->lsm.apparmor_fd = sec->lsm.selinux_fd = -1;
     ret = brig_caps_plan_build(spec->process, brig_caps_read_bounding(), &sec->caps, &warnings, err);
     if (ret < 0)
         return ret;
@@ -54,6 +55,7 @@ int brig_security_prepare(const struct brig_context *ctx, const struct brig_spec
 
 void brig_security_release(struct brig_security *sec)
 {
+    brig_lsm_close(&sec->lsm);
     brig_seccomp_plan_release(&sec->seccomp);
 }
 
@@ -62,9 +64,13 @@ int brig_security_init_begin(struct brig_security *sec, struct brig_err **err)
     char link[32];
     ssize_t n;
     int64_t pid;
+    int ret;
 
-    if (!sec || !sec->seccomp.notify)
+    if (!sec)
         return 0;
+    ret = brig_lsm_open(&sec->lsm, err);
+    if (ret < 0 || !sec->seccomp.notify)
+        return ret;
     /* Still on the host's /proc: /proc/self names us in brig's pid namespace, as the listener expects. */
     n = readlink("/proc/self", link, sizeof(link) - 1);
     if (n <= 0)

@@ -99,11 +99,15 @@ struct brig_lsm_plan {
     const char *apparmor_profile; /* NULL when absent or AppArmor is not enabled */
     const char *apparmor_field;   /* where it came from, for errors: process.apparmorProfile or --apparmor */
     const char *selinux_label;    /* NULL when absent or SELinux is not enabled */
+    int apparmor_fd, selinux_fd;  /* their /proc/self/attr files, opened on the host's /proc, or -1 */
 };
 
 int brig_lsm_plan_build(const struct brig_context *ctx, const struct brig_spec *spec, struct brig_lsm_plan *plan,
                         struct brig_err **err);
-int brig_lsm_apply(const struct brig_lsm_plan *plan, struct brig_err **err);
+/* Opens the attr files the plan writes, while /proc is still the host's (brig_security_init_begin). */
+int brig_lsm_open(struct brig_lsm_plan *plan, struct brig_err **err);
+void brig_lsm_close(struct brig_lsm_plan *plan);
+int brig_lsm_apply(struct brig_lsm_plan *plan, struct brig_err **err);
 
 /* ---- personality, scheduler, I/O priority, CPU affinity (sched.c) ---- */
 

@@ -124,3 +124,20 @@ PROBE='cat /proc/self/attr/current; for f in a b; do (echo x >/f-$f) 2>&1; echo 
 	assert_output_contains "process.apparmorProfile: profile \`$AA_MISSING\` is not loaded"
 	lane_gone "$id"
 }
+
+@test "apparmor: exec's profile cannot be dodged by covering /proc in the container (CVE-2019-19921, CVE-2025-52881)" {
+	local id=ap-$RAND
+	# An unconfined container whose root may mount covers /proc with a tmpfs holding plain attr files.
+	lane_run "$id" '["sleep", "1000"]'
+	run brig exec --cap CAP_SYS_ADMIN "$id" sh -c 'mount -t tmpfs fake /proc && mkdir -p /proc/self/attr/apparmor &&
+		: >/proc/self/attr/exec && : >/proc/self/attr/apparmor/exec && echo covered'
+	assert_success
+	assert_output_contains covered
+	# The label goes to the kernel all the same: the write the profile denies fails.
+	run brig exec --apparmor "$AA_A" "$id" sh -c "$PROBE"
+	assert_success
+	assert_output_contains "can't create /f-a: Permission denied" $'a:1\n' $'b:0'
+	run brig delete --force "$id"
+	assert_success
+	lane_gone "$id"
+}
