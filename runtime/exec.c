@@ -113,8 +113,18 @@ static int exec_ns_open(pid_t pid, struct exec_ns *ns, struct brig_err **err)
 }
 
 /* The container's process, overridden by what exec was given. */
+/* What build_process allocates beside the specs' arenas: the three grown capability sets and the env. */
+#define BRIG_EXEC_OWNED_ENV 3
+#define BRIG_EXEC_OWNED_N 4
+
+static void free_owned_arrays(char **(*arrays)[BRIG_EXEC_OWNED_N])
+{
+    for (size_t i = 0; i < BRIG_EXEC_OWNED_N; i++)
+        free((*arrays)[i]);
+}
+
 static int build_process(const struct brig_exec_opts *opts, struct brig_spec *config, struct brig_spec **owned,
-                         struct brig_process **out, struct brig_err **err)
+                         char **owned_arrays[BRIG_EXEC_OWNED_N], struct brig_process **out, struct brig_err **err)
 {
     struct brig_process *proc;
     int ret;
@@ -149,7 +159,8 @@ static int build_process(const struct brig_exec_opts *opts, struct brig_spec *co
             }
             for (size_t j = 0; j < opts->n_env; j++)
                 env[k++] = opts->env[j];
-            proc->env = env; /* leaks into the short-lived exec process only */
+            owned_arrays[BRIG_EXEC_OWNED_ENV] = env;
+            proc->env = env;
             proc->n_env = k;
         }
         if (opts->cwd)
@@ -189,15 +200,16 @@ static int build_process(const struct brig_exec_opts *opts, struct brig_spec *co
         proc->terminal = opts->tty;
     if (opts->n_caps) {
         struct brig_capabilities *caps = &proc->capabilities;
-        char ***sets[] = {&caps->bounding, &caps->effective, &caps->permitted, &caps->inheritable, &caps->ambient};
-        size_t *counts[] = {&caps->n_bounding, &caps->n_effective, &caps->n_permitted, &caps->n_inheritable,
-                            &caps->n_ambient};
+        /* As runc since CVE-2022-29162: not inheritable (nor ambient, which needs it), so that a file's
+         * inheritable capabilities give an exec'd program nothing beyond these. */
+        char ***sets[] = {&caps->bounding, &caps->effective, &caps->permitted};
+        size_t *counts[] = {&caps->n_bounding, &caps->n_effective, &caps->n_permitted};
         proc->has_capabilities = true;
         for (size_t i = 0; i < ARRAY_SIZE(sets); i++) {
-            /* Lives as long as the short-lived exec process. */
             char **grown = calloc(*counts[i] + opts->n_caps + 1, sizeof(char *));
             if (!grown)
                 return brig_err_msg(err, ENOMEM, "--cap");
+            owned_arrays[i] = grown;
             if (*counts[i])
                 memcpy(grown, *sets[i], *counts[i] * sizeof(char *));
             memcpy(grown + *counts[i], opts->caps, opts->n_caps * sizeof(char *));
@@ -354,6 +366,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     cleanup_state struct brig_state *state = NULL;
     cleanup_spec struct brig_spec *config = NULL;
     cleanup_spec struct brig_spec *process_spec = NULL;
+    __attribute__((cleanup(free_owned_arrays))) char **owned_arrays[BRIG_EXEC_OWNED_N] = {NULL};
     struct brig_process *proc = NULL;
     cleanup_security struct brig_security security = {.seccomp.listener_sock = -1};
     struct exec_ns ns = {.pid_fd = -1, .time_fd = -1};
@@ -390,7 +403,7 @@ int brig_container_exec(const struct brig_context *ctx, const struct brig_exec_o
     ret = brig_spec_load(state->config_path, &config, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "container `%s`", opts->id);
-    ret = build_process(opts, config, &process_spec, &proc, err);
+    ret = build_process(opts, config, &process_spec, owned_arrays, &proc, err);
     if (ret < 0)
         return ret;
     ret = brig_process_validate(proc, err);

@@ -97,11 +97,12 @@ int brig_lsm_open(struct brig_lsm_plan *plan, struct brig_err **err)
     return 0;
 }
 
+/* A zero-initialised plan (no label) holds no fd: its 0s are not descriptors. */
 void brig_lsm_close(struct brig_lsm_plan *plan)
 {
-    if (plan->apparmor_fd >= 0)
+    if (plan->apparmor_profile && plan->apparmor_fd >= 0)
         close(plan->apparmor_fd);
-    if (plan->selinux_fd >= 0)
+    if (plan->selinux_label && plan->selinux_fd >= 0)
         close(plan->selinux_fd);
     plan->apparmor_fd = plan->selinux_fd = -1;
 }

@@ -92,7 +92,14 @@ assert_refused() {
 	assert_success
 	[ "$(status_field CapEff)" = "$(hex_mask $((CAP_KILL | CAP_NET_BIND_SERVICE)))" ] || fail "exec CapEff: $output"
 	is_brig && assert_output_contains '`CAP_BOGUS` ignored: unknown capability'
-	true
+	# As runc since CVE-2022-29162: --cap adds to bounding, effective and permitted, never to the
+	# inheritable set (nor ambient, which needs it).
+	run brig exec --cap CAP_NET_BIND_SERVICE "$ID" grep Cap /proc/self/status
+	assert_success
+	[ "$(status_field CapBnd)" = "$(hex_mask $((CAP_KILL | CAP_NET_BIND_SERVICE)))" ] || fail "exec CapBnd: $output"
+	[ "$(status_field CapPrm)" = "$(hex_mask $((CAP_KILL | CAP_NET_BIND_SERVICE)))" ] || fail "exec CapPrm: $output"
+	[ "$(status_field CapInh)" = "$(hex_mask 0)" ] || fail "exec CapInh: $output"
+	[ "$(status_field CapAmb)" = "$(hex_mask 0)" ] || fail "exec CapAmb: $output"
 }
 
 @test "security: a capability outside brig's bounding set is a clear error" {
