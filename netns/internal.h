@@ -173,6 +173,11 @@ struct net_subnet {
 
 /* Creates table `ip brig` with its maps, sets and rules unless it exists (`ip6 brig` is made by
  * net_nft_add() when an element needs it). */
+/* A bridge with route_localnet accepts packets for 127.0.0.0/8 from its ports: without this guard a container
+ * crafting one (CAP_NET_RAW is enough) reached the host's services bound to 127.0.0.1 (as kube-proxy's
+ * CVE-2020-8558). The guard drops every such packet that did not come in on a loopback device, before
+ * conntrack; the replies to 127.0.0.1:PORT forwards are addressed to the gateway until conntrack un-NATs them. */
+int net_nft_ensure_localnet_guard(struct net_nl *nl, struct brig_err **err);
 int net_nft_ensure_table(struct net_nl *nl, struct brig_err **err);
 /* One atomic batch over both tables: adds `subnet` to the subnets sets (when not NULL) and the forwards to
  * the maps. Creates the tables first when they are missing. */

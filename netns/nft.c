@@ -13,6 +13,8 @@
  *        ip saddr @subnets ip daddr != @subnets masquerade       # outbound from the containers
  *        ct status dnat ip saddr @subnets masquerade             # hairpin: container → host port → container
  *        ct status dnat ip saddr 127.0.0.0/8 masquerade }        # 127.0.0.1:port (with route_localnet)
+ *     chain localnet { type filter hook prerouting priority raw;
+ *        meta iiftype != loopback ip daddr 127.0.0.0/8 drop }    # see net_nft_ensure_localnet_guard
  *   }
  *   table ip6 brig {      # made with the first container of a network with a subnet6
  *     the same set, maps (ipv6_addr) and chains, except:
@@ -35,7 +37,9 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <net/if_arp.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -298,6 +302,23 @@ static void rule_masq_localhost(struct nftnl_rule *r, const struct nft_family *f
     masquerade(r);
 }
 
+static void rule_drop_foreign_loopback(struct nftnl_rule *r, const struct nft_family *fam)
+{
+    uint32_t net8 = htonl(0xff000000u), loopback = htonl(0x7f000000u);
+    uint16_t loopback_type = ARPHRD_LOOPBACK;
+    struct nftnl_expr *e;
+
+    meta(r, NFT_META_IIFTYPE, NFT_REG32_00);
+    cmp(r, NFT_REG32_00, NFT_CMP_NEQ, &loopback_type, sizeof(loopback_type));
+    payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam->daddr_offset, 4, NFT_REG32_00);
+    mask(r, NFT_REG32_00, &net8, sizeof(net8));
+    cmp(r, NFT_REG32_00, NFT_CMP_EQ, &loopback, sizeof(loopback));
+    e = expr("immediate");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+    add_expr(r, e);
+}
+
 static int put_rule(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam, const char *chain,
                     rule_fn fn)
 {
@@ -323,7 +344,7 @@ static int put_rule(struct net_msgs *m, struct net_nl *nl, const struct nft_fami
 
 static int put_set(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam, const char *name,
                    uint32_t id, uint32_t key_len, uint32_t key_type, uint32_t data_len, uint32_t data_type,
-                   uint32_t flags)
+                   uint32_t flags, uint16_t nl_flags)
 {
     struct nftnl_set *s = nftnl_set_alloc();
     struct nlmsghdr *nlh;
@@ -343,7 +364,7 @@ static int put_set(struct net_msgs *m, struct net_nl *nl, const struct nft_famil
         nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, data_len);
         nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, data_type);
     }
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWSET), NLM_F_CREATE, EEXIST, what, fam->nfproto, 0);
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWSET), NLM_F_CREATE | nl_flags, EEXIST, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_set_nlmsg_build_payload(nlh, s);
         net_msgs_end(m, nlh);
@@ -353,7 +374,7 @@ static int put_set(struct net_msgs *m, struct net_nl *nl, const struct nft_famil
 }
 
 static int put_chain(struct net_msgs *m, struct net_nl *nl, const struct nft_family *fam, const char *name,
-                     int hook, int prio)
+                     const char *type, int hook, int prio, uint16_t flags, int ignore)
 {
     struct nftnl_chain *c = nftnl_chain_alloc();
     struct nlmsghdr *nlh;
@@ -366,11 +387,11 @@ static int put_chain(struct net_msgs *m, struct net_nl *nl, const struct nft_fam
     nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
     nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, fam->nfproto);
     if (hook >= 0) {
-        nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+        nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
         nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t) hook);
         nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
     }
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWCHAIN), NLM_F_CREATE, EEXIST, what, fam->nfproto, 0);
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWCHAIN), NLM_F_CREATE | flags, ignore, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_chain_nlmsg_build_payload(nlh, c);
         net_msgs_end(m, nlh);
@@ -390,8 +411,8 @@ static int put_table(struct net_msgs *m, struct net_nl *nl, const struct nft_fam
     snprintf(what, sizeof(what), "create nftables table `%s " NET_NFT_TABLE "`", fam->name);
     nftnl_table_set_str(t, NFTNL_TABLE_NAME, NET_NFT_TABLE);
     nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, fam->nfproto);
-    /* Exclusive: when another brig made the table first, the whole batch (and its rules) is dropped. */
-    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWTABLE), NLM_F_CREATE | NLM_F_EXCL, EEXIST, what, fam->nfproto, 0);
+    /* Not exclusive: the localnet guard may have made it already. */
+    nlh = put_nft(m, nl, nft_type(NFT_MSG_NEWTABLE), NLM_F_CREATE, EEXIST, what, fam->nfproto, 0);
     if (nlh) {
         nftnl_table_nlmsg_build_payload(nlh, t);
         net_msgs_end(m, nlh);
@@ -412,22 +433,24 @@ static int ensure_family(struct net_nl *nl, const struct nft_family *fam, struct
     if (!ret)
         ret = put_table(&m, nl, fam);
     if (!ret)
-        ret = put_set(&m, nl, fam, SET_SUBNETS, ID_SUBNETS, fam->addr_len, fam->addr_type, 0, 0, NFT_SET_INTERVAL);
+        /* Exclusive: when another brig made the sets first, the whole batch (and its rules) is dropped. */
+        ret = put_set(&m, nl, fam, SET_SUBNETS, ID_SUBNETS, fam->addr_len, fam->addr_type, 0, 0, NFT_SET_INTERVAL,
+                      NLM_F_EXCL);
     if (!ret)
         ret = put_set(&m, nl, fam, MAP_PF_IP, ID_PF_IP, 4 + fam->addr_len + 4,
                       CONCAT(CONCAT(TYPE_INET_PROTOCOL, fam->addr_type), TYPE_INET_SERVICE), value_len, value_type,
-                      0);
+                      0, 0);
     if (!ret)
         ret = put_set(&m, nl, fam, MAP_PF_ANY, ID_PF_ANY, 8, CONCAT(TYPE_INET_PROTOCOL, TYPE_INET_SERVICE),
-                      value_len, value_type, 0);
+                      value_len, value_type, 0, 0);
     if (!ret)
-        ret = put_chain(&m, nl, fam, "pf", -1, 0);
+        ret = put_chain(&m, nl, fam, "pf", NULL, -1, 0, 0, EEXIST);
     if (!ret)
-        ret = put_chain(&m, nl, fam, "prerouting", NF_INET_PRE_ROUTING, -100);
+        ret = put_chain(&m, nl, fam, "prerouting", "nat", NF_INET_PRE_ROUTING, -100, 0, EEXIST);
     if (!ret)
-        ret = put_chain(&m, nl, fam, "output", NF_INET_LOCAL_OUT, -100);
+        ret = put_chain(&m, nl, fam, "output", "nat", NF_INET_LOCAL_OUT, -100, 0, EEXIST);
     if (!ret)
-        ret = put_chain(&m, nl, fam, "postrouting", NF_INET_POST_ROUTING, 100);
+        ret = put_chain(&m, nl, fam, "postrouting", "nat", NF_INET_POST_ROUTING, 100, 0, EEXIST);
     if (!ret)
         ret = put_rule(&m, nl, fam, "pf", rule_pf_ip);
     if (!ret)
@@ -447,6 +470,33 @@ static int ensure_family(struct net_nl *nl, const struct nft_family *fam, struct
     if (ret < 0) {
         net_msgs_free(&m);
         return brig_err_set(err, -ret, "build nftables table `%s " NET_NFT_TABLE "`", fam->name);
+    }
+    ret = net_msgs_send(nl, &m, err);
+    net_msgs_free(&m);
+    return ret;
+}
+
+int net_nft_ensure_localnet_guard(struct net_nl *nl, struct brig_err **err)
+{
+    const struct nft_family *fam = &FAMILIES[FAM_IP];
+    struct net_msgs m;
+    int ret;
+
+    if (net_msgs_init(&m, 4096) < 0)
+        return brig_err_set(err, ENOMEM, "nftables batch");
+    ret = batch_edge(&m, nl, NFNL_MSG_BATCH_BEGIN);
+    if (!ret)
+        ret = put_table(&m, nl, fam);
+    /* Exclusive: a guard made before (by any brig) drops the batch, so the rule is never there twice. */
+    if (!ret)
+        ret = put_chain(&m, nl, fam, "localnet", "filter", NF_INET_PRE_ROUTING, NF_IP_PRI_RAW, NLM_F_EXCL, EEXIST);
+    if (!ret)
+        ret = put_rule(&m, nl, fam, "localnet", rule_drop_foreign_loopback);
+    if (!ret)
+        ret = batch_edge(&m, nl, NFNL_MSG_BATCH_END);
+    if (ret < 0) {
+        net_msgs_free(&m);
+        return brig_err_set(err, -ret, "build nftables chain `ip " NET_NFT_TABLE " localnet`");
     }
     ret = net_msgs_send(nl, &m, err);
     net_msgs_free(&m);

@@ -199,6 +199,17 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
     return 0;
 }
 
+static int ensure_localnet_guard(struct brig_err **err)
+{
+    struct net_nl nl = {NULL};
+    int ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
+
+    if (ret == 0)
+        ret = net_nft_ensure_localnet_guard(&nl, err);
+    net_nl_close(&nl);
+    return ret;
+}
+
 /* Creates the bridge when missing, with the gateway address, and the sysctls the port forwards need. */
 static int ensure_bridge(struct brig_net *net, struct net_nl *host, unsigned *index, struct brig_err **err)
 {
@@ -239,7 +250,9 @@ static int ensure_bridge(struct brig_net *net, struct net_nl *host, unsigned *in
     /* 127.0.0.1:PORT is DNATed to a container: the packet leaves through the bridge with a loopback source,
      * which the kernel drops unless the bridge allows it. */
     snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", cfg->bridge);
-    ret = net_sysctl_ensure(path, "1", err);
+    ret = ensure_localnet_guard(err);
+    if (ret == 0)
+        ret = net_sysctl_ensure(path, "1", err);
     if (ret == 0)
         ret = net_sysctl_ensure("/proc/sys/net/ipv4/ip_forward", "1", err);
     if (ret == 0 && cfg->has_v6)

@@ -447,3 +447,28 @@ print(s.recv(100).decode().strip())
 	run ip netns exec "$HOST" nft list ruleset
 	[[ $output != *"9132"* ]]
 }
+
+@test "network: a container cannot reach the host's 127.0.0.1 services through the bridge (route_localnet)" {
+	# The bridge accepts loopback destinations for the 127.0.0.1:PORT forwards; a container that sends a
+	# packet for 127.0.0.1 to its gateway (here by routing; CAP_NET_RAW alone can craft one) must not reach
+	# a host service bound to 127.0.0.1 (kube-proxy's CVE-2020-8558).
+	new_container c
+	tool setup --id c --pid "$c" -p 8080:80/tcp
+	serve_http "$c" 80
+	ip netns exec "$HOST" busybox httpd -f -p 127.0.0.1:9999 -h "$TEST_DIR/www" </dev/null >/dev/null 2>&1 3>&- &
+	PIDS+=($!)
+	ip netns exec "$HOST" nft add table ip brigtest
+	ip netns exec "$HOST" nft add chain ip brigtest input '{ type filter hook input priority 0; }'
+	ip netns exec "$HOST" nft add rule ip brigtest input 'tcp dport 9999 tcp flags & (syn | ack) == syn counter'
+	[ -n "$(get ip netns exec "$HOST" http://127.0.0.1:9999/)" ]
+	in_container "$c" ip route del local 127.0.0.0/8 dev lo table local
+	in_container "$c" ip route del local 127.0.0.1 dev lo table local
+	in_container "$c" ip route add 127.0.0.1/32 via 10.89.0.1 dev eth0
+	run get in_container "$c" http://127.0.0.1:9999/
+	[ "$status" -ne 0 ]
+	# Only the host's own request reached the service: none of the container's SYNs.
+	run ip netns exec "$HOST" nft list table ip brigtest
+	[[ "$output" == *"counter packets 1 "* ]] || { echo "$output"; false; }
+	# The forward from the host's 127.0.0.1 still works.
+	[ "$(get ip netns exec "$HOST" http://127.0.0.1:8080/)" = "hello from the container" ]
+}
