@@ -68,6 +68,7 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     cleanup_close int images_fd = -1;
     cleanup_close int work_fd = -1;
     cleanup_free char *freezer = NULL;
+    __attribute__((cleanup(ckpt_lazy_end))) struct ckpt_lazy lazy = {.memfd = -1};
     size_t unused = 0;
     int ret;
 
@@ -111,18 +112,23 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     if (opts->page_server) {
         char addr[256];
         int port = 0;
-        if (ckpt_page_server(opts, addr, sizeof(addr), &port) < 0 ||
-            criu.criu_local_set_page_server_address_port(o, addr, port) < 0) {
+        if (ckpt_page_server(opts, addr, sizeof(addr), &port) < 0) {
             ret = brig_err_msg(err, EINVAL, "--page-server: `%s` is not ADDRESS:PORT", opts->page_server);
             goto out;
         }
+        /* Its result is no use: libcriu 3.17.1 returns -ENOMEM even when it set the address (criu.c). */
+        (void) criu.criu_local_set_page_server_address_port(o, addr, port);
     }
     ret = ckpt_add_external_mounts(&criu, o, t, false, err);
     if (ret == 0)
         ret = ckpt_add_external_namespaces(&criu, o, t, false, opts->empty_netns || t->netns_external, NULL, &unused, err);
+    if (ret == 0)
+        ret = ckpt_lazy_begin(opts, false, work_path, &lazy, err);
     if (ret < 0)
         goto out;
+    /* With --lazy-pages this returns once `criu lazy-pages` has fetched every page left behind. */
     ret = opts->pre_dump ? criu.criu_local_pre_dump(o) : criu.criu_local_dump(o);
+    ckpt_lazy_end(&lazy);
     if (ret < 0)
         ret = ckpt_criu_error(ret, opts->pre_dump ? "pre-dump" : "dump", work_path, log_name, err);
     else

@@ -86,6 +86,19 @@ int ckpt_add_external_namespaces(const struct ckpt_criu *criu, criu_opts *o, con
 /* --page-server ADDR:PORT split (checked by brig_ckpt_opts_check). */
 int ckpt_page_server(const struct brig_ckpt_opts *opts, char *addr, size_t len, int *port);
 
+/* --lazy-pages (and --status-fd) for one CRIU call: libcriu has no setter for them, so they go in a private
+ * configuration file named by CRIU_CONFIG_FILE, which criu's swrk reads before the RPC request (lazy.c). */
+#define CKPT_CRIU_CONFIG_ENV "CRIU_CONFIG_FILE"
+struct ckpt_lazy {
+    int memfd;      /* -1: not lazy */
+    char *previous; /* the caller's CRIU_CONFIG_FILE, put back by ckpt_lazy_end */
+    bool env_set;
+};
+/* Nothing without opts->lazy_pages. A restore first checks that `criu lazy-pages` listens in work_path. */
+int ckpt_lazy_begin(const struct brig_ckpt_opts *opts, bool restore, const char *work_path, struct ckpt_lazy *l,
+                    struct brig_err **err);
+void ckpt_lazy_end(struct ckpt_lazy *l);
+
 /* Whether a config mount is a bind mount (CRIU must be told of it as an external mount). */
 bool ckpt_mount_is_bind(const struct brig_mount *m);
 
