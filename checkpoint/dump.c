@@ -68,8 +68,13 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     cleanup_close int images_fd = -1;
     cleanup_close int work_fd = -1;
     cleanup_free char *freezer = NULL;
-    __attribute__((cleanup(ckpt_lazy_end))) struct ckpt_lazy lazy = {.memfd = -1};
+    __attribute__((cleanup(ckpt_criu_conf_end))) struct ckpt_criu_conf conf = {.memfd = -1};
     size_t unused = 0;
+    const struct brig_namespace *net = brig_spec_namespace(t->spec, BRIG_NS_NETWORK);
+    /* --empty-ns network on the container's own namespace is CRIU's own, as runc passes it (runc restores
+     * such an image; one with the namespace external would need an extRootNetNS it does not give). brig's
+     * network keeps its namespace external: restore wires a new one before CRIU. */
+    bool own_netns_empty = opts->empty_netns && !t->netns_external && net && !net->path;
     int ret;
 
     ret = ckpt_criu_load(&criu, err);
@@ -121,14 +126,14 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     }
     ret = ckpt_add_external_mounts(&criu, o, t, false, err);
     if (ret == 0)
-        ret = ckpt_add_external_namespaces(&criu, o, t, false, opts->empty_netns || t->netns_external, NULL, &unused, err);
+        ret = ckpt_add_external_namespaces(&criu, o, t, false, t->netns_external, NULL, &unused, err);
     if (ret == 0)
-        ret = ckpt_lazy_begin(opts, false, work_path, &lazy, err);
+        ret = ckpt_criu_conf_begin(opts, false, own_netns_empty, work_path, &conf, err);
     if (ret < 0)
         goto out;
     /* With --lazy-pages this returns once `criu lazy-pages` has fetched every page left behind. */
     ret = opts->pre_dump ? criu.criu_local_pre_dump(o) : criu.criu_local_dump(o);
-    ckpt_lazy_end(&lazy);
+    ckpt_criu_conf_end(&conf);
     if (ret < 0)
         ret = ckpt_criu_error(ret, opts->pre_dump ? "pre-dump" : "dump", work_path, log_name, err);
     else
