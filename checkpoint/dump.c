@@ -68,7 +68,13 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     cleanup_close int images_fd = -1;
     cleanup_close int work_fd = -1;
     cleanup_free char *freezer = NULL;
+    __attribute__((cleanup(ckpt_criu_conf_end))) struct ckpt_criu_conf conf = {.memfd = -1};
     size_t unused = 0;
+    const struct brig_namespace *net = brig_spec_namespace(t->spec, BRIG_NS_NETWORK);
+    /* --empty-ns network on the container's own namespace is CRIU's own, as runc passes it (runc restores
+     * such an image; one with the namespace external would need an extRootNetNS it does not give). brig's
+     * network keeps its namespace external: restore wires a new one before CRIU. */
+    bool own_netns_empty = opts->empty_netns && !t->netns_external && net && !net->path;
     int ret;
 
     ret = ckpt_criu_load(&criu, err);
@@ -111,18 +117,23 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
     if (opts->page_server) {
         char addr[256];
         int port = 0;
-        if (ckpt_page_server(opts, addr, sizeof(addr), &port) < 0 ||
-            criu.criu_local_set_page_server_address_port(o, addr, port) < 0) {
+        if (ckpt_page_server(opts, addr, sizeof(addr), &port) < 0) {
             ret = brig_err_msg(err, EINVAL, "--page-server: `%s` is not ADDRESS:PORT", opts->page_server);
             goto out;
         }
+        /* Its result is no use: libcriu 3.17.1 returns -ENOMEM even when it set the address (criu.c). */
+        (void) criu.criu_local_set_page_server_address_port(o, addr, port);
     }
     ret = ckpt_add_external_mounts(&criu, o, t, false, err);
     if (ret == 0)
-        ret = ckpt_add_external_namespaces(&criu, o, t, false, opts->empty_netns || t->netns_external, NULL, &unused, err);
+        ret = ckpt_add_external_namespaces(&criu, o, t, false, t->netns_external, NULL, &unused, err);
+    if (ret == 0)
+        ret = ckpt_criu_conf_begin(opts, false, own_netns_empty, work_path, &conf, err);
     if (ret < 0)
         goto out;
+    /* With --lazy-pages this returns once `criu lazy-pages` has fetched every page left behind. */
     ret = opts->pre_dump ? criu.criu_local_pre_dump(o) : criu.criu_local_dump(o);
+    ckpt_criu_conf_end(&conf);
     if (ret < 0)
         ret = ckpt_criu_error(ret, opts->pre_dump ? "pre-dump" : "dump", work_path, log_name, err);
     else

@@ -78,13 +78,28 @@ int ckpt_add_external_mounts(const struct ckpt_criu *criu, criu_opts *o, const s
                              bool restore, struct brig_err **err);
 /* A network or pid namespace joined by path: declared external on dump; on restore opened and inherited
  * (the fds, at most 3, go to inherited[] for the caller to close). With `empty_net`, the container's own
- * network namespace is treated as a joined one, and restore gets a new empty one. */
+ * network namespace is treated as a joined one (brig's network), and restore gets t->netns_fd or a new
+ * empty one. */
 int ckpt_add_external_namespaces(const struct ckpt_criu *criu, criu_opts *o, const struct brig_ckpt_target *t,
                                  bool restore, bool empty_net, int *inherited, size_t *n_inherited,
                                  struct brig_err **err);
 
 /* --page-server ADDR:PORT split (checked by brig_ckpt_opts_check). */
 int ckpt_page_server(const struct brig_ckpt_opts *opts, char *addr, size_t len, int *port);
+
+/* Options libcriu has no setter for, for one CRIU call: --lazy-pages (with --status-fd and the lazy dump's
+ * address) and, with `empty_netns`, --empty-ns network as CRIU's own. They go in a private configuration file
+ * named by CRIU_CONFIG_FILE, which criu's swrk reads before the RPC request (criu_conf.c). */
+#define CKPT_CRIU_CONFIG_ENV "CRIU_CONFIG_FILE"
+struct ckpt_criu_conf {
+    int memfd;      /* -1: nothing to pass */
+    char *previous; /* the caller's CRIU_CONFIG_FILE, put back by ckpt_criu_conf_end */
+    bool env_set;
+};
+/* A restore with --lazy-pages first checks that `criu lazy-pages` listens in work_path. */
+int ckpt_criu_conf_begin(const struct brig_ckpt_opts *opts, bool restore, bool empty_netns, const char *work_path,
+                         struct ckpt_criu_conf *c, struct brig_err **err);
+void ckpt_criu_conf_end(struct ckpt_criu_conf *c);
 
 /* Whether a config mount is a bind mount (CRIU must be told of it as an external mount). */
 bool ckpt_mount_is_bind(const struct brig_mount *m);

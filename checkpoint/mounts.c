@@ -241,10 +241,10 @@ int ckpt_add_external_namespaces(const struct ckpt_criu *criu, criu_opts *o, con
 {
     const struct brig_namespace *net = brig_spec_namespace(t->spec, BRIG_NS_NETWORK);
 
-    /* The container's own network namespace is left out of the image like a joined one, and restore hands
-     * CRIU a new one in its place: empty (--empty-ns network, which runc always sets: runtimes do not manage
-     * a container's network devices) or wired by brig's network. CRIU would otherwise run `ip` and
-     * `iptables-save` in it for seconds. */
+    /* brig's network: the container's own network namespace is left out of the image like a joined one
+     * (dump), and restore hands CRIU the new one brig wired in its place. Restore also hands an empty one
+     * to an image of an older brig, which left every own namespace out so. (A plain own namespace is dumped
+     * with CRIU's --empty-ns network, as runc dumps it: criu_conf.c.) */
     if (empty_net && net && !net->path) {
         char external[128];
         char path[64];

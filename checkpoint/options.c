@@ -73,10 +73,15 @@ int brig_ckpt_opts_check(const struct brig_ckpt_opts *opts, bool restore, struct
         return brig_err_msg(err, EINVAL, "--page-server: `%s` is not ADDRESS:PORT", opts->page_server);
     if (opts->pre_dump && opts->leave_running)
         return brig_err_msg(err, EINVAL, "--pre-dump: the container always runs on after a pre-dump; drop --leave-running");
-    if (opts->lazy_pages)
-        return brig_err_msg(err, ENOTSUP,
-                            "--lazy-pages: not supported yet (libcriu 3.17 has no lazy-pages option; brig drives CRIU "
-                            "through libcriu)");
+    if (opts->lazy_pages && opts->pre_dump)
+        return brig_err_msg(err, EINVAL, "--lazy-pages: not with --pre-dump (a pre-dump copies memory, it serves none)");
+    /* The dump serves what it leaves behind: `criu lazy-pages --page-server` must know where. */
+    if (opts->lazy_pages && !restore && !opts->page_server)
+        return brig_err_msg(err, EINVAL,
+                            "--lazy-pages: needs --page-server ADDRESS:PORT (where the dump serves its memory to `criu "
+                            "lazy-pages`)");
+    if (opts->status_fd >= 0 && !opts->lazy_pages)
+        return brig_err_msg(err, EINVAL, "--status-fd: only with --lazy-pages (it tells when the lazy-pages server is ready)");
     if (opts->status_fd >= 0 && fcntl(opts->status_fd, F_GETFD) < 0)
         return brig_err_msg(err, EBADF, "--status-fd: %d is not an open file descriptor", opts->status_fd);
     if (restore && opts->pre_dump)

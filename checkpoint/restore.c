@@ -142,6 +142,7 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
     __attribute__((cleanup(restore_run_clear))) struct restore_run r = {.criu = &criu};
     cleanup_close int images_fd = -1;
     cleanup_close int work_fd = -1;
+    __attribute__((cleanup(ckpt_criu_conf_end))) struct ckpt_criu_conf conf = {.memfd = -1};
     int ret;
 
     *pid = -1;
@@ -183,7 +184,9 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
         return ret;
     if (criu.criu_local_set_root(r.o, r.root) < 0)
         return brig_err_set(err, ENOMEM, "libcriu options");
-    ret = enter_cgroup(&r, t, err);
+    ret = ckpt_criu_conf_begin(opts, true, false, work_path, &conf, err);
+    if (ret == 0)
+        ret = enter_cgroup(&r, t, err);
     if (ret < 0)
         return ret;
     if (t->terminal) {
@@ -191,6 +194,7 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
         criu.criu_local_set_notify_cb(r.o, accept_notification);
     }
     ret = criu.criu_local_restore_child(r.o);
+    ckpt_criu_conf_end(&conf);
     leave_cgroup(&r);
     if (ret <= 0)
         return ckpt_criu_error(ret < 0 ? ret : -EIO, "restore", work_path, BRIG_CKPT_RESTORE_LOG, err);

@@ -23,11 +23,13 @@ static const char checkpoint_usage[] =
     "      --file-locks         dump file locks\n"
     "      --link-remap         allow open files whose names were removed\n"
     "      --auto-dedup         release memory images already written to a parent\n"
-    "      --page-server ADDR:PORT  send memory pages to a CRIU page server\n"
+    "      --page-server ADDR:PORT  send memory pages to a CRIU page server (`criu page-server`); with\n"
+    "                           --lazy-pages, where this dump serves them\n"
     "      --manage-cgroups-mode soft|full|strict|ignore  what CRIU does with cgroups (default soft)\n"
     "      --empty-ns network   leave the network namespace out of the image (restore gets an empty one)\n"
-    "      --lazy-pages         leave memory to a lazy-pages server (not supported yet)\n"
-    "      --status-fd FD       fd to notify once a lazy-pages server is ready\n";
+    "      --lazy-pages         dump without the memory and serve it on --page-server until `criu lazy-pages\n"
+    "                           --page-server` has fetched it all for a `restore --lazy-pages`\n"
+    "      --status-fd FD       with --lazy-pages: CRIU writes one \\0 byte to FD once it serves the memory\n";
 
 static const char restore_usage[] =
     "Usage: brig restore [options] CONTAINER_ID\n"
@@ -54,7 +56,8 @@ static const char restore_usage[] =
     "      --lsm-mount-context CONTEXT  the SELinux mount context\n"
     "      --no-subreaper       do not become the subreaper of the restored processes\n"
     "      --no-pivot           accepted for runc compatibility\n"
-    "      --lazy-pages         restore memory lazily (not supported yet)\n";
+    "      --lazy-pages         restore with memory fetched on demand from `criu lazy-pages`, which must run\n"
+    "                           with the same work directory (its -W, default its -D)\n";
 
 enum {
     OPT_IMAGE_PATH = 256,

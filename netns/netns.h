@@ -37,6 +37,18 @@
 #define BRIG_NET_HOSTS_FILE "hosts"
 #define BRIG_NET_RESOLV_FILE "resolv.conf"
 
+/* What a network record says of a container's network (for a copy of it kept elsewhere: checkpoint keeps one
+ * beside its image): malloc'd, ip and ports NULL when it had none. */
+struct brig_net_saved {
+    char *network;
+    char *ip;
+    char *ports; /* brig_net_opts_add_ports() text */
+};
+/* Reads the record `name` in dir_fd (BRIG_NET_RECORD_FILE in a state directory). -ENOENT without *err when
+ * there is none; -EINVAL when it is incomplete. */
+int brig_net_record_load(int dir_fd, const char *name, struct brig_net_saved *saved, struct brig_err **err);
+void brig_net_saved_clear(struct brig_net_saved *saved);
+
 /* One published port or range: host_port..host_port+count-1 → container_port..container_port+count-1.
  * Unbound (INADDR_ANY) it is published on every IPv4 address of the host and, when the container has an
  * IPv6 address (its network has a subnet6), on every IPv6 one but ::1. */

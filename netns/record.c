@@ -69,7 +69,7 @@ static int take(char **field, const char *value)
     return *value && !*field ? -ENOMEM : 0;
 }
 
-int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
+static int record_read_file(int dir_fd, const char *name, struct net_record *rec, struct brig_err **err)
 {
     cleanup_free char *text = NULL;
     cleanup_err struct brig_err *read_err = NULL;
@@ -77,7 +77,7 @@ int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
     int ret;
 
     memset(rec, 0, sizeof(*rec));
-    ret = brig_read_file_at(dir_fd, BRIG_NET_RECORD_FILE, &text, NULL, &read_err);
+    ret = brig_read_file_at(dir_fd, name, &text, NULL, &read_err);
     if (ret == -ENOENT)
         return ret;
     if (ret < 0) {
@@ -115,9 +115,37 @@ int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
     }
     if (!rec->id || !rec->network || !rec->bridge || !rec->veth || !rec->subnet) {
         net_record_clear(rec);
-        return brig_err_set(err, EINVAL, "network record `%s`: incomplete", BRIG_NET_RECORD_FILE);
+        return brig_err_set(err, EINVAL, "network record `%s`: incomplete", name);
     }
     return 0;
+}
+
+int net_record_read(int dir_fd, struct net_record *rec, struct brig_err **err)
+{
+    return record_read_file(dir_fd, BRIG_NET_RECORD_FILE, rec, err);
+}
+
+int brig_net_record_load(int dir_fd, const char *name, struct brig_net_saved *saved, struct brig_err **err)
+{
+    struct net_record rec;
+    int ret = record_read_file(dir_fd, name, &rec, err);
+
+    memset(saved, 0, sizeof(*saved));
+    if (ret < 0)
+        return ret;
+    saved->network = steal_ptr(rec.network);
+    saved->ip = steal_ptr(rec.ip);
+    saved->ports = steal_ptr(rec.ports);
+    net_record_clear(&rec);
+    return 0;
+}
+
+void brig_net_saved_clear(struct brig_net_saved *saved)
+{
+    free(saved->network);
+    free(saved->ip);
+    free(saved->ports);
+    memset(saved, 0, sizeof(*saved));
 }
 
 void net_record_clear(struct net_record *rec)

@@ -339,56 +339,38 @@ static int start_netns_holder(pid_t *pid, struct brig_err **err)
     return 0;
 }
 
-/* The value of `key` in the network record's "key=value" lines (malloc'd; "" when absent). */
-static char *record_value(const char *text, const char *key)
-{
-    size_t key_len = strlen(key);
-
-    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (!strncmp(line, key, key_len) && line[key_len] == '=')
-            return strndup(line + key_len + 1, strcspn(line + key_len + 1, "\n"));
-    }
-    return strdup("");
-}
-
 /* The network the restored container gets: the one saved beside the image (same network, address and
  * ports) when there is one, else whatever the config's annotations ask for. *ports: the record's ports. */
 static int restore_network_opts(const struct brig_spec *spec, const char *image_path, struct brig_net_opts *o,
                                 char **ports, struct brig_err **err)
 {
-    cleanup_free char *path = NULL;
-    cleanup_free char *text = NULL;
-    cleanup_free char *network = NULL;
-    cleanup_free char *ip = NULL;
-    size_t len = 0;
+    __attribute__((cleanup(brig_net_saved_clear))) struct brig_net_saved saved = {0};
+    cleanup_close int images_fd = -1;
     int ret = brig_net_opts_from_spec(spec, o, err);
 
     if (ret < 0)
         return ret;
-    if (asprintf(&path, "%s/%s", image_path, BRIG_CKPT_NETWORK) < 0)
-        return brig_err_set(err, ENOMEM, "network record");
-    if (access(path, F_OK) < 0)
+    images_fd = open(image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (images_fd < 0)
+        return brig_err_sys(err, "--image-path `%s`", image_path);
+    ret = brig_net_record_load(images_fd, BRIG_CKPT_NETWORK, &saved, err);
+    if (ret == -ENOENT)
         return 0;
-    ret = brig_read_file_at(AT_FDCWD, path, &text, &len, err);
     if (ret < 0)
-        return ret;
-    network = record_value(text, "network");
-    ip = record_value(text, "ip");
-    *ports = record_value(text, "ports");
-    if (!network || !ip || !*ports)
+        return brig_err_wrap(err, ret, "`%s/%s`", image_path, BRIG_CKPT_NETWORK);
+    *ports = strdup(saved.ports ? saved.ports : "");
+    if (!*ports)
         return brig_err_set(err, ENOMEM, "network record");
-    if (!*network)
-        return brig_err_msg(err, EINVAL, "`%s`: no network named", path);
     brig_net_opts_clear(o);
     memset(o, 0, sizeof(*o));
-    ret = brig_net_opts_set_network(o, network, err);
-    if (ret == 0 && *ip)
-        ret = brig_net_opts_set_ip(o, ip, err);
+    ret = brig_net_opts_set_network(o, saved.network, err);
+    if (ret == 0 && saved.ip)
+        ret = brig_net_opts_set_ip(o, saved.ip, err);
     if (ret == 0 && **ports)
         ret = brig_net_opts_add_ports(o, *ports, err);
     if (ret == 0)
         ret = brig_net_opts_check_spec(o, spec, err);
-    return ret < 0 ? brig_err_wrap(err, ret, "`%s`", path) : 0;
+    return ret < 0 ? brig_err_wrap(err, ret, "`%s/%s`", image_path, BRIG_CKPT_NETWORK) : 0;
 }
 
 /* The root the restored container gets: root.path, or the overlay its config and the record beside the image

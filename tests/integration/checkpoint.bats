@@ -48,7 +48,7 @@ require_criu_refused() {
 	run brig checkpoint --image-path "$TEST_DIR/img" --work-path "$TEST_DIR/work" --parent-path ../pre \
 		--leave-running --tcp-established --tcp-skip-in-flight --ext-unix-sk --shell-job --file-locks \
 		--link-remap --auto-dedup --page-server 127.0.0.1:27 --manage-cgroups-mode ignore --empty-ns network \
-		--status-fd 2 nosuch
+		--lazy-pages --status-fd 2 nosuch
 	assert_one_line_error
 	assert_output_contains "container \`nosuch\` does not exist"
 	run brig checkpoint --pre-dump nosuch
@@ -83,10 +83,16 @@ require_criu_refused() {
 	assert_output_contains "--page-server: \`nowhere\` is not ADDRESS:PORT"
 	run brig checkpoint --lazy-pages x
 	assert_one_line_error
-	assert_output_contains "--lazy-pages: not supported yet"
+	assert_output_contains "--lazy-pages: needs --page-server ADDRESS:PORT"
+	run brig checkpoint --lazy-pages --page-server 127.0.0.1:27 --pre-dump x
+	assert_one_line_error
+	assert_output_contains "--lazy-pages: not with --pre-dump"
+	run brig checkpoint --status-fd 2 x
+	assert_one_line_error
+	assert_output_contains "--status-fd: only with --lazy-pages"
 	run brig checkpoint --pre-dump --leave-running x
 	assert_output_contains "--pre-dump"
-	run brig checkpoint --status-fd 999 x
+	run brig checkpoint --lazy-pages --page-server 127.0.0.1:27 --status-fd 999 x
 	assert_output_contains "--status-fd: 999 is not an open file descriptor"
 	run brig restore --leave-running x
 	assert_one_line_error

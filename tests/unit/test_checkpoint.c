@@ -58,13 +58,27 @@ static void opts_checks(void **unused)
     assert_non_null(strstr(err->msg, "--pre-dump"));
     brig_err_free(&err);
 
+    /* A lazy dump serves its memory on the page server; a restore needs none. */
     o = fresh();
     o.lazy_pages = true;
-    assert_int_equal(brig_ckpt_opts_check(&o, false, &err), -ENOTSUP);
-    assert_non_null(strstr(err->msg, "--lazy-pages: not supported yet"));
+    assert_int_equal(brig_ckpt_opts_check(&o, false, &err), -EINVAL);
+    assert_non_null(strstr(err->msg, "--lazy-pages: needs --page-server"));
+    brig_err_free(&err);
+    assert_int_equal(brig_ckpt_opts_check(&o, true, &err), 0);
+    o.page_server = "127.0.0.1:2700";
+    assert_int_equal(brig_ckpt_opts_check(&o, false, &err), 0);
+    o.pre_dump = true;
+    assert_int_equal(brig_ckpt_opts_check(&o, false, &err), -EINVAL);
+    assert_non_null(strstr(err->msg, "--lazy-pages: not with --pre-dump"));
     brig_err_free(&err);
 
     o = fresh();
+    o.status_fd = 2;
+    assert_int_equal(brig_ckpt_opts_check(&o, false, &err), -EINVAL);
+    assert_non_null(strstr(err->msg, "--status-fd: only with --lazy-pages"));
+    brig_err_free(&err);
+    o.lazy_pages = true;
+    o.page_server = "127.0.0.1:2700";
     o.status_fd = 987;
     assert_int_equal(brig_ckpt_opts_check(&o, false, &err), -EBADF);
     brig_err_free(&err);

@@ -224,6 +224,23 @@ static void test_record_round_trip(void **state)
     assert_int_equal(net_record_read(fd, &back, &err), 0);
     assert_string_equal(back.subnet6, "fd99::/64");
     net_record_clear(&back);
+
+    /* The public reader, on a copy under another name (checkpoint keeps one beside its image). */
+    {
+        struct brig_net_saved saved;
+        assert_int_equal(brig_net_record_load(fd, "copy", &saved, &err), -ENOENT);
+        assert_null(err);
+        assert_int_equal(renameat(fd, BRIG_NET_RECORD_FILE, fd, "copy"), 0);
+        assert_int_equal(brig_net_record_load(fd, "copy", &saved, &err), 0);
+        assert_string_equal(saved.network, "brig");
+        assert_string_equal(saved.ports, rec.ports);
+        assert_null(saved.ip);
+        brig_net_saved_clear(&saved);
+        assert_int_equal(brig_write_file_at(fd, "copy", "network=brig\n", 13, &err), 0);
+        assert_int_equal(brig_net_record_load(fd, "copy", &saved, &err), -EINVAL);
+        assert_non_null(strstr(err->msg, "`copy`: incomplete"));
+        brig_err_free(&err);
+    }
     remove_tree(dir);
 }
 

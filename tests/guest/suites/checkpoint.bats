@@ -11,6 +11,9 @@
 
 load ../helpers
 
+# criu under TCG on a loaded 2-core host: the boot's first dump (kerndat) took 14-16 s with a load of 5-6.
+BRIG_TIMEOUT=60
+
 setup_file() {
 	is_cgroup2_root || return 0
 	lane_setup_file
@@ -27,6 +30,7 @@ setup() {
 }
 
 teardown() {
+	ck_kill_sessions
 	lane_teardown
 	pkill -f 'sleep 3599' 2>/dev/null || true
 	pkill -x recvtty 2>/dev/null || true
@@ -42,7 +46,7 @@ ck_bundle() {
 	mv "$TEST_DIR/$1.json" "$TEST_DIR/b-$1/config.json"
 }
 
-# ck_stdio NAME BRIG_ARGS...: runs brig with pipes for stdin, stdout and stderr (what the container
+# ck_stdio NAME BRIG_ARGS...: runs brig (or $CK_RUNTIME with --root $CK_RUNTIME_ROOT) with pipes for stdin, stdout and stderr (what the container
 # inherits); its output and the container's land in $TEST_DIR/NAME.out. Sets $status and $output (the
 # last line of NAME.out once brig has failed).
 ck_stdio() {
@@ -50,7 +54,7 @@ ck_stdio() {
 	shift
 	: >"$TEST_DIR/$name.out"
 	status=0
-	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 60 "$BRIG" --root "$BRIG_ROOT" "$@" \
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 60 ${CK_RUNTIME:-"$BRIG"} --root "${CK_RUNTIME_ROOT:-$BRIG_ROOT}" "$@" \
 		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/$name.out" 3>&-) 2>&1 3>&- || status=$?
 	output=
 	if [ "$status" -ne 0 ]; then
@@ -98,6 +102,32 @@ lane_wait_socket() {
 		sleep 0.1
 	done
 	fail "no socket at $1"
+}
+
+# ck_session PIDFILE CMD...: CMD in the background in a session of its own (setsid execs it: $! is its
+# pid and session), recorded for ck_kill_sessions.
+ck_session() {
+	local pidfile=$1
+	shift
+	setsid "$@" &
+	echo "$!" >>"$TEST_DIR/sessions"
+	echo "$!" >"$pidfile"
+}
+
+# Kills what ck_session started that is still there (a failed test's lazy dump or lazy-pages daemon waits
+# for ever), each by its session's process group.
+ck_kill_sessions() {
+	local p
+	[ -f "${TEST_DIR:-/nonexistent}/sessions" ] || return 0
+	while read -r p; do
+		kill -KILL -- "-$p" 2>/dev/null || true
+	done <"$TEST_DIR/sessions"
+	rm -f "$TEST_DIR/sessions"
+}
+
+# Milliseconds since the epoch.
+ck_ms() {
+	echo $(($(date +%s%N) / 1000000))
 }
 
 # The first line of FILE after line N.
@@ -220,6 +250,145 @@ ck_line_after() {
 	lane_gone "$new"
 	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
 	rm -f "$ROOTFS/bin/memtouch"
+}
+
+@test "checkpoint --lazy-pages: restore fetches memory on demand from the dump's page server; --status-fd says when it serves" {
+	# userfaultfd (CONFIG_USERFAULTFD) is what a lazy restore faults pages in with.
+	[ -e /proc/sys/vm/unprivileged_userfaultfd ] || skip "kernel without userfaultfd"
+	local id=lz-$RAND new=lzn-$RAND again=lza-$RAND img=$TEST_DIR/img-lz-$RAND img2=$TEST_DIR/img-lz2-$RAND
+	local port=$((27000 + RANDOM % 1000)) before first byte t0 lazy_ms normal_ms
+	local thp=/sys/kernel/mm/transparent_hugepage/enabled was_thp=
+	[ -w "$thp" ] && was_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp") && echo never >"$thp"
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	# 16 MiB whose every page memtouch reads back before each count: a page restored wrong or never served
+	# prints "corrupt page N"; its count, in memory, goes on.
+	for c in "$id" "$new" "$again"; do
+		ck_bundle "$c" '["memtouch", "16", "0", "check"]'
+	done
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
+
+	mkfifo "$TEST_DIR/status"
+	# The dump returns once `criu lazy-pages` has fetched every page it left behind.
+	ck_session "$TEST_DIR/ckpt.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
+		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1; echo $? >"$8.rc"' \
+		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status" "$TEST_DIR/ckpt.out"
+	byte=$(timeout 120 head -c 1 "$TEST_DIR/status" | od -An -tx1 | tr -d ' ')
+	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt.out"))"
+	before=$(tail -n 1 "$TEST_DIR/$id.out")
+	[ -s "$img/inventory.img" ] || fail "no image once the page server is ready"
+
+	ck_session "$TEST_DIR/lazy.pid" criu lazy-pages --page-server --address 127.0.0.1 --port "$port" -D "$img" \
+		-o lazy-pages.log -v4
+	for ((i = 0; i < 300; i++)); do
+		[ -S "$img/lazy-pages.socket" ] && break
+		sleep 0.1
+	done
+	[ -S "$img/lazy-pages.socket" ] || fail "criu lazy-pages did not listen: $(tail -3 "$img/lazy-pages.log" 2>&1)"
+	t0=$(ck_ms)
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --lazy-pages --image-path "$img" "$new"
+	lazy_ms=$(($(ck_ms) - t0))
+	assert_success
+	ck_wait_count "$TEST_DIR/$new.out" $((before + 3)) >/dev/null
+	first=$(head -n 1 "$TEST_DIR/$new.out")
+	[ "$first" -eq $((before + 1)) ] || fail "restored memtouch counted $first first, want $((before + 1))"
+	! grep -q corrupt "$TEST_DIR/$new.out" || fail "$(grep corrupt "$TEST_DIR/$new.out")"
+	# Every page served: the dump and the daemon end on their own, the old container is gone.
+	for ((i = 0; i < 300; i++)); do
+		[ -e "$TEST_DIR/ckpt.out.rc" ] && ! kill -0 "$(<"$TEST_DIR/lazy.pid")" 2>/dev/null && break
+		sleep 0.1
+	done
+	[ "$(cat "$TEST_DIR/ckpt.out.rc" 2>/dev/null)" = 0 ] || fail "lazy checkpoint: $(cat "$TEST_DIR/ckpt.out")"
+	! kill -0 "$(<"$TEST_DIR/lazy.pid")" 2>/dev/null || fail "criu lazy-pages still runs: $(tail -3 "$img/lazy-pages.log")"
+	lane_gone "$id"
+
+	# The same container dumped whole and restored, for the figure: a lazy restore does not wait for memory.
+	run brig checkpoint --image-path "$img2" "$new"
+	assert_success
+	before=$(tail -n 1 "$TEST_DIR/$new.out")
+	t0=$(ck_ms)
+	ck_stdio "$again" restore -d -b "$TEST_DIR/b-$again" --image-path "$img2" "$again"
+	normal_ms=$(($(ck_ms) - t0))
+	assert_success
+	ck_wait_count "$TEST_DIR/$again.out" $((before + 2)) >/dev/null
+	! grep -q corrupt "$TEST_DIR/$again.out" || fail "$(grep corrupt "$TEST_DIR/$again.out")"
+	echo "# 16 MiB: restore --lazy-pages ${lazy_ms} ms, whole restore ${normal_ms} ms" >&3
+	run brig delete --force "$again"
+	assert_success
+	lane_gone "$again"
+	lane_gone "$new"
+	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
+	rm -f "$ROOTFS/bin/memtouch"
+}
+
+@test "checkpoint --lazy-pages refuses bad combinations with one line: no page server, --pre-dump, no lazy-pages daemon" {
+	local id=lzb-$RAND img=$TEST_DIR/img-lzb-$RAND
+	ck_bundle "$id" "$COUNTER"
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	run brig checkpoint --lazy-pages --image-path "$img" "$id"
+	assert_one_line_error
+	assert_output_contains "--lazy-pages: needs --page-server ADDRESS:PORT"
+	run brig checkpoint --lazy-pages --pre-dump --page-server 127.0.0.1:27 --image-path "$img" "$id"
+	assert_one_line_error
+	assert_output_contains "--lazy-pages: not with --pre-dump"
+	run brig checkpoint --status-fd 2 --image-path "$img" "$id"
+	assert_one_line_error
+	assert_output_contains "--status-fd: only with --lazy-pages"
+	[ ! -e "$img" ] || fail "a refused checkpoint made $img"
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after refused checkpoints the container is $REPLY"
+	# An image, but no `criu lazy-pages` serving it: refused before CRIU is asked, nothing left.
+	run brig checkpoint --image-path "$img" "$id"
+	assert_success
+	ck_stdio "$id-r" restore -d -b "$TEST_DIR/b-$id" --lazy-pages --image-path "$img" "$id"
+	[ "$status" -ne 0 ] && [[ "$output" == *"--lazy-pages: no \`criu lazy-pages\` daemon for this work path (no socket \`$img/lazy-pages.socket\`"* ]] ||
+		fail "restore --lazy-pages without a daemon: $output"
+	lane_gone "$id"
+}
+
+@test "images interchange with runc 1.1.5: runc's checkpoint restores with brig, brig's with runc (binds, masked paths, memory, pipes)" {
+	command -v runc >/dev/null || skip "runc not installed"
+	local id=rc-$RAND img=$TEST_DIR/img-rc-$RAND img2=$TEST_DIR/img-rc2-$RAND data=$TEST_DIR/data-rc-$RAND
+	local rroot=$TEST_DIR/runc-root before first
+	mkdir -p "$data"
+	echo bound >"$data/file"
+	ck_bundle "$id" "$COUNTER"
+	CONFIG_BUNDLE=$TEST_DIR/b-$id bundle_jq \
+		'.mounts += [{"destination": "/data", "type": "bind", "source": $d, "options": ["rbind", "rw"]}]' --arg d "$data"
+	CK_RUNTIME=runc CK_RUNTIME_ROOT=$rroot ck_stdio "$id-runc" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id-runc.out" 3 >/dev/null
+	run runc --root "$rroot" checkpoint --image-path "$img" --work-path "$img" "$id"
+	assert_success
+	before=$(tail -n 1 "$TEST_DIR/$id-runc.out")
+
+	# runc's image, brig's restore (same id and bundle, as a client would).
+	ck_stdio "$id-brig" restore -d -b "$TEST_DIR/b-$id" --image-path "$img" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id-brig.out" $((before + 2)) >/dev/null
+	first=$(head -n 1 "$TEST_DIR/$id-brig.out")
+	[ "$first" -eq $((before + 1)) ] || fail "brig restored runc's image: counted $first first, want $((before + 1))"
+	run brig exec "$id" sh -c 'cat /data/file; wc -c </proc/kcore'
+	assert_success
+	[ "${lines[0]}" = bound ] && [ "${lines[1]}" = 0 ] || fail "bind or masked path after brig's restore: $output"
+
+	# brig's image, runc's restore.
+	run brig checkpoint --image-path "$img2" "$id"
+	assert_success
+	lane_gone "$id"
+	before=$(tail -n 1 "$TEST_DIR/$id-brig.out")
+	CK_RUNTIME=runc CK_RUNTIME_ROOT=$rroot ck_stdio "$id-runc2" restore -d -b "$TEST_DIR/b-$id" --image-path "$img2" \
+		--work-path "$img2" "$id"
+	[ "$status" -eq 0 ] || fail "runc restore of brig's image: $output: $(grep -E 'Error|Warn' "$img2/restore.log" | head -5)"
+	ck_wait_count "$TEST_DIR/$id-runc2.out" $((before + 2)) >/dev/null
+	first=$(head -n 1 "$TEST_DIR/$id-runc2.out")
+	[ "$first" -eq $((before + 1)) ] || fail "runc restored brig's image: counted $first first, want $((before + 1))"
+	run runc --root "$rroot" exec "$id" sh -c 'cat /data/file; wc -c </proc/kcore'
+	[ "${lines[0]}" = bound ] && [ "${lines[1]}" = 0 ] || fail "bind or masked path after runc's restore: $output"
+	run runc --root "$rroot" delete --force "$id"
+	assert_success
 }
 
 @test "checkpoint: bind mounts (nested, onto a symlink), masked paths and cgroup limits come back" {
