@@ -216,7 +216,7 @@ int mig_recv_data(int fd, const struct mig_frame *f, char **out, struct brig_err
     if (f->data_len > MIG_SMALL_MAX)
         return brig_err_msg(err, EPROTO, "frame of %llu bytes: more than %u", (unsigned long long) f->data_len,
                             MIG_SMALL_MAX);
-    buf = malloc(f->data_len + 1);
+    buf = calloc(1, f->data_len + 1);
     if (!buf)
         return brig_err_set(err, ENOMEM, "frame");
     ret = recv_all(fd, buf, f->data_len, err);
@@ -257,12 +257,13 @@ static bool link_target_ok(const char *target)
 static int recv_file(int fd, int base_fd, const struct mig_frame *f, struct brig_err **err)
 {
     cleanup_close int file = openat(base_fd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    cleanup_free char *buf = malloc(MIG_CHUNK);
+    cleanup_free char *buf = NULL;
     uint64_t left = f->data_len;
     int ret;
 
     if (file < 0)
         return brig_err_sys(err, "`%s`", f->name);
+    buf = malloc(MIG_CHUNK);
     if (!buf)
         return brig_err_set(err, ENOMEM, "`%s`", f->name);
     while (left > 0) {
@@ -295,8 +296,8 @@ int mig_recv_tree_entry(int fd, int base_fd, const struct mig_frame *f, struct b
         return 0;
     }
     ret = mig_recv_data(fd, f, &target, err);
-    if (ret < 0)
-        return ret;
+    if (ret < 0 || !target)
+        return ret < 0 ? ret : -EIO;
     if (!link_target_ok(target))
         return brig_err_msg(err, EPROTO, "image link `%s` -> `%s`: only a sibling image directory is accepted",
                             f->name, target);

@@ -76,8 +76,8 @@ static int hello(struct arrival *a, struct brig_err **err)
 
     if (ret == 0)
         ret = mig_recv_data(a->conn, &f, &version, err);
-    if (ret < 0)
-        return ret;
+    if (ret < 0 || !version)
+        return ret < 0 ? ret : -EIO;
     if (f.type != MIG_HELLO || strcmp(version, MIG_VERSION) != 0)
         return brig_err_msg(err, EPROTO, "not a %s source (frame %u, `%.40s`)", MIG_VERSION, f.type,
                             version);

@@ -267,7 +267,7 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         cleanup_err struct brig_err *ignored = NULL;
         mig_send_frame(m.conn, MIG_FAILED, NULL, msg, strlen(msg), &ignored);
     }
-    if (ret < 0 && m.dumped) {
+    if (ret < 0 && m.dumped && *err) {
         cleanup_err struct brig_err *local = NULL;
         struct brig_err *joined = NULL;
         if (restore_here(&m, &local) == 0) {
@@ -275,7 +275,7 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         } else {
             keep_work = true;
             brig_err_msg(&joined, (*err)->errnum, "%s; restoring it here failed too: %s (its image is kept in `%s`)",
-                         (*err)->msg, local->msg, m.work);
+                         (*err)->msg, local ? local->msg : "?", m.work);
         }
         brig_err_free(err);
         *err = joined;

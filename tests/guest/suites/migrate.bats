@@ -109,15 +109,16 @@ wait_listening() {
 	fail "nothing listens on 10.251.9.2:$PORT: $(cat "$TEST_DIR/recv.out")"
 }
 
-# A container on host A with brig's network (a published port) and the counter; prints its ip.
+# start_counter ID [ARGS_JSON]: a container on host A with brig's network (a published port) running the
+# counter (or ARGS_JSON: something else that prints a count a line).
 start_counter() {
 	local id=$1
-	lane_bundle "$id" "$COUNTER"
+	lane_bundle "$id" "${2:-$COUNTER}"
 	mkdir -p "$TEST_DIR/b-$id"
 	mv "$TEST_DIR/$id.json" "$TEST_DIR/b-$id/config.json"
 	OUT=$id brig_on "$HOST_A" "$BRIG_ROOT" run -d -b "$TEST_DIR/b-$id" -p 8080:80 "$id"
 	assert_success
-	wait_count "$TEST_DIR/$id.out" 5
+	wait_count "$TEST_DIR/$id.out" "${3:-5}"
 }
 
 # wait_count FILE MIN: until FILE's last line is a number >= MIN.
@@ -172,12 +173,18 @@ check_moved() {
 	[ ! -e "$ROOT_B/$id" ] || fail "state left on B after delete"
 }
 
-@test "migrate --live: pre-dumps while it counts, a smaller final dump, the counter goes on on the other host under a new id" {
+@test "migrate --live: pre-dumps carry memtouch's 8 MiB while it counts, the final dump a fraction; it counts on on the other host under a new id" {
 	local id=ml-$RAND new=mln-$RAND ip last_a n
-	start_counter "$id"
+	# Transparent huge pages off meanwhile: khugepaged collapsing the region between two dumps makes every
+	# page dirty again (checkpoint.bats saw it once in a loaded lane).
+	local thp=/sys/kernel/mm/transparent_hugepage/enabled was_thp=
+	[ -w "$thp" ] && was_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp") && echo never >"$thp"
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	start_counter "$id" '["memtouch", "8"]' 2
 	ip=$(state_ip "$BRIG_ROOT" "$id")
 	receiver --id "$new" --bundle-dir "$TEST_DIR/bundles"
 	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --live --max-iterations 3 "$id" "tcp:10.251.9.2:$PORT"
+	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
 	assert_success
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
@@ -189,19 +196,21 @@ check_moved() {
 	IFS=, read -r -a bytes <<<"${BASH_REMATCH[2]}"
 	[ "$n" -ge 2 ] && [ "$n" -le 4 ] || fail "iterations $n: not 2..4 with --max-iterations 3"
 	[ "${#bytes[@]}" -eq "$n" ] || fail "$n iterations, ${#bytes[@]} byte counts"
-	[ "${bytes[-1]}" -lt "${bytes[0]}" ] || fail "the final dump (${bytes[-1]} B) is not smaller than the first pre-dump (${bytes[0]} B)"
+	[ "${bytes[0]}" -ge $((8 << 20)) ] || fail "the first pre-dump sent only ${bytes[0]} B of an 8 MiB process"
+	[ "${bytes[-1]}" -lt $((bytes[0] / 4)) ] || fail "the final dump (${bytes[-1]} B) is not a fraction of the first pre-dump (${bytes[0]} B)"
 	[ -f "$TEST_DIR/bundles/$new/config.json" ] || fail "no bundle under --bundle-dir"
 	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
 	[ ! -e "$ROOT_B/$id" ] || fail "B restored it under the old id"
-	# check_moved with the new id on B.
 	[ ! -e "$BRIG_ROOT/$id" ] || fail "state of $id left on host A"
+	[ -z "$(ls -A "$BRIG_ROOT/.migrate-out" 2>/dev/null)" ] || fail "work directory left on A"
 	[ "$(state_ip "$ROOT_B" "$new")" = "$ip" ] || fail "B: $new does not have $ip"
-	wait_count "$TEST_DIR/recv.out" $((last_a + 3))
-	[ "$(grep -m1 -x '[0-9]*' "$TEST_DIR/recv.out")" -gt "$last_a" ] || fail "the counter started again on B"
+	wait_count "$TEST_DIR/recv.out" $((last_a + 2))
+	[ "$(grep -m1 -x '[0-9]*' "$TEST_DIR/recv.out")" -gt "$last_a" ] || fail "the count started again on B"
 	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$new"
 	assert_success
-	! on "$HOST_B" nft list ruleset 2>/dev/null | grep -q "$ip" || fail "B's nft still names $ip after delete"
 	[ ! -e "$ROOT_B/$new" ] || fail "state left on B after delete"
+	! on "$HOST_B" nft list ruleset 2>/dev/null | grep -q "$ip" || fail "B's nft still names $ip after delete"
+	rm -f "$ROOTFS/bin/memtouch"
 }
 
 # mig_frame TYPE NAME DATA: one frame of the protocol (migrate/NOTES.md) on stdout.
