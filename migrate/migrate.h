@@ -26,6 +26,9 @@ struct brig_migrate_opts {
     unsigned max_iterations;     /* live: pre-dumps at most; 0: BRIG_MIGRATE_DEFAULT_ITERATIONS */
     unsigned downtime_target_ms; /* live: stop pre-dumping once the last dirty set would go in this; 0: none */
     bool tcp_established;
+    /* Export instead: the same frames into this new file (offline only); the container is gone afterwards,
+     * its dump in the archive. */
+    const char *export_path;
 };
 
 /* What a migration measured: bytes[i] is what iteration i sent (the pre-dumps, then the final dump). */
@@ -56,6 +59,10 @@ struct brig_migrate_receive_opts {
     const char *new_id;     /* restore under this id instead of the source's */
     const char *bundle_dir; /* where each received container's bundle goes (DIR/ID); NULL: <root>/.migrate */
 };
+
+/* Restores an archive `brig export` wrote (opts->listen and once unused). */
+int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
+                        const char *path, struct brig_err **err);
 
 /* Listens and restores what each connection brings. With once, returns after the first migration (its error,
  * if it failed); otherwise serves until a stop signal. */

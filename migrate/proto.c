@@ -32,6 +32,9 @@ static int send_all(int fd, const void *buf, size_t len, struct brig_err **err)
 
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        /* An export archive: the same frames into a file. */
+        if (n < 0 && errno == ENOTSOCK)
+            n = write(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -52,6 +55,8 @@ static int recv_all(int fd, void *buf, size_t len, struct brig_err **err)
 
     while (len > 0) {
         ssize_t n = recv(fd, p, len, 0);
+        if (n < 0 && errno == ENOTSOCK)
+            n = read(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -28,10 +28,13 @@ struct arrival {
     char *rootfs;     /* the source's root (MIG_ROOTFS) */
     bool config_seen;
     bool restored;
+    bool archive; /* import: no one to answer */
 };
 
 static int answer(const struct arrival *a, uint32_t type, const char *text, struct brig_err **err)
 {
+    if (a->archive)
+        return 0;
     return mig_send_frame(a->conn, type, type == MIG_HELLO ? a->id : NULL, text, strlen(text), err);
 }
 
@@ -253,21 +256,26 @@ static void drain(int conn)
 }
 
 static int receive_one(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts, int conn,
-                       struct brig_err **err)
+                       bool archive, struct brig_err **err)
 {
-    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1};
+    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1, .archive = archive};
     struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT};
     int ret;
 
     setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ret = serve(&a, err);
+    if (ret < 0 && archive && *err && (*err)->errnum == ECONNRESET) {
+        brig_err_free(err);
+        ret = brig_err_msg(err, EPROTO, "the archive ends before its restore frame (truncated?)");
+    }
     if (ret < 0) {
         cleanup_err struct brig_err *ignored = NULL;
         if (*err && (*err)->msg)
             answer(&a, MIG_FAILED, (*err)->msg, &ignored);
         undo(&a);
-        drain(conn);
+        if (!a.archive)
+            drain(conn);
         brig_err_wrap(err, ret, "migration of `%s`", a.id[0] ? a.id : "?");
     } else {
         cleanup_free char *images = NULL;
@@ -279,6 +287,25 @@ static int receive_one(const struct brig_context *ctx, const struct brig_migrate
     free(a.bundle);
     free(a.rootfs);
     return ret;
+}
+
+int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
+                        const char *path, struct brig_err **err)
+{
+    cleanup_close int fd = -1;
+    int ret = opts->new_id ? brig_validate_id(opts->new_id, err) : 0;
+
+    if (ret == 0)
+        ret = brig_ckpt_probe(ctx->criu, err);
+    if (ret < 0)
+        return ret;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return brig_err_sys(err, "import `%s`", path);
+    ret = receive_one(ctx, opts, fd, true, err);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return ret < 0 ? brig_err_wrap(err, ret, "import `%s`", path) : 0;
 }
 
 int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
@@ -315,7 +342,7 @@ int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migra
                 continue;
             return brig_err_sys(err, "accept on `%s`", opts->listen);
         }
-        ret = receive_one(ctx, opts, conn, &one_err);
+        ret = receive_one(ctx, opts, conn, false, &one_err);
         close(conn);
         /* Restored containers are our children until we go: their exits must not pile up as zombies. */
         while (waitpid(-1, NULL, WNOHANG) > 0)

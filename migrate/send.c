@@ -26,7 +26,19 @@ struct migration {
     bool dumped;  /* the container is gone here: a failure from now on restores it from FINAL_DIR */
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    bool archive_made; /* export: removed again on failure */
 };
+
+static int open_archive(struct migration *m, struct brig_err **err)
+{
+    if (m->opts->live)
+        return brig_err_msg(err, EINVAL, "export: --live makes no sense for an archive");
+    m->conn = open(m->opts->export_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (m->conn < 0)
+        return brig_err_sys(err, "export `%s`", m->opts->export_path);
+    m->archive_made = true;
+    return 0;
+}
 
 static int connect_to(const struct migration *m, int *fd, struct brig_err **err)
 {
@@ -210,19 +222,19 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     cleanup_free char *pid = NULL;
     int ret;
 
-    ret = brig_migrate_parse_address(m->opts->target, true, &m->addr, &m->addr_len, err);
+    ret = m->opts->export_path ? 0 : brig_migrate_parse_address(m->opts->target, true, &m->addr, &m->addr_len, err);
     if (ret == 0)
         ret = brig_container_load_state(m->ctx, m->opts->id, &m->state, err);
     if (ret == 0)
         ret = check_container(m, err);
     if (ret == 0)
-        ret = connect_to(m, &m->conn, err);
+        ret = m->opts->export_path ? open_archive(m, err) : connect_to(m, &m->conn, err);
     /* After connect: a target nothing listens on is named as such, whatever this kernel is. */
     if (ret == 0)
         ret = brig_ckpt_probe(m->ctx->criu, err);
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_HELLO, m->opts->id, MIG_VERSION, strlen(MIG_VERSION), err);
-    if (ret == 0)
+    if (ret == 0 && !m->opts->export_path)
         ret = expect(m, MIG_HELLO, MIG_IO_TIMEOUT, NULL, err);
     if (ret == 0)
         ret = send_config(m, err);
@@ -240,7 +252,9 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     fig->iterations = fig->n_bytes;
     ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
                          m->opts->tcp_established ? strlen("tcp-established\n") : 0, err);
-    if (ret == 0)
+    if (ret == 0 && m->opts->export_path && fsync(m->conn) < 0)
+        ret = brig_err_sys(err, "export `%s`", m->opts->export_path);
+    if (ret == 0 && !m->opts->export_path)
         ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, &pid, err);
     if (ret < 0)
         return ret;
@@ -261,7 +275,7 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
     ret = brig_validate_id(opts->id, err);
     if (ret == 0)
         ret = run_migration(&m, figures, err);
-    if (ret < 0 && m.conn >= 0) {
+    if (ret < 0 && m.conn >= 0 && !opts->export_path) {
         /* Best effort: a receiver still there removes what it made at once rather than at its timeout. */
         const char *msg = *err && (*err)->msg ? (*err)->msg : "the source failed";
         cleanup_err struct brig_err *ignored = NULL;
@@ -280,8 +294,10 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         brig_err_free(err);
         *err = joined;
     }
+    if (ret < 0 && m.archive_made)
+        unlink(opts->export_path);
     if (ret < 0)
-        brig_err_wrap(err, ret, "migrate container `%s`", opts->id);
+        brig_err_wrap(err, ret, "%s container `%s`", opts->export_path ? "export" : "migrate", opts->id);
     if (m.conn >= 0)
         close(m.conn);
     if (m.work_fd >= 0)

@@ -49,6 +49,22 @@ assert_no_migration_left() {
 		assert_one_line_error
 		assert_output_contains "brig: migrate-receive: "
 	done
+	for args in "" "c1" "c1 f extra" "--live c1 f"; do
+		# shellcheck disable=SC2086
+		run brig export $args
+		assert_one_line_error
+		assert_output_contains "brig: export: "
+	done
+	for args in "" "a b" "--nosuch a"; do
+		# shellcheck disable=SC2086
+		run brig import $args
+		assert_one_line_error
+		assert_output_contains "brig: import: "
+	done
+	run brig export nosuch "$TEST_DIR/x.archive"
+	assert_one_line_error
+	assert_output_contains "export container \`nosuch\`: container \`nosuch\` does not exist"
+	[ ! -e "$TEST_DIR/x.archive" ] || fail "a refused export made its file"
 	run brig migrate-receive --listen 127.0.0.1
 	assert_one_line_error
 	assert_output_contains "--listen \`127.0.0.1\`: not HOST:PORT"
@@ -111,6 +127,16 @@ assert_no_migration_left() {
 	[ "$(container_status "$ID")" = running ] || fail "the container is $(container_status "$ID")"
 	assert_no_migration_left
 	run in_ns env BRIG_TEST_TOKEN="$TOKEN" timeout 20 "$BRIG" --root "$BRIG_ROOT" migrate-receive --once --listen 127.0.0.1:7701
+	assert_one_line_error
+	assert_output_contains "criu cannot work here: \`criu check\` failed: "
+	assert_no_migration_left
+	run brig export "$ID" "$TEST_DIR/x.archive"
+	assert_one_line_error
+	assert_output_contains "export container \`$ID\`: criu cannot work here: \`criu check\` failed: "
+	[ ! -e "$TEST_DIR/x.archive" ] || fail "a refused export left its file"
+	[ "$(container_status "$ID")" = running ] || fail "the container is $(container_status "$ID") after export"
+	: >"$TEST_DIR/empty.archive"
+	run brig import "$TEST_DIR/empty.archive"
 	assert_one_line_error
 	assert_output_contains "criu cannot work here: \`criu check\` failed: "
 	assert_no_migration_left

@@ -294,3 +294,32 @@ mig_frame() {
 	lane_gone "$id"
 	! on "$HOST_A" nft list ruleset 2>/dev/null | grep -q "$ip" || fail "A's nft still names $ip after delete"
 }
+
+@test "export on one host, import on the other: the counter goes on with its address; a truncated archive leaves nothing" {
+	local id=mx-$RAND ip last_a size
+	start_counter "$id"
+	ip=$(state_ip "$BRIG_ROOT" "$id")
+	OUT=export brig_on "$HOST_A" "$BRIG_ROOT" export "$id" "$TEST_DIR/$id.archive"
+	assert_success
+	[ ! -e "$BRIG_ROOT/$id" ] || fail "state of $id left on host A after export"
+	[ -s "$TEST_DIR/$id.archive" ] || fail "no archive"
+	OUT=export brig_on "$HOST_A" "$BRIG_ROOT" export "$id" "$TEST_DIR/$id.archive"
+	assert_failure
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	# Truncated: the restore never comes; nothing is left of the attempt.
+	size=$(stat -c %s "$TEST_DIR/$id.archive")
+	head -c $((size / 2)) "$TEST_DIR/$id.archive" >"$TEST_DIR/half.archive"
+	OUT=import brig_on "$HOST_B" "$ROOT_B" import "$TEST_DIR/half.archive"
+	assert_failure
+	[ "$(grep -c . "$TEST_DIR/import.out")" -eq 1 ] || fail "not one line: $(cat "$TEST_DIR/import.out")"
+	assert_output_contains "truncated?"
+	[ ! -e "$ROOT_B/$id" ] && [ ! -e "$ROOT_B/.migrate/$id" ] || fail "a truncated import left something"
+	OUT=recv brig_on "$HOST_B" "$ROOT_B" import "$TEST_DIR/$id.archive"
+	assert_success
+	[ "$(state_ip "$ROOT_B" "$id")" = "$ip" ] || fail "B: $id does not have $ip"
+	wait_count "$TEST_DIR/recv.out" $((last_a + 3))
+	[ "$(grep -m1 -x '[0-9]*' "$TEST_DIR/recv.out")" -gt "$last_a" ] || fail "the counter started again on B"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+	! on "$HOST_B" nft list ruleset 2>/dev/null | grep -q "$ip" || fail "B's nft still names $ip after delete"
+}
