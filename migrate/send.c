@@ -294,7 +294,7 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         brig_err_free(err);
         *err = joined;
     }
-    if (ret < 0 && m.archive_made)
+    if (ret < 0 && m.archive_made && opts->export_path)
         unlink(opts->export_path);
     if (ret < 0)
         brig_err_wrap(err, ret, "%s container `%s`", opts->export_path ? "export" : "migrate", opts->id);
