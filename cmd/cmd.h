@@ -24,6 +24,10 @@ int cmd_events(struct brig_context *ctx, int argc, char **argv);
 int cmd_diff(struct brig_context *ctx, int argc, char **argv);
 int cmd_checkpoint(struct brig_context *ctx, int argc, char **argv);
 int cmd_restore(struct brig_context *ctx, int argc, char **argv);
+int cmd_migrate(struct brig_context *ctx, int argc, char **argv);
+int cmd_migrate_receive(struct brig_context *ctx, int argc, char **argv);
+int cmd_export(struct brig_context *ctx, int argc, char **argv);
+int cmd_import(struct brig_context *ctx, int argc, char **argv);
 
 /* Reports `err` (stderr and --log) and returns the failure exit status. */
 int cmd_fail(const struct brig_context *ctx, struct brig_err *err);

@@ -29,6 +29,10 @@ static const char usage[] =
     "  diff       print what a container with an overlay root added, changed and deleted\n"
     "  checkpoint dump a running container with CRIU\n"
     "  restore    restore a container from a checkpoint\n"
+    "  migrate    move a running container to another host's migrate-receive\n"
+    "  migrate-receive  receive and restore migrated containers\n"
+    "  export     dump a running container into an archive file\n"
+    "  import     restore a container from an archive file\n"
     "  spec       write a default config.json\n"
     "  features   print what this runtime supports (runtime-spec features JSON)\n"
     "  version    print version information\n"
@@ -53,6 +57,8 @@ static const struct {
     {"spec", cmd_spec},     {"features", cmd_features},     {"version", cmd_version},
     {"update", cmd_update}, {"pause", cmd_pause},   {"resume", cmd_resume}, {"ps", cmd_ps},
     {"events", cmd_events}, {"diff", cmd_diff}, {"checkpoint", cmd_checkpoint}, {"restore", cmd_restore},
+    {"migrate", cmd_migrate}, {"migrate-receive", cmd_migrate_receive},
+    {"export", cmd_export}, {"import", cmd_import},
 };
 
 enum {

@@ -44,6 +44,25 @@ int brig_container_state_json(const struct brig_context *ctx, const char *id, ch
     return brig_state_to_public_json(state, json, &len, err);
 }
 
+int brig_container_load_state(const struct brig_context *ctx, const char *id, struct brig_state **out,
+                              struct brig_err **err)
+{
+    struct brig_container_dir dir;
+    struct brig_state *state = NULL;
+    int ret = brig_store_open(ctx, id, false, &dir, &state, err);
+
+    if (ret < 0)
+        return ret;
+    if (!state) {
+        brig_store_close(&dir);
+        return brig_err_msg(err, EAGAIN, "container `%s` is still being created", id);
+    }
+    set_status(state, brig_container_status(&dir, state));
+    brig_store_close(&dir);
+    *out = state;
+    return 0;
+}
+
 static int signal_number_from_name(const char *name)
 {
     static const struct {

@@ -123,6 +123,10 @@ int brig_features_print(const struct brig_context *ctx, char **json, struct brig
 
 /* Pretty runtime-spec state JSON of one container. */
 int brig_container_state_json(const struct brig_context *ctx, const char *id, char **json, struct brig_err **err);
+/* The stored state of container `id`, its status filled in (for migrate/, which works around checkpoint and
+ * restore and needs the bundle, config and rootfs paths). */
+int brig_container_load_state(const struct brig_context *ctx, const char *id, struct brig_state **out,
+                              struct brig_err **err);
 
 enum brig_list_format {
     BRIG_LIST_TABLE,

@@ -4,7 +4,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-dirs=(cmd runtime spec util namespaces cgroups rootfs netns image)
+dirs=(cmd runtime spec util namespaces cgroups rootfs netns image migrate)
 cppcheck --quiet --enable=warning,performance,portability --inline-suppr --error-exitcode=1 \
 	-D_GNU_SOURCE -I. --suppress=missingIncludeSystem "${dirs[@]}"
 if [ "${1:-}" = --tidy ]; then

@@ -1,0 +1,119 @@
+#!/bin/bash
+# brig migrate downtime, --live vs --offline (= stop, dump, copy, restore), on the same container in the same
+# guest boot (the guest lane: criu 3.17.1 cannot run on the host's kernel). The container is
+# tests/helpers/memtouch holding MEM MiB (every page written) and rewriting DIRTY MiB of it each second. Two
+# "hosts" are network namespaces joined by a veth pair, each with its own brig --root (bridge, leases, nft);
+# the migration goes over that link. Each round migrates one container each way of working, alternating which
+# goes first; medians of the reported downtime_ms and total_ms, and live/offline.
+#
+#   sudo bench/migrate.sh [--runs N] [--mem MIB] [--dirty MIB_PER_S] [--build-dir DIR] [BRIG_BINARY]
+#
+# BRIG_BINARY defaults to build-release/brig (built if missing; no sanitizers). DIR (default build) holds
+# the guest lane's kernel cache and tests/helpers/memtouch.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+runs=3
+mem=256
+dirty=8
+build=$repo/build
+brig=""
+inner=false
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--runs) runs=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--dirty) dirty=$2; shift 2 ;;
+	--build-dir) build=$(cd "$2" && pwd); shift 2 ;;
+	--inner) inner=true; shift ;;
+	-*) echo "usage: $0 [--runs N] [--mem MIB] [--dirty MIB_PER_S] [--build-dir DIR] [BRIG_BINARY]" >&2; exit 2 ;;
+	*) brig=$1; shift ;;
+	esac
+done
+
+if ! $inner; then
+	if [ -z "$brig" ]; then
+		brig=$repo/build-release/brig
+		[ -x "$brig" ] || { cmake -S "$repo" -B "$repo/build-release" -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=OFF >/dev/null &&
+			cmake --build "$repo/build-release" -j2 --target brig >/dev/null; }
+	fi
+	brig=$(realpath "$brig")
+	[ -x "$build/tests/helpers/memtouch" ] || { echo "no $build/tests/helpers/memtouch: build the tests first" >&2; exit 1; }
+	(export BRIG=$brig BRIG_BUILD=$build; source "$repo/tests/integration/helpers.bash"; build_rootfs_cache)
+	exec "$repo/tests/guest/run-lane.sh" --build-dir "$build" --timeout 3000 -- \
+		"$repo/bench/migrate.sh" --inner --runs "$runs" --mem "$mem" --dirty "$dirty" --build-dir "$build" "$brig"
+fi
+
+# ---- in the guest ----
+work=$(mktemp -d /tmp/migbench.XXXXXX)
+A=migbench-a B=migbench-b
+on() { local h=$1; shift; nsenter --net="/run/netns/$h" "$@"; }
+cleanup() {
+	pkill -f "sleep 3597" 2>/dev/null || true
+	for h in A B; do
+		for d in "$work/root-$h"/*; do
+			[ -e "$d" ] && on "migbench-${h,,}" "$brig" --root "$work/root-$h" delete -f "${d##*/}" >/dev/null 2>&1
+		done
+	done
+	ip netns delete "$A" 2>/dev/null || true
+	ip netns delete "$B" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'echo "bench/migrate.sh: line $LINENO failed" >&2' ERR
+ip netns add "$A"
+ip netns add "$B"
+ip link add mbench-a netns "$A" type veth peer name mbench-b netns "$B"
+ip -n "$A" addr add 10.251.8.1/24 dev mbench-a
+ip -n "$B" addr add 10.251.8.2/24 dev mbench-b
+for h in "$A" "$B"; do ip -n "$h" link set lo up; done
+ip -n "$A" link set mbench-a up
+ip -n "$B" link set mbench-b up
+# As the pre-dump test: khugepaged collapsing pages between two dumps would make them all dirty again.
+echo never >/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || true
+cp -a "$build/test-rootfs" "$work/rootfs"
+cp "$build/tests/helpers/memtouch" "$work/rootfs/bin/"
+(cd "$work" && "$brig" spec)
+criu check >/dev/null 2>&1 || true
+
+median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+
+# once MODE ROUND: run -d on A, wait until memtouch has counted twice, migrate to B, delete there.
+once() {
+	local mode=$1 round=$2 id out json recv port=$((7100 + round))
+	id=$mode-$round
+	mkdir -p "$work/b-$id"
+	jq --arg r "$work/rootfs" --arg cg "/brig-bench/$id" --argjson a "[\"/bin/memtouch\", \"$mem\", \"$dirty\"]" \
+		'.process.terminal = false | .process.args = $a | .root = {path: $r, readonly: false} | .linux.cgroupsPath = $cg' \
+		"$work/config.json" >"$work/b-$id/config.json"
+	out=$work/$id.out
+	on "$A" "$brig" --root "$work/root-A" run -d -b "$work/b-$id" -p 8080:80 "$id" \
+		0< <(exec sleep 3597) 1> >(exec cat >"$out") 2>&1 || { echo "run -d: $(cat "$out")" >&2; return 1; }
+	for _ in $(seq 1200); do grep -qx 2 "$out" 2>/dev/null && break; sleep 0.1; done
+	on "$B" "$brig" --root "$work/root-B" migrate-receive --once --listen "10.251.8.2:$port" \
+		0< <(exec sleep 3597) 1> >(exec cat >"$work/$id.recv") 2>&1 &
+	recv=$!
+	for _ in $(seq 300); do on "$B" ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
+	json=$(on "$A" "$brig" --root "$work/root-A" migrate "--$mode" "$id" "tcp:10.251.8.2:$port" 2>"$work/$id.err") ||
+		{ echo "round $round $mode: migrate failed: $(cat "$work/$id.err")" >&2; wait "$recv" || true; return 1; }
+	# Only the receiver: a bare `wait` would wait for the stdin process substitutions too.
+	wait "$recv" || true
+	on "$B" "$brig" --root "$work/root-B" delete -f "$id"
+	echo "$json" | sed -n 's/.*"downtime_ms":\([0-9]*\).*/\1/p' >>"$work/$mode.down"
+	echo "$json" | sed -n 's/.*"total_ms":\([0-9]*\).*/\1/p' >>"$work/$mode.total"
+	echo "round $round $mode: $json" >&2
+}
+
+echo "brig: $("$brig" --version | head -1); criu: $(criu --version | head -1); guest $(nproc) vCPU, $(uname -r); memtouch $mem MiB, $dirty MiB/s dirtied" >&2
+for round in $(seq "$runs"); do
+	if [ $((round % 2)) -eq 1 ]; then order="offline live"; else order="live offline"; fi
+	for mode in $order; do
+		once "$mode" "$round"
+	done
+done
+od=$(median <"$work/offline.down") ld=$(median <"$work/live.down")
+ot=$(median <"$work/offline.total") lt=$(median <"$work/live.total")
+printf '\n| %s MiB, %s MiB/s dirtied | offline | live | live/offline |\n|---|---|---|---|\n' "$mem" "$dirty"
+printf '| downtime_ms | %d | %d | %.2f |\n' "$od" "$ld" "$(awk -v a="$ld" -v b="$od" 'BEGIN {print a / b}')"
+printf '| total_ms | %d | %d | %.2f |\n' "$ot" "$lt" "$(awk -v a="$lt" -v b="$ot" 'BEGIN {print a / b}')"
+echo "(medians of $runs rounds each; one guest boot under TCG)"

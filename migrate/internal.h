@@ -1,0 +1,52 @@
+/* The migration protocol's frames, shared by the sending and the receiving side (NOTES.md describes them). */
+#ifndef BRIG_MIGRATE_INTERNAL_H
+#define BRIG_MIGRATE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "migrate.h"
+
+#define MIG_VERSION "brig-migrate/1"
+#define MIG_NAME_MAX 4096
+/* Frames other than files are held in memory: a config or a message, never this big. */
+#define MIG_SMALL_MAX (16u << 20)
+/* Seconds a peer may stay silent: a restore under TCG takes tens of seconds, a transfer step far less. */
+#define MIG_IO_TIMEOUT 120
+#define MIG_RESTORE_TIMEOUT 600
+
+enum mig_frame_type {
+    MIG_HELLO = 1,    /* name: the container's id; data: MIG_VERSION. The receiver answers HELLO or FAILED */
+    MIG_CONFIG = 2,   /* data: the bundle's config.json */
+    MIG_ROOTFS = 3,   /* name: the source's absolute root (a plain root: the same path on the destination) */
+    MIG_DIR = 4,      /* name: a directory of the image tree, relative */
+    MIG_FILE = 5,     /* name: a file of the image tree; data: its bytes */
+    MIG_LINK = 6,     /* name: a symlink of the image tree; data: its target (CRIU's "parent" link) */
+    MIG_ITERATION = 7, /* name: the image directory just sent in full (a pre-dump's or the final one) */
+    MIG_RESTORE = 8,  /* name: the final image directory; data: restore flags, one a line */
+    MIG_RESTORED = 9, /* the receiver's answer: data: the new init's pid */
+    MIG_FAILED = 10,  /* either side's refusal or failure: data: the one-line message */
+};
+
+struct mig_frame {
+    uint32_t type;
+    uint64_t data_len;
+    char name[MIG_NAME_MAX + 1];
+};
+
+int mig_send_frame(int fd, uint32_t type, const char *name, const void *data, size_t len, struct brig_err **err);
+/* Sends dir (relative to base_fd) and everything below it; *bytes grows by the file bytes sent. */
+int mig_send_tree(int fd, int base_fd, const char *dir, uint64_t *bytes, struct brig_err **err);
+/* Waits up to timeout seconds for the next frame's header (name included). */
+int mig_recv_frame(int fd, unsigned timeout, struct mig_frame *f, struct brig_err **err);
+/* The frame's data in memory (NUL-terminated), at most MIG_SMALL_MAX bytes. */
+int mig_recv_data(int fd, const struct mig_frame *f, char **out, struct brig_err **err);
+/* DIR, FILE or LINK applied below base_fd, the name checked to stay inside. */
+int mig_recv_tree_entry(int fd, int base_fd, const struct mig_frame *f, struct brig_err **err);
+/* A relative name without `..`, empty or absolute components. */
+bool mig_name_ok(const char *name);
+
+uint64_t mig_now_ms(void);
+
+#endif

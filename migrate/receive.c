@@ -1,0 +1,358 @@
+/* The destination's side: one migration per connection, restored through brig's restore (which gives it the
+ * image's network record: the same network, address and ports); whatever a failed one made is removed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "../util/util.h"
+
+#define IMAGES_DIR "images"
+
+struct arrival {
+    const struct brig_context *ctx;
+    const struct brig_migrate_receive_opts *opts;
+    int conn;
+    char id[256];
+    char *bundle;     /* <bundle_dir>/ID, made here: removed on failure */
+    int images_fd;    /* <bundle>/images */
+    char *rootfs;     /* the source's root (MIG_ROOTFS) */
+    bool config_seen;
+    bool restored;
+    bool archive; /* import: no one to answer */
+};
+
+static int answer(const struct arrival *a, uint32_t type, const char *text, struct brig_err **err)
+{
+    if (a->archive)
+        return 0;
+    return mig_send_frame(a->conn, type, type == MIG_HELLO ? a->id : NULL, text, strlen(text), err);
+}
+
+static int make_bundle(struct arrival *a, struct brig_err **err)
+{
+    cleanup_free char *parent = NULL;
+    cleanup_free char *images = NULL;
+    int ret;
+
+    if (a->opts->bundle_dir)
+        parent = strdup(a->opts->bundle_dir);
+    else if (asprintf(&parent, "%s/.migrate", a->ctx->root) < 0)
+        parent = NULL;
+    if (!parent || asprintf(&a->bundle, "%s/%s", parent, a->id) < 0)
+        return brig_err_set(err, ENOMEM, "bundle directory");
+    ret = brig_mkdir_p(parent, 0711, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "--bundle-dir");
+    if (mkdir(a->bundle, 0700) < 0) {
+        ret = errno == EEXIST ? brig_err_msg(err, EEXIST, "bundle `%s` exists (another migration of `%s`?)",
+                                            a->bundle, a->id)
+                              : brig_err_sys(err, "bundle `%s`", a->bundle);
+        free(a->bundle);
+        a->bundle = NULL;
+        return ret;
+    }
+    if (asprintf(&images, "%s/%s", a->bundle, IMAGES_DIR) < 0)
+        return brig_err_set(err, ENOMEM, "bundle directory");
+    if (mkdir(images, 0700) < 0 || (a->images_fd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return brig_err_sys(err, "`%s`", images);
+    return 0;
+}
+
+static int hello(struct arrival *a, struct brig_err **err)
+{
+    struct mig_frame f;
+    cleanup_free char *version = NULL;
+    cleanup_state struct brig_state *existing = NULL;
+    cleanup_err struct brig_err *probe = NULL;
+    const char *id;
+    int ret = mig_recv_frame(a->conn, MIG_IO_TIMEOUT, &f, err);
+
+    if (ret == 0)
+        ret = mig_recv_data(a->conn, &f, &version, err);
+    if (ret < 0 || !version)
+        return ret < 0 ? ret : -EIO;
+    if (f.type != MIG_HELLO || strcmp(version, MIG_VERSION) != 0)
+        return brig_err_msg(err, EPROTO, "not a %s source (frame %u, `%.40s`)", MIG_VERSION, f.type,
+                            version);
+    id = a->opts->new_id ? a->opts->new_id : f.name;
+    if (strlen(id) >= sizeof(a->id))
+        return brig_err_msg(err, EINVAL, "container id `%.40s...`: too long", id);
+    memcpy(a->id, id, strlen(id) + 1);
+    ret = brig_validate_id(a->id, err);
+    if (ret < 0)
+        return ret;
+    if (brig_container_load_state(a->ctx, a->id, &existing, &probe) == 0 || (probe && probe->errnum != ENOENT))
+        return brig_err_msg(err, EEXIST, "container `%s` exists on this host", a->id);
+    ret = make_bundle(a, err);
+    if (ret == 0)
+        ret = answer(a, MIG_HELLO, MIG_VERSION, err);
+    return ret;
+}
+
+/* The bundle the container is restored from: the source's config.json, and for a relative root.path a
+ * symlink there to the source's root, which must exist here (a plain root is not sent). */
+static int prepare_root(const struct arrival *a, struct brig_err **err)
+{
+    cleanup_spec struct brig_spec *spec = NULL;
+    cleanup_free char *config = NULL;
+    cleanup_free char *link = NULL;
+    struct stat st;
+    int ret;
+
+    if (!a->config_seen || !a->rootfs)
+        return brig_err_msg(err, EPROTO, "restore asked for before the config and root were sent");
+    if (asprintf(&config, "%s/config.json", a->bundle) < 0)
+        return brig_err_set(err, ENOMEM, "config");
+    ret = brig_spec_load(config, &spec, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "the source's config");
+    if (!spec->process || spec->process->terminal)
+        return brig_err_msg(err, ENOTSUP, "the source's config: a process with a terminal is not supported yet");
+    if (stat(a->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+        return brig_err_msg(err, ENOENT, "root `%s` does not exist on this host (a plain root is not sent)",
+                            a->rootfs);
+    if (!spec->root_path || !*spec->root_path || spec->root_path[0] == '/')
+        return 0;
+    if (!mig_name_ok(spec->root_path))
+        return brig_err_msg(err, EINVAL, "the source's config: root.path `%s`: not a plain relative path",
+                            spec->root_path);
+    if (asprintf(&link, "%s/%s", a->bundle, spec->root_path) < 0)
+        return brig_err_set(err, ENOMEM, "root");
+    if (strchr(spec->root_path, '/')) {
+        cleanup_free char *dir = strdup(link);
+        if (!dir)
+            return brig_err_set(err, ENOMEM, "root");
+        *strrchr(dir, '/') = '\0';
+        ret = brig_mkdir_p(dir, 0711, err);
+        if (ret < 0)
+            return ret;
+    }
+    if (symlink(a->rootfs, link) < 0)
+        return brig_err_sys(err, "root `%s`", link);
+    return 0;
+}
+
+static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err **err)
+{
+    cleanup_free char *flags = NULL;
+    cleanup_free char *image = NULL;
+    char pid[32];
+    struct brig_restore_opts r = {.id = a->id, .bundle = a->bundle, .detach = true, .ckpt = {.status_fd = -1}};
+    cleanup_state struct brig_state *state = NULL;
+    int status = 0;
+    int ret = mig_recv_data(a->conn, f, &flags, err);
+
+    if (ret < 0)
+        return ret;
+    if (!mig_name_ok(f->name) || strchr(f->name, '/'))
+        return brig_err_msg(err, EPROTO, "restore of image `%s`: not an image directory's name", f->name);
+    r.ckpt.tcp_established = strstr(flags, "tcp-established\n") != NULL;
+    ret = prepare_root(a, err);
+    if (ret < 0)
+        return ret;
+    if (asprintf(&image, "%s/%s/%s", a->bundle, IMAGES_DIR, f->name) < 0)
+        return brig_err_set(err, ENOMEM, "image path");
+    r.ckpt.image_path = image;
+    r.ckpt.work_path = a->bundle;
+    ret = brig_container_restore(a->ctx, &r, &status, err);
+    if (ret < 0)
+        return ret;
+    a->restored = true;
+    ret = brig_container_load_state(a->ctx, a->id, &state, err);
+    snprintf(pid, sizeof(pid), "%d", ret == 0 ? (int) state->pid : 0);
+    brig_err_free(err);
+    /* Past this answer the source deletes its dump: a lost answer leaves the container here, and the source
+     * restoring its own (the one case of two: a connection lost after "restored" was sent). */
+    return answer(a, MIG_RESTORED, pid, err);
+}
+
+static int write_config(const struct arrival *a, const char *data, size_t len, struct brig_err **err)
+{
+    cleanup_free char *path = NULL;
+
+    if (asprintf(&path, "%s/config.json", a->bundle) < 0)
+        return brig_err_set(err, ENOMEM, "config");
+    return brig_write_file_atomic_at(AT_FDCWD, path, data, len, 0600, err);
+}
+
+static int serve(struct arrival *a, struct brig_err **err)
+{
+    int ret = hello(a, err);
+
+    while (ret == 0) {
+        struct mig_frame f;
+        cleanup_free char *data = NULL;
+
+        ret = mig_recv_frame(a->conn, MIG_IO_TIMEOUT, &f, err);
+        if (ret < 0)
+            break;
+        switch (f.type) {
+        case MIG_CONFIG:
+            ret = mig_recv_data(a->conn, &f, &data, err);
+            if (ret == 0)
+                ret = write_config(a, data, f.data_len, err);
+            a->config_seen = ret == 0;
+            break;
+        case MIG_ROOTFS:
+            ret = mig_recv_data(a->conn, &f, &data, err);
+            if (ret == 0 && f.name[0] != '/')
+                ret = brig_err_msg(err, EPROTO, "root `%s`: not absolute", f.name);
+            if (ret == 0 && !(a->rootfs = strdup(f.name)))
+                ret = brig_err_set(err, ENOMEM, "root");
+            break;
+        case MIG_DIR:
+        case MIG_FILE:
+        case MIG_LINK:
+            ret = mig_recv_tree_entry(a->conn, a->images_fd, &f, err);
+            break;
+        case MIG_ITERATION:
+            brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: image `%s` received", a->id, f.name);
+            break;
+        case MIG_RESTORE:
+            return restore(a, &f, err);
+        case MIG_FAILED:
+            ret = mig_recv_data(a->conn, &f, &data, err);
+            if (ret == 0)
+                ret = brig_err_msg(err, ECANCELED, "the source gave up: %s", data);
+            break;
+        default:
+            ret = brig_err_msg(err, EPROTO, "unexpected frame %u", f.type);
+        }
+    }
+    return ret;
+}
+
+static void undo(struct arrival *a)
+{
+    cleanup_err struct brig_err *ignored = NULL;
+
+    /* A restored container whose "restored" could not be sent: the source restores its own, so this one goes. */
+    if (a->restored)
+        brig_container_delete(a->ctx, a->id, true, false, NULL, &ignored);
+    if (a->bundle)
+        brig_remove_tree_at(AT_FDCWD, a->bundle, NULL);
+}
+
+/* After FAILED: what the source still sends is read and dropped until it reads our answer and goes. Closing
+ * with its data unread would reset the connection, and the reset can discard the answer before it is read. */
+static void drain(int conn)
+{
+    char buf[16384];
+    struct pollfd pfd = {.fd = conn, .events = POLLIN};
+
+    shutdown(conn, SHUT_WR);
+    while (poll(&pfd, 1, 10000) == 1 && recv(conn, buf, sizeof(buf), 0) > 0)
+        ;
+}
+
+static int receive_one(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts, int conn,
+                       bool archive, struct brig_err **err)
+{
+    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1, .archive = archive};
+    struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT};
+    int ret;
+
+    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ret = serve(&a, err);
+    if (ret < 0 && archive && *err && (*err)->errnum == ECONNRESET) {
+        brig_err_free(err);
+        ret = brig_err_msg(err, EPROTO, "the archive ends before its restore frame (truncated?)");
+    }
+    if (ret < 0) {
+        cleanup_err struct brig_err *ignored = NULL;
+        if (*err && (*err)->msg)
+            answer(&a, MIG_FAILED, (*err)->msg, &ignored);
+        undo(&a);
+        if (!a.archive)
+            drain(conn);
+        brig_err_wrap(err, ret, "migration of `%s`", a.id[0] ? a.id : "?");
+    } else {
+        cleanup_free char *images = NULL;
+        if (asprintf(&images, "%s/%s", a.bundle, IMAGES_DIR) >= 0)
+            brig_remove_tree_at(AT_FDCWD, images, NULL);
+    }
+    if (a.images_fd >= 0)
+        close(a.images_fd);
+    free(a.bundle);
+    free(a.rootfs);
+    return ret;
+}
+
+int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
+                        const char *path, struct brig_err **err)
+{
+    cleanup_close int fd = -1;
+    int ret = opts->new_id ? brig_validate_id(opts->new_id, err) : 0;
+
+    if (ret == 0)
+        ret = brig_ckpt_probe(ctx->criu, err);
+    if (ret < 0)
+        return ret;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return brig_err_sys(err, "import `%s`", path);
+    ret = receive_one(ctx, opts, fd, true, err);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    return ret < 0 ? brig_err_wrap(err, ret, "import `%s`", path) : 0;
+}
+
+int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
+                         struct brig_err **err)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = 0;
+    cleanup_close int s = -1;
+    int one = 1;
+    int ret = brig_migrate_parse_address(opts->listen, false, &addr, &len, err);
+
+    if (ret == 0 && opts->new_id)
+        ret = brig_validate_id(opts->new_id, err);
+    /* Before listening: a host where criu cannot work is told at once, not after a transfer. */
+    if (ret == 0)
+        ret = brig_ckpt_probe(ctx->criu, err);
+    if (ret < 0)
+        return ret;
+    s = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return brig_err_sys(err, "socket");
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(s, (struct sockaddr *) &addr, len) < 0)
+        return brig_err_sys(err, "--listen `%s`", opts->listen);
+    if (listen(s, 4) < 0)
+        return brig_err_sys(err, "--listen `%s`", opts->listen);
+    brig_log(ctx, BRIG_LOG_INFO, "migrate-receive: listening on %s", opts->listen);
+    for (;;) {
+        int conn = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+        struct brig_err *one_err = NULL;
+
+        if (conn < 0) {
+            if (errno == EINTR)
+                continue;
+            return brig_err_sys(err, "accept on `%s`", opts->listen);
+        }
+        ret = receive_one(ctx, opts, conn, false, &one_err);
+        close(conn);
+        /* Restored containers are our children until we go: their exits must not pile up as zombies. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (opts->once) {
+            *err = one_err;
+            return ret;
+        }
+        if (ret < 0)
+            brig_log_error(ctx, one_err);
+        brig_err_free(&one_err);
+    }
+}

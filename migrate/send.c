@@ -1,0 +1,311 @@
+/* The source's side: the container is dumped through brig's checkpoint (pre-dumps first in live mode), its
+ * images go over the connection, and its dump stands only once the receiver answers "restored". */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "../util/util.h"
+
+#define FINAL_DIR "final"
+
+struct migration {
+    const struct brig_context *ctx;
+    const struct brig_migrate_opts *opts;
+    struct brig_state *state;
+    int conn;
+    char *work;   /* <root>/.migrate-out/ID.XXXXXX: the images, until the receiver has restored them */
+    int work_fd;
+    bool dumped;  /* the container is gone here: a failure from now on restores it from FINAL_DIR */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool archive_made; /* export: removed again on failure */
+};
+
+static int open_archive(struct migration *m, struct brig_err **err)
+{
+    if (m->opts->live)
+        return brig_err_msg(err, EINVAL, "export: --live makes no sense for an archive");
+    m->conn = open(m->opts->export_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (m->conn < 0)
+        return brig_err_sys(err, "export `%s`", m->opts->export_path);
+    m->archive_made = true;
+    return 0;
+}
+
+static int connect_to(const struct migration *m, int *fd, struct brig_err **err)
+{
+    struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT};
+    int ret, s = socket(m->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return brig_err_sys(err, "socket");
+    /* Bounds connect() as well as every send: a peer that stops reading must not hang the source. */
+    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(s, (const struct sockaddr *) &m->addr, m->addr_len) < 0) {
+        ret = brig_err_sys(err, "connect to `%s`", m->opts->target);
+        close(s);
+        return ret;
+    }
+    *fd = s;
+    return 0;
+}
+
+/* The receiver's answer to HELLO, RESTORE: `want`, or its FAILED message as the error. */
+static int expect(const struct migration *m, uint32_t want, unsigned timeout, char **data, struct brig_err **err)
+{
+    struct mig_frame f;
+    cleanup_free char *text = NULL;
+    int ret = mig_recv_frame(m->conn, timeout, &f, err);
+
+    if (ret == 0)
+        ret = mig_recv_data(m->conn, &f, &text, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "receiver `%s`", m->opts->target);
+    if (f.type == MIG_FAILED)
+        return brig_err_msg(err, ECANCELED, "receiver `%s`: %s", m->opts->target, text);
+    if (f.type != want)
+        return brig_err_msg(err, EPROTO, "receiver `%s`: frame %u where %u was due", m->opts->target, f.type, want);
+    if (data)
+        *data = steal_ptr(text);
+    return 0;
+}
+
+static int send_config(const struct migration *m, struct brig_err **err)
+{
+    cleanup_free char *config = NULL;
+    size_t len = 0;
+    int ret = brig_read_file_at(AT_FDCWD, m->state->config_path, &config, &len, err);
+
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_CONFIG, NULL, config, len, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ROOTFS, m->state->rootfs, NULL, 0, err);
+    return ret;
+}
+
+static int make_work_dir(struct migration *m, struct brig_err **err)
+{
+    cleanup_free char *parent = NULL;
+    int ret;
+
+    if (asprintf(&parent, "%s/.migrate-out", m->ctx->root) < 0 ||
+        asprintf(&m->work, "%s/%s.XXXXXX", parent, m->opts->id) < 0)
+        return brig_err_set(err, ENOMEM, "work directory");
+    ret = brig_mkdir_p(parent, 0700, err);
+    if (ret < 0)
+        return ret;
+    if (!mkdtemp(m->work))
+        return brig_err_sys(err, "work directory `%s`", m->work);
+    m->work_fd = open(m->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (m->work_fd < 0)
+        return brig_err_sys(err, "work directory `%s`", m->work);
+    return 0;
+}
+
+/* One dump into <work>/dir through brig's checkpoint (which keeps the container running after a pre-dump or a
+ * failed dump), then its files on the connection. */
+static int dump_and_send(struct migration *m, const char *dir, const char *parent, bool pre_dump, uint64_t *bytes,
+                         uint64_t *send_ms, struct brig_err **err)
+{
+    cleanup_free char *image = NULL;
+    cleanup_free char *parent_path = NULL;
+    struct brig_ckpt_opts o = {.status_fd = -1, .pre_dump = pre_dump};
+    uint64_t start;
+    int ret;
+
+    if (asprintf(&image, "%s/%s", m->work, dir) < 0 || (parent && asprintf(&parent_path, "../%s", parent) < 0))
+        return brig_err_set(err, ENOMEM, "image path");
+    o.image_path = image;
+    o.parent_path = parent_path;
+    o.tcp_established = m->opts->tcp_established;
+    ret = brig_container_checkpoint(m->ctx, m->opts->id, &o, err);
+    if (ret < 0)
+        return ret;
+    if (!pre_dump)
+        m->dumped = true;
+    start = mig_now_ms();
+    *bytes = 0;
+    ret = mig_send_tree(m->conn, m->work_fd, dir, bytes, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ITERATION, dir, NULL, 0, err);
+    *send_ms = mig_now_ms() - start;
+    return ret < 0 ? brig_err_wrap(err, ret, "send image `%s` to `%s`", dir, m->opts->target) : 0;
+}
+
+/* A receiver that failed says so at once (FAILED) while we still send: checked after each image. */
+static int check_answer(const struct migration *m, struct brig_err **err)
+{
+    struct pollfd pfd = {.fd = m->conn, .events = POLLIN};
+
+    if (poll(&pfd, 1, 0) != 1)
+        return 0;
+    return expect(m, MIG_ITERATION, MIG_IO_TIMEOUT, NULL, err);
+}
+
+/* Pre-dumps while the container runs, each holding the pages dirtied since the one before (CRIU's memory
+ * tracking through --parent-path), until the dirty set stops shrinking, the last one would go within the
+ * downtime target, or the iterations run out. *last: the last pre-dump's directory. */
+static int pre_copy(struct migration *m, struct brig_migrate_figures *fig, char last[16], struct brig_err **err)
+{
+    unsigned max = m->opts->max_iterations ? m->opts->max_iterations : BRIG_MIGRATE_DEFAULT_ITERATIONS;
+
+    if (max > BRIG_MIGRATE_MAX_ITERATIONS)
+        max = BRIG_MIGRATE_MAX_ITERATIONS;
+    last[0] = '\0';
+    for (unsigned i = 1; i <= max; i++) {
+        char dir[16];
+        uint64_t bytes = 0, ms = 0;
+        int ret;
+
+        snprintf(dir, sizeof(dir), "%u", i);
+        ret = dump_and_send(m, dir, last[0] ? last : NULL, true, &bytes, &ms, err);
+        if (ret == 0)
+            ret = check_answer(m, err);
+        if (ret < 0)
+            return ret;
+        memcpy(last, dir, sizeof(dir));
+        fig->bytes[fig->n_bytes++] = bytes;
+        brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: pre-dump %u: %llu bytes in %llu ms", i, (unsigned long long) bytes,
+                 (unsigned long long) ms);
+        /* The next dirty set is about this one's size, and would take about as long to send. */
+        if (m->opts->downtime_target_ms && ms <= m->opts->downtime_target_ms)
+            break;
+        if (i >= 2 && bytes * 10 >= fig->bytes[fig->n_bytes - 2] * 9)
+            break;
+    }
+    return 0;
+}
+
+/* After a failure past the final dump: the container comes back here from its own image, with the same id,
+ * bundle, network address and ports (brig's restore, detached). */
+static int restore_here(struct migration *m, struct brig_err **err)
+{
+    cleanup_free char *image = NULL;
+    struct brig_restore_opts r = {.id = m->opts->id, .bundle = m->state->bundle, .detach = true,
+                                  .ckpt = {.status_fd = -1, .tcp_established = m->opts->tcp_established}};
+    int status = 0;
+
+    if (asprintf(&image, "%s/%s", m->work, FINAL_DIR) < 0)
+        return brig_err_set(err, ENOMEM, "image path");
+    r.ckpt.image_path = image;
+    r.ckpt.work_path = m->work;
+    return brig_container_restore(m->ctx, &r, &status, err);
+}
+
+static int check_container(const struct migration *m, struct brig_err **err)
+{
+    cleanup_spec struct brig_spec *spec = NULL;
+    int ret;
+
+    if (strcmp(m->state->status, "running") != 0)
+        return brig_err_msg(err, EINVAL, "it is %s, not running", m->state->status);
+    if (m->state->n_overlay_lowers)
+        return brig_err_msg(err, ENOTSUP, "an overlay root (--layer, --image): not supported yet (its changes "
+                                          "are not sent)");
+    ret = brig_spec_load(m->state->config_path, &spec, err);
+    if (ret == 0 && spec->process && spec->process->terminal)
+        ret = brig_err_msg(err, ENOTSUP, "process.terminal: not supported yet (the new pty has no console socket)");
+    return ret;
+}
+
+static int run_migration(struct migration *m, struct brig_migrate_figures *fig, struct brig_err **err)
+{
+    char last[16] = "";
+    uint64_t freeze, bytes = 0, ms = 0;
+    cleanup_free char *pid = NULL;
+    int ret;
+
+    ret = m->opts->export_path ? 0 : brig_migrate_parse_address(m->opts->target, true, &m->addr, &m->addr_len, err);
+    if (ret == 0)
+        ret = brig_container_load_state(m->ctx, m->opts->id, &m->state, err);
+    if (ret == 0)
+        ret = check_container(m, err);
+    if (ret == 0)
+        ret = m->opts->export_path ? open_archive(m, err) : connect_to(m, &m->conn, err);
+    /* After connect: a target nothing listens on is named as such, whatever this kernel is. */
+    if (ret == 0)
+        ret = brig_ckpt_probe(m->ctx->criu, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_HELLO, m->opts->id, MIG_VERSION, strlen(MIG_VERSION), err);
+    if (ret == 0 && !m->opts->export_path)
+        ret = expect(m, MIG_HELLO, MIG_IO_TIMEOUT, NULL, err);
+    if (ret == 0)
+        ret = send_config(m, err);
+    if (ret == 0)
+        ret = make_work_dir(m, err);
+    if (ret == 0 && m->opts->live)
+        ret = pre_copy(m, fig, last, err);
+    if (ret < 0)
+        return ret;
+    freeze = mig_now_ms();
+    ret = dump_and_send(m, FINAL_DIR, last[0] ? last : NULL, false, &bytes, &ms, err);
+    if (ret < 0)
+        return ret;
+    fig->bytes[fig->n_bytes++] = bytes;
+    fig->iterations = fig->n_bytes;
+    ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
+                         m->opts->tcp_established ? strlen("tcp-established\n") : 0, err);
+    if (ret == 0 && m->opts->export_path && fsync(m->conn) < 0)
+        ret = brig_err_sys(err, "export `%s`", m->opts->export_path);
+    if (ret == 0 && !m->opts->export_path)
+        ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, &pid, err);
+    if (ret < 0)
+        return ret;
+    fig->downtime_ms = mig_now_ms() - freeze;
+    brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` restored on `%s` as pid %s", m->opts->id, m->opts->target, pid);
+    return 0;
+}
+
+int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts *opts,
+                 struct brig_migrate_figures *figures, struct brig_err **err)
+{
+    struct migration m = {.ctx = ctx, .opts = opts, .conn = -1, .work_fd = -1};
+    uint64_t start = mig_now_ms();
+    bool keep_work = false;
+    int ret;
+
+    memset(figures, 0, sizeof(*figures));
+    ret = brig_validate_id(opts->id, err);
+    if (ret == 0)
+        ret = run_migration(&m, figures, err);
+    if (ret < 0 && m.conn >= 0 && !opts->export_path) {
+        /* Best effort: a receiver still there removes what it made at once rather than at its timeout. */
+        const char *msg = *err && (*err)->msg ? (*err)->msg : "the source failed";
+        cleanup_err struct brig_err *ignored = NULL;
+        mig_send_frame(m.conn, MIG_FAILED, NULL, msg, strlen(msg), &ignored);
+    }
+    if (ret < 0 && m.dumped && *err) {
+        cleanup_err struct brig_err *local = NULL;
+        struct brig_err *joined = NULL;
+        if (restore_here(&m, &local) == 0) {
+            brig_err_msg(&joined, (*err)->errnum, "%s (it runs here again: restored from its dump)", (*err)->msg);
+        } else {
+            keep_work = true;
+            brig_err_msg(&joined, (*err)->errnum, "%s; restoring it here failed too: %s (its image is kept in `%s`)",
+                         (*err)->msg, local ? local->msg : "?", m.work);
+        }
+        brig_err_free(err);
+        *err = joined;
+    }
+    if (ret < 0 && m.archive_made && opts->export_path)
+        unlink(opts->export_path);
+    if (ret < 0)
+        brig_err_wrap(err, ret, "%s container `%s`", opts->export_path ? "export" : "migrate", opts->id);
+    if (m.conn >= 0)
+        close(m.conn);
+    if (m.work_fd >= 0)
+        close(m.work_fd);
+    if (m.work && !keep_work)
+        brig_remove_tree_at(AT_FDCWD, m.work, NULL);
+    free(m.work);
+    brig_state_free(m.state);
+    figures->total_ms = mig_now_ms() - start;
+    return ret;
+}
