@@ -69,59 +69,13 @@ run_job() {
 	echo "$rc" >"$LANE/status"
 }
 
-# systemd mode (run-lane.sh --systemd puts brig_systemd=1 on the kernel command line, which the kernel
-# hands to init as an environment variable): this script, still PID 1, writes a minimal boot into the
-# overlay's /etc and becomes systemd; systemd then runs it again as brig-lane.service (--job), which
-# runs the job as above once D-Bus is up. Only what the job needs is started: no sysinit.target (udev,
-# journald, tmpfiles, getty, networkd, timers), no generators; each would cost seconds under TCG.
-systemd_boot() {
-	local etc=/etc/systemd g
-	mkdir -p "$etc/system/dbus.socket.d" "$etc/system/dbus.service.d" "$etc/system.conf.d" \
-		"$etc/system-generators"
-	for g in /lib/systemd/system-generators/*; do
-		ln -sf /dev/null "$etc/system-generators/${g##*/}"
-	done
-	cat >"$etc/system.conf.d/brig-lane.conf" <<-EOT
-		[Manager]
-		ShowStatus=no
-		DefaultStandardOutput=null
-		DefaultStandardError=null
-	EOT
-	# D-Bus without the boot it normally waits for (sysinit.target, basic.target).
-	printf '[Unit]\nDefaultDependencies=no\n' >"$etc/system/dbus.socket.d/brig-lane.conf"
-	printf '[Unit]\nDefaultDependencies=no\n' >"$etc/system/dbus.service.d/brig-lane.conf"
-	cat >"$etc/system/brig-lane.target" <<-EOT
-		[Unit]
-		Description=brig guest lane
-		Requires=brig-lane.service
-		AllowIsolate=yes
-	EOT
-	cat >"$etc/system/brig-lane.service" <<-EOT
-		[Unit]
-		Description=brig guest lane job
-		DefaultDependencies=no
-		Requires=dbus.service
-		After=dbus.service
-		[Service]
-		Type=exec
-		ExecStart=/bin/bash ${BASH_SOURCE[0]} --job
-		StandardInput=null
-		StandardOutput=null
-		StandardError=null
-		Delegate=yes
-		TimeoutStartSec=infinity
-	EOT
-	exec /lib/systemd/systemd --unit=brig-lane.target --log-target=kmsg --log-level=notice
-}
-
+# systemd mode (run-lane.sh --systemd): initramfs-init.sh hands over to systemd instead, which runs this
+# script as brig-lane.service with --job once D-Bus is up; the job's output goes to the second serial
+# port as above, the service's own (a failure here) to the console.
 if [ "${1:-}" = --job ]; then
 	exec >/dev/console 2>&1
 	run_job
 	finish
-fi
-if [ "${brig_systemd:-}" = 1 ]; then
-	systemd_boot
-	fail "exec /lib/systemd/systemd failed"
 fi
 run_job
 finish
