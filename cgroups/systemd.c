@@ -45,7 +45,7 @@
     X(sd_bus_error_has_name)
 
 struct sd {
-#define SD_MEMBER(name) __typeof__(name) *name;
+#define SD_MEMBER(name) __typeof__(name) *name; /* NOLINT(bugprone-macro-parentheses): a declarator */
     SD_FUNCS(SD_MEMBER)
 #undef SD_MEMBER
     sd_bus *bus;
@@ -58,9 +58,11 @@ static int sd_load(struct sd *sd, struct brig_err **err)
     const char *missing = NULL;
 
     memset(sd, 0, sizeof(*sd));
-    if (!handle)
-        return brig_err_msg(err, ENOENT, "--systemd-cgroup: needs %s (Debian package libsystemd0): %s", SD_SONAME,
-                            dlerror());
+    if (!handle) {
+        brig_err_msg(err, ENOENT, "--systemd-cgroup: needs %s (Debian package libsystemd0): %s", SD_SONAME,
+                     dlerror());
+        return -ENOENT;
+    }
 #define SD_LOAD(name)                                                                                          \
     if (!missing) {                                                                                            \
         void *sym_ = dlsym(handle, #name);                                                                     \
@@ -71,8 +73,10 @@ static int sd_load(struct sd *sd, struct brig_err **err)
     }
     SD_FUNCS(SD_LOAD)
 #undef SD_LOAD
-    if (missing)
-        return brig_err_msg(err, ENOSYS, "--systemd-cgroup: %s has no %s", SD_SONAME, missing);
+    if (missing) {
+        brig_err_msg(err, ENOSYS, "--systemd-cgroup: %s has no %s", SD_SONAME, missing);
+        return -ENOSYS;
+    }
     return 0;
 }
 
@@ -134,14 +138,15 @@ int brig_cgroup_systemd_path(const char *cgroups_path, const char *id, char **ou
 {
     char path[4096];
     const char *slice = "system.slice", *prefix = "brig", *name = id;
-    cleanup_free char *copy = NULL;
+    char copy[1024];
     size_t used;
     int n, ret;
 
     if (cgroups_path && *cgroups_path) {
         char *first, *second;
-        if (!(copy = strdup(cgroups_path)))
-            return brig_err_set(err, ENOMEM, "cgroupsPath");
+        if (strlen(cgroups_path) >= sizeof(copy))
+            return brig_err_msg(err, ENAMETOOLONG, "`%.40s...`: too long", cgroups_path);
+        memcpy(copy, cgroups_path, strlen(cgroups_path) + 1);
         first = strchr(copy, ':');
         second = first ? strchr(first + 1, ':') : NULL;
         if (!second || strchr(second + 1, ':'))
@@ -182,8 +187,10 @@ static int split_path(const char *path, char *slice, size_t size, const char **u
     const char *last = strrchr(path, '/');
     const char *prev;
 
-    if (!last || strlen(last + 1) < 7 || strcmp(last + strlen(last) - 6, ".scope"))
-        return brig_err_msg(err, EINVAL, "cgroup `%s`: not a systemd scope's", path);
+    if (!last || strlen(last + 1) < 7 || strcmp(last + strlen(last) - 6, ".scope")) {
+        brig_err_msg(err, EINVAL, "cgroup `%s`: not a systemd scope's", path);
+        return -EINVAL;
+    }
     *unit = last + 1;
     if (last == path) {
         snprintf(slice, size, "-.slice");
@@ -543,8 +550,8 @@ static int start_scope(struct sd *sd, const char *unit, const char *slice, pid_t
 int brig_cgroup_systemd_start(const char *path, const struct brig_resources *r, pid_t *holder, struct brig_err **err)
 {
     cleanup_sd struct sd sd = {0};
-    char slice[256];
-    const char *unit;
+    char slice[256] = "";
+    const char *unit = NULL;
     int ret;
 
     *holder = 0;
@@ -565,8 +572,8 @@ int brig_cgroup_systemd_start(const char *path, const struct brig_resources *r, 
 int brig_cgroup_systemd_stop(enum brig_cgroup_mode mode, const char *path, struct brig_err **err)
 {
     cleanup_sd struct sd sd = {0};
-    char slice[256];
-    const char *unit;
+    char slice[256] = "";
+    const char *unit = NULL;
     int ret;
 
     ret = split_path(path, slice, sizeof(slice), &unit, err);
@@ -589,13 +596,14 @@ int brig_cgroup_systemd_update(const char *path, const struct brig_resources *r,
     cleanup_sd struct sd sd = {0};
     sd_bus_error e = SD_BUS_ERROR_NULL;
     sd_bus_message *m = NULL;
-    char slice[256];
-    const char *unit;
+    char slice[256] = "";
+    const char *unit = NULL;
     int ret;
 
     ret = split_path(path, slice, sizeof(slice), &unit, err);
-    if (ret == 0)
-        ret = sd_open(&sd, err);
+    if (ret < 0)
+        return ret;
+    ret = sd_open(&sd, err);
     if (ret < 0)
         return ret;
     ret = sd.sd_bus_message_new_method_call(sd.bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "SetUnitProperties");
