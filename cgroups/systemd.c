@@ -22,12 +22,16 @@
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SD_PRIVATE "/run/systemd/private"
 /* How long a unit's start or stop job may take: systemd answers in milliseconds, but a loaded guest
  * under TCG has been seen to take a second or two. */
 #define SD_JOB_TIMEOUT_USEC (30ULL * 1000 * 1000)
 
 #define SD_FUNCS(X)                                                                                          \
     X(sd_bus_open_system)                                                                                    \
+    X(sd_bus_new)                                                                                            \
+    X(sd_bus_set_address)                                                                                    \
+    X(sd_bus_start)                                                                                          \
     X(sd_bus_flush_close_unref)                                                                              \
     X(sd_bus_message_new_method_call)                                                                        \
     X(sd_bus_message_append)                                                                                 \
@@ -86,9 +90,17 @@ static int sd_open(struct sd *sd, struct brig_err **err)
 
     if (ret < 0)
         return ret;
+    /* As root, systemd's own socket, as systemctl does: no bus daemon in between (a hop, the Hello and the
+     * authentication less), and systemd sends every signal on it. The system bus otherwise. */
+    if (geteuid() == 0 && access(SD_PRIVATE, F_OK) == 0 && sd->sd_bus_new(&sd->bus) >= 0) {
+        if (sd->sd_bus_set_address(sd->bus, "unix:path=" SD_PRIVATE) >= 0 && sd->sd_bus_start(sd->bus) >= 0)
+            return 0;
+        sd->sd_bus_flush_close_unref(sd->bus);
+        sd->bus = NULL;
+    }
     ret = sd->sd_bus_open_system(&sd->bus);
     if (ret < 0)
-        return brig_err_msg(err, -ret, "--systemd-cgroup: cannot reach systemd on the system bus: %s", strerror(-ret));
+        return brig_err_msg(err, -ret, "--systemd-cgroup: cannot reach systemd (neither " SD_PRIVATE " nor the system bus): %s", strerror(-ret));
     return 0;
 }
 
