@@ -146,8 +146,8 @@ int brig_cgroup_pids(enum brig_cgroup_mode mode, const char *path, pid_t **pids,
 int brig_cgroup_systemd_path(const char *cgroups_path, const char *id, char **out, struct brig_err **err);
 /* StartTransientUnit of the scope that `path` names (Delegate=yes, resources as properties) holding a new
  * placeholder process (*holder, to be ended with brig_cgroup_systemd_holder_end), waiting for the job.
- * A slice that has no unit is made by systemd. Without systemd on the system bus:
- * "--systemd-cgroup: cannot reach systemd (neither /run/systemd/private nor the system bus): ...". On failure no unit is left. */
+ * A slice that has no unit is made by systemd. Without systemd: "--systemd-cgroup: cannot reach systemd
+ * (neither /run/systemd/private nor the system bus): ...". On failure no unit is left. */
 int brig_cgroup_systemd_start(const char *path, const struct brig_resources *r, pid_t *holder, struct brig_err **err);
 void brig_cgroup_systemd_holder_end(pid_t holder);
 /* StopUnit of the scope (waiting for the job; a unit already gone is no error), ResetFailedUnit, then
