@@ -176,7 +176,28 @@ int brig_cgroup_enter(enum brig_cgroup_mode mode, const char *path, pid_t pid, c
 int brig_cgroup_create(enum brig_cgroup_mode mode, const char *path, const struct brig_cgroup_config *cfg,
                        struct brig_cgroup_entry *entry, bool *existed, struct brig_err **err)
 {
-    return enter(mode, path, 0, cfg, entry, existed, err);
+    struct brig_cgroup_config files;
+    pid_t holder = 0;
+    int ret;
+
+    if (!cfg || !cfg->systemd)
+        return enter(mode, path, 0, cfg, entry, existed, err);
+    ret = brig_cgroup_systemd_start(path, cfg->resources, &holder, err);
+    if (ret < 0)
+        return ret;
+    /* The scope is systemd's new cgroup, its only process our placeholder: nothing to check there. */
+    files = *cfg;
+    files.existing = NULL;
+    ret = enter(mode, path, 0, &files, entry, NULL, err);
+    if (ret < 0) {
+        brig_cgroup_systemd_holder_end(holder);
+        brig_cgroup_systemd_stop(mode, path, NULL);
+        return ret;
+    }
+    entry->holder = holder;
+    if (existed)
+        *existed = false;
+    return 0;
 }
 
 int brig_cgroup_join(enum brig_cgroup_mode mode, const char *path, pid_t pid, struct brig_err **err)
@@ -253,6 +274,9 @@ void brig_cgroup_entry_close(struct brig_cgroup_entry *entry)
     if (entry->clone_into_fd >= 0)
         close(entry->clone_into_fd);
     entry->clone_into_fd = -1;
+    /* Once the init is in the scope (or create failed): the scope no longer needs it. */
+    brig_cgroup_systemd_holder_end(entry->holder);
+    entry->holder = 0;
 }
 
 int brig_cgroup_update(enum brig_cgroup_mode mode, const char *path, const struct brig_resources *resources,

@@ -43,6 +43,9 @@ struct brig_cgroup_config {
      * only what this call made is removed). NULL: an existing cgroup is used as it is. */
     int (*existing)(void *data, const char *path, const pid_t *pids, size_t n, struct brig_err **err);
     void *existing_data;
+    /* The systemd driver: `path` (from brig_cgroup_systemd_path) is made by systemd as a transient scope
+     * with the resources it can express as unit properties; the rest is written to its files. */
+    bool systemd;
 };
 
 /* Creates the cgroup `path` (in every v1 hierarchy, or in the unified one), applies cfg->resources (when
@@ -67,6 +70,7 @@ struct brig_cgroup_entry {
     int tasks_fds[BRIG_CGROUP_ENTRY_MAX];   /* v1: <hierarchy>/<path>/tasks, open for writing */
     size_t n_tasks;
     const char *path;                       /* the container cgroup, for error messages (not owned) */
+    pid_t holder; /* systemd driver: the process keeping the new scope alive until the init is in (or 0) */
 };
 /* For an existing cgroup (exec). */
 int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
@@ -77,6 +81,8 @@ int brig_cgroup_entry_open(enum brig_cgroup_mode mode, const char *path, struct 
  * caller's to kill or remove. */
 int brig_cgroup_create(enum brig_cgroup_mode mode, const char *path, const struct brig_cgroup_config *cfg,
                        struct brig_cgroup_entry *entry, bool *existed, struct brig_err **err);
+/* With cfg->systemd the scope is started first (see brig_cgroup_systemd_start), the entry holds its
+ * placeholder until closed, *existed is false, and a failure stops the unit again. */
 /* In the entering process, which must be single-threaded: moves itself into every v1 hierarchy. `path` must
  * outlive the entry. */
 int brig_cgroup_entry_self(const struct brig_cgroup_entry *entry, struct brig_err **err);
@@ -130,5 +136,24 @@ int brig_cgroup_destroy(enum brig_cgroup_mode mode, const char *path, struct bri
 
 /* Pids in the container's cgroup (the first v1 hierarchy that has it, or unified). malloc'd array. */
 int brig_cgroup_pids(enum brig_cgroup_mode mode, const char *path, pid_t **pids, size_t *n, struct brig_err **err);
+
+/* ---- the systemd driver (systemd.c): libsystemd is loaded only when one of these is called ---- */
+
+/* The scope's cgroup path for a cgroupsPath in systemd's form "slice:prefix:name", as runc reads it: an
+ * empty one is "system.slice:brig:<id>", an empty slice "system.slice"; the slice expands as systemd's
+ * ("a-b.slice" -> "/a.slice/a-b.slice") and the unit is "<prefix>-<name>.scope":
+ * "/a.slice/a-b.slice/brig-x.scope". Returns a malloc'd string. */
+int brig_cgroup_systemd_path(const char *cgroups_path, const char *id, char **out, struct brig_err **err);
+/* StartTransientUnit of the scope that `path` names (Delegate=yes, resources as properties) holding a new
+ * placeholder process (*holder, to be ended with brig_cgroup_systemd_holder_end), waiting for the job.
+ * A slice that has no unit is made by systemd. Without systemd: "--systemd-cgroup: cannot reach systemd
+ * (neither /run/systemd/private nor the system bus): ...". On failure no unit is left. */
+int brig_cgroup_systemd_start(const char *path, const struct brig_resources *r, pid_t *holder, struct brig_err **err);
+void brig_cgroup_systemd_holder_end(pid_t holder);
+/* StopUnit of the scope (waiting for the job; a unit already gone is no error), ResetFailedUnit, then
+ * brig_cgroup_destroy() for anything left below it. */
+int brig_cgroup_systemd_stop(enum brig_cgroup_mode mode, const char *path, struct brig_err **err);
+/* SetUnitProperties (runtime) with the resources systemd can express; the caller writes the files too. */
+int brig_cgroup_systemd_update(const char *path, const struct brig_resources *r, struct brig_err **err);
 
 #endif

@@ -148,6 +148,7 @@ int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig
         .log = {.warn = warn_to_log, .data = (void *) ctx},
         .existing = check_existing,
         .existing_data = &check,
+        .systemd = ctx->systemd_cgroup,
     };
 
     return brig_cgroup_create(mode, path, &cfg, entry, joined, err);
@@ -305,6 +306,9 @@ int brig_container_update(const struct brig_context *ctx, const char *id, const 
     if (ret < 0)
         return ret;
     ret = brig_cgroup_detect(&mode, err);
+    /* systemd first: it rewrites the files of what it knows on a property change. */
+    if (ret == 0 && state->systemd_cgroup)
+        ret = brig_cgroup_systemd_update(state->cgroup_path, &merged, err);
     if (ret == 0)
         ret = brig_cgroup_update(mode, state->cgroup_path, &merged, &log, err);
     brig_store_close(&dir);

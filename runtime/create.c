@@ -49,6 +49,7 @@ struct create_progress {
     char *cgroup_path;
     bool cgroup_made;
     bool cgroup_joined; /* it existed before: not this create's to kill or remove */
+    bool systemd;       /* the cgroup is a systemd scope: stopping the unit removes it */
     const char *root;
     bool net_prepared;
     const struct brig_root_layers *layers; /* set once its directories may exist */
@@ -73,7 +74,9 @@ static void undo_create(struct create_progress *p)
         kill(p->pid, SIGKILL);
     /* Before the wait: this thaws a frozen cgroup, so that the init acts on its SIGKILL. One that existed
      * before keeps its processes: only the init is this create's. */
-    if (p->cgroup_made && !p->cgroup_joined)
+    if (p->cgroup_made && p->systemd)
+        brig_cgroup_systemd_stop(p->cgroup_mode, p->cgroup_path, &ignored);
+    else if (p->cgroup_made && !p->cgroup_joined)
         brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
     brig_err_free(&ignored);
     if (p->pid > 0)
@@ -399,10 +402,16 @@ static int check_systemd(const struct brig_context *ctx, struct brig_err **err)
 {
     struct stat st;
 
-    if (ctx->systemd_cgroup && stat("/run/systemd/system", &st) < 0)
+    if (!ctx->systemd_cgroup)
+        return 0;
+    if (stat("/run/systemd/system", &st) < 0)
         return brig_err_set(err, ENOTSUP,
                             "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); "
                             "use the default cgroupfs driver");
+    /* The user's own systemd instance (runc's --rootless with systemd) is not brig's yet. */
+    if (ctx->rootless || geteuid() != 0)
+        return brig_err_msg(err, ENOTSUP, "--systemd-cgroup: rootless containers are not supported; "
+                                          "use the default cgroupfs driver");
     return 0;
 }
 
@@ -629,8 +638,9 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     ret = brig_cgroup_detect(&progress.cgroup_mode, err);
     if (ret < 0)
         return ret;
-    ret = brig_cgroup_resolve_path(spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL, opts->id,
-                                   &progress.cgroup_path, err);
+    progress.systemd = ctx->systemd_cgroup;
+    ret = (ctx->systemd_cgroup ? brig_cgroup_systemd_path : brig_cgroup_resolve_path)(
+        spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL, opts->id, &progress.cgroup_path, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "linux.cgroupsPath");
     ret = brig_ns_plan_init(spec, &ns_plan, err);

@@ -226,7 +226,9 @@ int brig_destroy_container(const struct brig_context *ctx, struct brig_container
         init_gone = kill_init(state);
         /* runc kills every process of the cgroup; of a cgroup that existed before the container, only the
          * init is the container's (with its own pid namespace, the rest dies with it). */
-        if (ret == 0 && state->cgroup_path && !state->cgroup_joined)
+        if (ret == 0 && state->cgroup_path && state->systemd_cgroup)
+            ret = brig_cgroup_systemd_stop(mode, state->cgroup_path, err);
+        else if (ret == 0 && state->cgroup_path && !state->cgroup_joined)
             ret = brig_cgroup_destroy(mode, state->cgroup_path, err);
         if (ret < 0)
             return brig_err_wrap(err, ret, "delete container `%s`", dir->id);

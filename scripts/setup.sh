@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
 	build-essential cmake pkg-config git
 	libseccomp-dev libcap-dev libyajl-dev libmnl-dev libnftnl-dev
 	libarchive-dev libssl-dev # image/: headers; libarchive13 and libssl3 are loaded when an image is used
+	libsystemd-dev # cgroups/systemd.c: sd-bus.h; libsystemd.so.0 is dlopen()ed for --systemd-cgroup only
 	criu libprotobuf-c-dev # checkpoint/: criu.h (which includes protobuf-c's header); libcriu.so.2 is dlopen()ed
 )
 # Tests and benchmarks.

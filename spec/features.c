@@ -36,7 +36,7 @@ static yajl_gen_status gen_linux(yajl_gen g, const struct brig_features *f)
     STEP(yajl_gen_map_open(g));
     STEP(jgen_key_bool(g, "v1", f->cgroup_v1));
     STEP(jgen_key_bool(g, "v2", f->cgroup_v2));
-    STEP(jgen_key_bool(g, "systemd", false));
+    STEP(jgen_key_bool(g, "systemd", true)); /* --systemd-cgroup (cgroups/systemd.c), not for rootless */
     STEP(jgen_key_bool(g, "systemdUser", false));
     STEP(jgen_key_bool(g, "rdma", f->cgroup_rdma));
     STEP(yajl_gen_map_close(g));

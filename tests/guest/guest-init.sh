@@ -69,5 +69,13 @@ run_job() {
 	echo "$rc" >"$LANE/status"
 }
 
+# systemd mode (run-lane.sh --systemd): initramfs-init.sh hands over to systemd instead, which runs this
+# script as brig-lane.service with --job once D-Bus is up; the job's output goes to the second serial
+# port as above, the service's own (a failure here) to the console.
+if [ "${1:-}" = --job ]; then
+	exec >/dev/console 2>&1
+	run_job
+	finish
+fi
 run_job
 finish

@@ -145,14 +145,16 @@ lane_remove_cgroup() {
 # lane_bundle ID ARGS_JSON [RESOURCES_JSON] [DEVICES_JSON]: the config $TEST_DIR/ID.json (the bundle is
 # $TEST_DIR for every container: `-f ID.json`) from the template, with cgroupsPath $CG_PREFIX/ID. The
 # JSON is given as text: '["sleep", "1000"]', '{"pids": {"limit": 5}}'. LANE_MORE_NS adds namespaces
-# to `brig spec`'s: LANE_MORE_NS='{"type": "cgroup"}'.
+# to `brig spec`'s: LANE_MORE_NS='{"type": "cgroup"}'; LANE_CGROUP replaces the cgroupsPath (systemd's
+# "slice:prefix:name").
 lane_bundle() {
 	local id=$1 args=$2 resources=${3:-'{}'} devices=${4:-'[]'} more=${LANE_MORE_NS:-} text
+	local cgroup=${LANE_CGROUP-$CG_PREFIX/$id}
 	IFS= read -r -d '' text <"$TEST_DIR/config.template" || true
 	text=${text//',"@MORE_NS@"'/"${more:+,$more}"}
 	# Quoted replacements: bash 5.2 would otherwise put the pattern in for each `&` (patsub_replacement).
 	text=${text//'"@ARGS@"'/"$args"}
-	text=${text//'"@CGROUP@"'/"\"$CG_PREFIX/$id\""}
+	text=${text//'"@CGROUP@"'/"\"$cgroup\""}
 	text=${text//'"@RESOURCES@"'/"$resources"}
 	text=${text//'"@DEVICES@"'/"$devices"}
 	printf '%s' "$text" >"$TEST_DIR/$id.json"
@@ -161,11 +163,12 @@ lane_bundle() {
 
 # lane_create ID [flags...]: create from lane_bundle's config, as brig_detached does it but without
 # forking more than timeout and brig; the init's pid lands in $TEST_DIR/ID.pid. Sets $status, $output.
+# LANE_GLOBAL (an array) holds global flags for the create: LANE_GLOBAL=(--systemd-cgroup).
 lane_create() {
 	local id=$1
 	shift
 	status=0
-	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" create --bundle "$TEST_DIR" \
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 "$BRIG_TIMEOUT" "$BRIG" --root "$BRIG_ROOT" "${LANE_GLOBAL[@]}" create --bundle "$TEST_DIR" \
 		-f "$id.json" --pid-file "$TEST_DIR/$id.pid" "$@" "$id" </dev/null >"$TEST_DIR/$id.out" 2>"$TEST_DIR/$id.err" 3>&- ||
 		status=$?
 	output=

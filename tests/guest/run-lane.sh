@@ -1,5 +1,5 @@
 #!/bin/bash
-# run-lane.sh [--build-dir DIR] [--timeout SECS] [--console] -- COMMAND...
+# run-lane.sh [--build-dir DIR] [--timeout SECS] [--console] [--systemd] -- COMMAND...
 #
 # Boots Debian's own 6.1 kernel once under qemu (TCG) with the host's / as its read-only root (writes go
 # to a tmpfs overlay), cgroup2 at /sys/fs/cgroup with every controller enabled, and runs COMMAND there as
@@ -13,6 +13,8 @@
 #   --build-dir DIR  keep the extracted kernel and the initramfs in DIR/guest (default: $BRIG_BUILD, or a
 #                    cache under /tmp)
 #   --timeout SECS   kill the guest after SECS seconds (default 840)
+#   --systemd        boot Debian's systemd as PID 1 (with D-Bus) and run COMMAND as a service once it is
+#                    up (guest-init.sh says what is left out of the boot)
 #   --console        print the guest's kernel console when done (it is printed on failure anyway)
 set -euo pipefail
 
@@ -20,6 +22,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build_dir=${BRIG_BUILD:-/tmp/brig-guest-cache}
 timeout_secs=840
 show_console=0
+systemd=0
 
 usage() {
 	sed -n '2,3p' "$0" | sed 's/^# //' >&2
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--build-dir) build_dir=$2; shift 2 ;;
 	--timeout) timeout_secs=$2; shift 2 ;;
 	--console) show_console=1; shift ;;
+	--systemd) systemd=1; shift ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -114,6 +118,7 @@ cmdline="console=ttyS0 panic=-1 tsc=reliable no_timer_check mitigations=off quie
 # AppArmor is in Debian's default LSM list; said explicitly, since suites/apparmor.bats depends on it.
 cmdline+=" apparmor=1"
 cmdline+=" brig_init=$here/guest-init.sh"
+[ "$systemd" = 1 ] && cmdline+=" brig_systemd=1"
 
 # timeout(1) kills qemu when the lane runs too long; qemu ends by itself when the guest reboots
 # (-no-reboot), which the guest does once the job is done or when it fails.

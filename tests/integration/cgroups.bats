@@ -119,6 +119,17 @@ start_sleeper() {
 	assert_nothing_left
 }
 
+@test "--systemd-cgroup without systemd as PID 1 (this host): one clear error, nothing left" {
+	require_brig
+	[ ! -d /run/systemd/system ] || skip "systemd runs here: the driver is tested in the systemd guest (lane.sh --systemd)"
+	bundle_jq '.linux.cgroupsPath = "system.slice:brig:'"$ID"'"'
+	run "$BRIG" --root "$BRIG_ROOT" --systemd-cgroup create --bundle "$BUNDLE" "$ID"
+	assert_failure
+	assert_one_line_error
+	assert_output_contains "--systemd-cgroup: systemd is not running on this host" "cgroupfs"
+	assert_nothing_left
+}
+
 @test "a container that exits on its own keeps its cgroup until delete removes it" {
 	bundle_set_args sh -c 'sleep 0.3'
 	brig_create

@@ -8,7 +8,7 @@ load helpers
 	assert_success
 	jq -e '.ociVersionMin and .ociVersionMax and (.hooks | length == 6)
 		and (.linux.namespaces | index("user")) and .linux.mountExtensions.idmap.enabled == true
-		and .linux.cgroup.v1 == true and .linux.cgroup.systemd == false
+		and .linux.cgroup.v1 == true and .linux.cgroup.systemd == true and .linux.cgroup.systemdUser == false
 		and (.potentiallyUnsafeConfigAnnotations | index("run.brig.ports"))
 		and .annotations["io.github.seccomp.libseccomp.version"]' <<<"$output" >/dev/null
 }

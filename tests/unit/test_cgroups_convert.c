@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "cgroups/cgroups.h"
 #include "cgroups/controllers.h"
 #include "runtime/runtime.h"
 #include "util/util.h"
@@ -24,6 +25,51 @@ static void test_shares_to_weight(void **state)
     assert_int_equal(brig_cg_shares_to_weight(262144), 10000);
     assert_int_equal(brig_cg_shares_to_weight(1), 1);
     assert_int_equal(brig_cg_shares_to_weight(1000000), 10000);
+}
+
+static void systemd_path_is(const char *cgroups_path, const char *want)
+{
+    struct brig_err *err = NULL;
+    char *out = NULL;
+
+    assert_int_equal(brig_cgroup_systemd_path(cgroups_path, "c1", &out, &err), 0);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void systemd_path_refused(const char *cgroups_path, const char *words)
+{
+    struct brig_err *err = NULL;
+    char *out = NULL;
+
+    assert_true(brig_cgroup_systemd_path(cgroups_path, "c1", &out, &err) < 0);
+    assert_null(out);
+    assert_non_null(strstr(err->msg, words));
+    brig_err_free(&err);
+}
+
+/* runc's reading of "slice:prefix:name" and systemd's slice nesting. */
+static void test_systemd_path(void **state)
+{
+    systemd_path_is(NULL, "/system.slice/brig-c1.scope");
+    systemd_path_is("", "/system.slice/brig-c1.scope");
+    systemd_path_is(":crio:abc", "/system.slice/crio-abc.scope");
+    systemd_path_is("machine.slice:docker:x", "/machine.slice/docker-x.scope");
+    systemd_path_is("kubepods-besteffort-pod1.slice:cri-containerd:x",
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-x.scope");
+    systemd_path_is("-.slice:p:x", "/p-x.scope");
+    systemd_path_is("user.slice::x", "/user.slice/x.scope");
+    systemd_path_refused("/abs/path", "slice:prefix:name");
+    systemd_path_refused("a:b", "slice:prefix:name");
+    systemd_path_refused("a:b:c:d", "slice:prefix:name");
+    systemd_path_refused("system.slice:brig:", "name");
+    systemd_path_refused("nodot:brig:x", "not a slice unit name");
+    systemd_path_refused("a--b.slice:brig:x", "empty part");
+    systemd_path_refused("-a.slice:brig:x", "empty part");
+    systemd_path_refused("a/b.slice:brig:x", "not a slice unit name");
+    systemd_path_refused("system.slice:brig:a/b", "letters, digits");
+    systemd_path_refused("system.slice:brig:x.slice", "not supported");
+    (void) state;
 }
 
 static void test_cpu_max(void **state)
@@ -352,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_shares_to_weight),
         cmocka_unit_test(test_cpu_max),
         cmocka_unit_test(test_swap_v2),
+        cmocka_unit_test(test_systemd_path),
         cmocka_unit_test(test_limit_text_and_hugetlb),
         cmocka_unit_test(test_memory_size),
         cmocka_unit_test(test_rule_text),
