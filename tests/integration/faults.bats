@@ -21,6 +21,8 @@ prepare() {
 	case "$1" in
 	start | delete) brig_create >/dev/null ;;
 	exec) brig_detached "$ID" run -d --bundle "$BUNDLE" ;;
+	# The layer goes, so that the run unpacks it again.
+	run-image) rm -rf "${STORE:?}/$LAYER_HEX" ;;
 	esac
 }
 
@@ -33,6 +35,7 @@ command_args() {
 	delete) echo delete --force "$ID" ;;
 	run-net) echo run -d --bundle "$BUNDLE" -p 18080:80 "$ID" ;;
 	run-layer) echo run -d --bundle "$BUNDLE" --layer "$TEST_DIR/layer" "$ID" ;;
+	run-image) echo run -d --bundle "$BUNDLE" --image "$TEST_DIR/image:top" --store "$STORE" "$ID" ;;
 	esac
 }
 
@@ -68,13 +71,31 @@ traced() {
 	BRIG_TEST_TOKEN=$TOKEN in_host timeout -k 5 20 strace -qq "$@" </dev/null >/dev/null 2>&1 3>&-
 }
 
-# "NAME K" for each step walked, from a trace of the command's own process.
+# "NAME K" for each step walked, from a trace of the command's own process. With $FAULT_FROM and
+# $FAULT_TO set, only the steps from the first call naming FAULT_FROM to the next naming FAULT_TO, each of
+# them (K still counts from the start).
 steps_of() {
-	awk -F'(' -v stride="$FAULT_STRIDE" '
+	awk -F'(' -v stride="$FAULT_STRIDE" -v from="${FAULT_FROM:-}" -v to="${FAULT_TO:-}" '
 		/^[a-z_0-9]+\(/ {
 			n++; name = $1; k = ++seen[name]
-			if (k == 1 || n % stride == 0) print name, k
+			if (from == "") {
+				if (k == 1 || n % stride == 0) print name, k
+				next
+			}
+			if (on && index($0, to)) { on = 0; done = 1; print name, k }
+			if (!on && !done && index($0, from)) on = 1
+			if (on) print name, k
 		}' "$1"
+}
+
+# Nothing of an unpack is left: no temporary directory or lock file in the layer store, no note naming the
+# store in the state root.
+assert_no_unpack_left() {
+	local left
+	[ -n "${STORE:-}" ] || return 0
+	left=$(find "$STORE" -mindepth 1 -maxdepth 2 \( -name '.tmp-*' -o -path "$STORE/.locks/*" \) 2>/dev/null
+		find "$BRIG_ROOT" -mindepth 1 -maxdepth 1 -name '.*' 2>/dev/null)
+	[ -z "$left" ] || fail "left by the unpack: $left"
 }
 
 # Nothing of the container is left (see assert_nothing_left), and the id works again at the end.
@@ -87,6 +108,7 @@ walk() {
 	in_host "$BRIG" --root "$BRIG_ROOT" delete --force "$ID" >/dev/null 2>&1 </dev/null || true
 	assert_nothing_left
 	assert_no_network_left
+	assert_no_unpack_left
 	while read -r name k; do
 		prepare "$kind"
 		# shellcheck disable=SC2086
@@ -95,6 +117,7 @@ walk() {
 		[ ! -e "$BRIG_ROOT/$ID" ] || fail "$kind killed at $name #$k: delete --force left the state"
 		assert_nothing_left || fail "$kind killed at $name #$k: something is left"
 		assert_no_network_left || fail "$kind killed at $name #$k: network left"
+		assert_no_unpack_left || fail "$kind killed at $name #$k: unpack left"
 		steps=$((steps + 1))
 	done < <(steps_of "$TEST_DIR/trace")
 	[ "$steps" -gt 10 ] || fail "only $steps steps found in $(wc -l <"$TEST_DIR/trace") traced calls"
@@ -108,6 +131,7 @@ walk() {
 	assert_success
 	assert_nothing_left
 	assert_no_network_left
+	assert_no_unpack_left
 	echo "# $kind: $steps of $(grep -c '^[a-z_0-9]*(' "$TEST_DIR/trace") steps walked in $((SECONDS - t0))s" >&3
 }
 
@@ -145,6 +169,24 @@ setup() {
 	[ -z "$(find "$BRIG_ROOT" -mindepth 1 -maxdepth 2 \( -name upper -o -name work -o -name '.*-work' \) 2>/dev/null)" ] ||
 		fail "overlay directories left: $(find "$BRIG_ROOT" -mindepth 1 -maxdepth 2)"
 	[ "$(cat "$TEST_DIR/layer/file")" = layered ] || fail "the layer changed"
+}
+
+@test "SIGKILL at every step of a run -d --image unpack leaves no temporary directory, lock or note after delete --force" {
+	command -v umoci >/dev/null || fail "umoci is not installed (run scripts/setup.sh)"
+	mkdir -p "$TEST_DIR/top/srv/d"
+	echo one >"$TEST_DIR/top/srv/d/f"
+	ln -s d/f "$TEST_DIR/top/srv/link"
+	(cd "$TEST_DIR" && umoci init --layout image && umoci new --image image:top &&
+		umoci insert --image image:top top /) >"$TEST_DIR/umoci.log" 2>&1 || fail "umoci: $(cat "$TEST_DIR/umoci.log")"
+	local manifest config
+	manifest=$(jq -r '.manifests[0].digest' "$TEST_DIR/image/index.json")
+	config=$(jq -r .config.digest "$TEST_DIR/image/blobs/sha256/${manifest#sha256:}")
+	LAYER_HEX=$(jq -r '.rootfs.diff_ids[-1]' "$TEST_DIR/image/blobs/sha256/${config#sha256:}")
+	LAYER_HEX=${LAYER_HEX#sha256:}
+	STORE=$TEST_DIR/store
+	# From the note naming the store to its removal: every step of the unpack, the lock and the sweep.
+	FAULT_FROM=.unpack- FAULT_TO=.unpack- walk run-image
+	[ -d "$STORE/$LAYER_HEX" ] || fail "the layer is not in the store after the walk: $(ls -A "$STORE")"
 }
 
 @test "SIGKILL at the steps of run -d -p (brig's network) leaves no veth, lease, port claim or nft element after delete --force" {
