@@ -44,6 +44,10 @@ const char *brig_image_pinned(const struct brig_image *image);
 int brig_image_unpack(const struct brig_image *image, const char *store, bool rootless, char ***dirs,
                       size_t *n_dirs, struct brig_err **err);
 
+/* Removes what unpacks into `store` that died left (a temporary directory, lock files) and no live unpack
+ * holds. brig_image_unpack does it first; delete --force does it for a create killed while unpacking. */
+void brig_image_store_sweep(const char *store);
+
 /* The config.json of `spec --image REF`: runc's defaults (`rootless_config` as `spec --rootless`) with the
  * image config's process (Entrypoint + Cmd, Env, WorkingDir, User resolved to numbers in the image's own
  * /etc/passwd and /etc/group), its labels as annotations, BRIG_IMAGE_ANNOTATION, and no root.path. Unpacks the

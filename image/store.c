@@ -1,7 +1,10 @@
 /* The layer store: <store>/<diff_id hex> holds each unpacked layer, whole or not at all. A layer is unpacked
  * into <store>/.tmp-<hex> under an flock() of <store>/.locks/<hex> and renamed into place, so a second create
- * wanting the same layer waits and then finds it, and a temporary directory found under the lock was left by
- * an unpack that died: it is removed and the layer unpacked afresh. */
+ * wanting the same layer waits and then finds it. The temporary directory's owner is whoever holds that lock:
+ * one found with the lock free was left by an unpack that died (SIGKILL leaves no chance to clean up), and is
+ * removed by the next unpack into the store, or by `delete --force` (runtime/store.c notes which store a
+ * create was unpacking into). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -80,24 +83,95 @@ static bool have_layer(int store_fd, const char *hex)
     return fstatat(store_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int lock_layer(int store_fd, const char *store, const char *hex, int *lock_fd, struct brig_err **err)
+/* Takes the lock of layer `hex`, <store>/.locks/<hex>. Its holder unlinks it when done (the store keeps no
+ * lock files), so a lock taken on a file no longer linked under that name is no lock: open and take it again.
+ * `wait` false: -EWOULDBLOCK while someone holds it. */
+static int take_lock(int store_fd, const char *hex, bool wait, int *lock_fd)
+{
+    char path[sizeof(LOCKS_DIR) + 72];
+    struct stat held, named;
+
+    if (mkdirat(store_fd, LOCKS_DIR, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(path, sizeof(path), LOCKS_DIR "/%s", hex);
+    for (;;) {
+        cleanup_close int fd = openat(store_fd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int ret;
+
+        if (fd < 0)
+            return -errno;
+        while ((ret = flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+            ;
+        if (ret < 0)
+            return -errno;
+        if (fstat(fd, &held) == 0 && fstatat(store_fd, path, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+            held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+            *lock_fd = steal_fd(fd);
+            return 0;
+        }
+    }
+}
+
+/* Unlinked before it is released: whoever waits on this file then finds it gone and locks a fresh one. */
+static void drop_lock(int store_fd, const char *hex, int lock_fd)
 {
     char path[sizeof(LOCKS_DIR) + 72];
 
-    if (mkdirat(store_fd, LOCKS_DIR, 0700) < 0 && errno != EEXIST)
-        return brig_err_sys(err, "layer store `%s`: make `%s`", store, LOCKS_DIR);
     snprintf(path, sizeof(path), LOCKS_DIR "/%s", hex);
-    *lock_fd = openat(store_fd, path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (*lock_fd < 0)
-        return brig_err_sys(err, "layer store `%s`: open lock `%s`", store, path);
-    while (flock(*lock_fd, LOCK_EX) < 0)
-        if (errno != EINTR)
-            return brig_err_sys(err, "layer store `%s`: lock `%s`", store, path);
-    return 0;
+    unlinkat(store_fd, path, 0);
+    close(lock_fd);
 }
 
-static int store_layer(const struct brig_image *img, size_t i, const char *store, int store_fd, bool rootless,
-                       struct brig_err **err)
+static bool is_hex64(const char *s)
+{
+    return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* What unpacks killed midway left (their temporary directories and lock files, a lock of each nobody holds):
+ * removed, under that lock, so that no live unpack loses its own. */
+static void sweep_store(int store_fd, const char *store)
+{
+    const char *kinds[] = {".", LOCKS_DIR};
+
+    for (size_t i = 0; i < 2; i++) {
+        int fd = openat(store_fd, kinds[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = fd < 0 ? NULL : fdopendir(fd);
+        struct dirent *de;
+
+        if (!d) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        while ((de = readdir(d))) {
+            const char *hex = i == 0 ? de->d_name + strlen(TMP_PREFIX) : de->d_name;
+            cleanup_free char *tmp_path = NULL;
+            int lock_fd = -1;
+
+            if ((i == 0 && strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0) || !is_hex64(hex) ||
+                take_lock(store_fd, hex, false, &lock_fd) < 0)
+                continue;
+            if (asprintf(&tmp_path, "%s/" TMP_PREFIX "%s", store, hex) < 0)
+                tmp_path = NULL;
+            if (tmp_path)
+                image_remove_tree(tmp_path);
+            drop_lock(store_fd, hex, lock_fd);
+        }
+        closedir(d);
+    }
+}
+
+void brig_image_store_sweep(const char *store)
+{
+    cleanup_close int store_fd = open(store, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (store_fd >= 0)
+        sweep_store(store_fd, store);
+}
+
+/* Under the layer's lock: <store>/.tmp-<hex> can only be what an unpack that died left. */
+static int unpack_locked(const struct brig_image *img, size_t i, const char *store, int store_fd, bool rootless,
+                         struct brig_err **err)
 {
     const struct brig_oci_descriptor *d = &img->manifest->layers[i];
     const char *diff_id = img->config->diff_ids[i];
@@ -106,16 +180,10 @@ static int store_layer(const struct brig_image *img, size_t i, const char *store
     enum image_compression compression = IMAGE_COMPRESSION_NONE;
     char tmp[sizeof(TMP_PREFIX) + 72];
     cleanup_free char *tmp_path = NULL;
-    cleanup_close int lock_fd = -1;
     cleanup_close int blob_fd = -1;
     cleanup_close int root_fd = -1;
-    int ret;
+    int ret = 0;
 
-    if (have_layer(store_fd, hex))
-        return 0;
-    ret = lock_layer(store_fd, store, hex, &lock_fd, err);
-    if (ret < 0 || have_layer(store_fd, hex))
-        return ret;
     snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", hex);
     if (asprintf(&tmp_path, "%s/%s", store, tmp) < 0)
         return brig_err_set(err, ENOMEM, "layer store");
@@ -141,6 +209,25 @@ static int store_layer(const struct brig_image *img, size_t i, const char *store
     return ret;
 }
 
+static int store_layer(const struct brig_image *img, size_t i, const char *store, int store_fd, bool rootless,
+                       struct brig_err **err)
+{
+    const char *hex = img->config->diff_ids[i] + 7;
+    int lock_fd = -1;
+    int ret;
+
+    if (have_layer(store_fd, hex))
+        return 0;
+    ret = take_lock(store_fd, hex, true, &lock_fd);
+    if (ret < 0)
+        return brig_err_set(err, -ret, "layer store `%s`: lock `" LOCKS_DIR "/%s`", store, hex);
+    /* Whoever held the lock before may have unpacked it. */
+    if (!have_layer(store_fd, hex))
+        ret = unpack_locked(img, i, store, store_fd, rootless, err);
+    drop_lock(store_fd, hex, lock_fd);
+    return ret;
+}
+
 int brig_image_unpack(const struct brig_image *img, const char *store, bool rootless, char ***dirs,
                       size_t *n_dirs, struct brig_err **err)
 {
@@ -156,6 +243,7 @@ int brig_image_unpack(const struct brig_image *img, const char *store, bool root
     store_fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (store_fd < 0)
         return brig_err_sys(err, "image `%s`: layer store `%s`", img->given, store);
+    sweep_store(store_fd, store);
     out = calloc(n + 1, sizeof(*out));
     if (!out)
         return brig_err_set(err, ENOMEM, "image `%s`", img->given);

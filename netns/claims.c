@@ -60,18 +60,34 @@ int net_ports_dir_open(const char *root, int *ports_fd, struct brig_err **err)
     return open_dir_p(path, ports_fd, err);
 }
 
-/* Creates `name` holding `id`; -EEXIST when someone holds it. */
+/* Creates `name` holding `id`, whole or not at all; -EEXIST when someone holds it. The id is written to an
+ * unnamed file (O_TMPFILE) that is then linked under the name: a claim named before its id was written, by a
+ * brig killed in between, would name nobody, so no teardown would remove it and the port or address would stay
+ * taken for good. */
 static int claim(int dir_fd, const char *name, const char *id)
 {
-    cleanup_close int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    cleanup_close int fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    char path[40];
     int ret;
 
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+        /* A file system without O_TMPFILE: named first, as before. */
+        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return -errno;
+        ret = brig_write_all(fd, id, strlen(id));
+        if (ret < 0)
+            unlinkat(dir_fd, name, 0);
+        return ret;
+    }
     if (fd < 0)
         return -errno;
     ret = brig_write_all(fd, id, strlen(id));
     if (ret < 0)
-        unlinkat(dir_fd, name, 0);
-    return ret;
+        return ret;
+    /* linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; the /proc link needs nothing (rootless too). */
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, path, dir_fd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 }
 
 /* The owner's id, or "" while the owner is still writing it. */

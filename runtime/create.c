@@ -130,6 +130,7 @@ static int add_image_layers(const struct brig_context *ctx, const struct brig_sp
     const char *ref = opts->image ? opts->image : annotation;
     cleanup_image struct brig_image *image = NULL;
     cleanup_free char *store = NULL;
+    int note_fd = -1;
     int ret;
 
     *with = *opts;
@@ -139,7 +140,11 @@ static int add_image_layers(const struct brig_context *ctx, const struct brig_sp
     if (ret == 0)
         ret = brig_image_open(ref, &image, err);
     if (ret == 0)
+        ret = brig_store_note_unpack(ctx, store, &note_fd, err);
+    if (ret == 0) {
         ret = brig_image_unpack(image, store, ctx->rootless, &layers->dirs, &layers->n_dirs, err);
+        brig_store_unnote_unpack(ctx, &note_fd);
+    }
     if (ret < 0)
         return opts->image ? ret : brig_err_wrap(err, ret, "config.json: annotations[\"%s\"]", BRIG_IMAGE_ANNOTATION);
     layers->all = calloc(layers->n_dirs + opts->n_layers + 1, sizeof(char *));

@@ -48,8 +48,14 @@ int brig_store_save(const struct brig_container_dir *dir, const struct brig_stat
  * whole or not at all. Also removes what earlier removals that died midway left. */
 int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err);
 void brig_store_close(struct brig_container_dir *dir);
-/* Removes what removals and creates that died midway left (hidden directories nobody holds locked). */
+/* Removes what removals and creates that died midway left (hidden directories nobody holds locked, and the
+ * temporary directories of image unpacks noted by brig_store_note_unpack). */
 void brig_store_sweep(const struct brig_context *ctx);
+/* An image's layers are unpacked before the container's directory exists: <root>/.unpack-<pid>, locked for
+ * as long as *note_fd is open, names the layer store meanwhile, so that if brig dies there, delete --force
+ * finds the store to sweep. brig_store_unnote_unpack removes the note and closes *note_fd. */
+int brig_store_note_unpack(const struct brig_context *ctx, const char *store, int *note_fd, struct brig_err **err);
+void brig_store_unnote_unpack(const struct brig_context *ctx, int *note_fd);
 
 /* Computes creating|created|running|paused|stopped from the process and the exec fifo. */
 const char *brig_container_status(const struct brig_container_dir *dir, const struct brig_state *state);

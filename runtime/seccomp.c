@@ -309,8 +309,16 @@ static bool distinct_arg_indexes(const struct brig_seccomp_syscall *s)
     return true;
 }
 
-static int add_rules(const struct brig_context *bctx, scmp_filter_ctx ctx, const struct brig_seccomp *sc,
-                     uint32_t default_action, struct brig_err **err)
+/* ipc(2) and socketcall(2): on x86 and s390, libseccomp rewrites a rule on one of their subcalls (msgsnd,
+ * bind, ...) into a rule on them. */
+static bool is_multiplexer(const char *name)
+{
+    return !strcmp(name, "ipc") || !strcmp(name, "socketcall");
+}
+
+/* `multiplexers`: adds only the rules on ipc and socketcall, else only the others. */
+static int add_rules_pass(const struct brig_context *bctx, scmp_filter_ctx ctx, const struct brig_seccomp *sc,
+                          uint32_t default_action, bool multiplexers, struct brig_err **err)
 {
     for (size_t i = 0; i < sc->n_syscalls; i++) {
         const struct brig_seccomp_syscall *s = &sc->syscalls[i];
@@ -332,8 +340,12 @@ static int add_rules(const struct brig_context *bctx, scmp_filter_ctx ctx, const
                                             .datum_b = s->args[a].value_two};
         }
         for (size_t n = 0; n < s->n_names; n++) {
-            int nr = seccomp_syscall_resolve_name(s->names[n]);
+            int nr;
             int rc = 0;
+
+            if (is_multiplexer(s->names[n]) != multiplexers)
+                continue;
+            nr = seccomp_syscall_resolve_name(s->names[n]);
 
             if (nr == __NR_SCMP_ERROR) {
                 brig_log(bctx, BRIG_LOG_DEBUG, "linux.seccomp.syscalls[%zu]: syscall `%s` is unknown to libseccomp: "
@@ -354,6 +366,18 @@ static int add_rules(const struct brig_context *bctx, scmp_filter_ctx ctx, const
         }
     }
     return 0;
+}
+
+/* The rules on the multiplexers go first: libseccomp 2.5.4 leaks tree nodes when a rule with arguments on one
+ * of them (same action) is added after rules with arguments on two or more of its subcalls (found by
+ * fuzz_seccomp; tests/fuzz/corpus/seccomp/leak-multiplexer-after-subcalls). Rules of one action make the same
+ * filter in any order; a multiplexer's and a subcall's of different actions overlap only on the 32-bit ABIs. */
+static int add_rules(const struct brig_context *bctx, scmp_filter_ctx ctx, const struct brig_seccomp *sc,
+                     uint32_t default_action, struct brig_err **err)
+{
+    int ret = add_rules_pass(bctx, ctx, sc, default_action, true, err);
+
+    return ret < 0 ? ret : add_rules_pass(bctx, ctx, sc, default_action, false, err);
 }
 
 static int export_bpf(scmp_filter_ctx ctx, struct brig_seccomp_plan *plan, struct brig_err **err)

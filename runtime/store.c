@@ -9,11 +9,13 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "../image/image.h"
 #include "../util/util.h"
 
 /* A state directory being removed is renamed to this prefix and its inode number. No id can take such a
  * name (ids never start with `.`), and `list` skips hidden names. */
 #define REMOVING_PREFIX ".removing-"
+#define UNPACK_PREFIX ".unpack-"
 
 /* Whether `name` under the root is the directory open at `dir_fd`. */
 static bool still_linked(int root_fd, const char *name, int dir_fd)
@@ -366,12 +368,96 @@ static void sweep_removed(int root_fd)
     closedir(d);
 }
 
+static void unpack_note_name(char *name, size_t size, int pid)
+{
+    snprintf(name, size, UNPACK_PREFIX "%d", pid);
+}
+
+int brig_store_note_unpack(const struct brig_context *ctx, const char *store, int *note_fd, struct brig_err **err)
+{
+    cleanup_close int root_fd = -1;
+    cleanup_close int fd = -1;
+    char name[sizeof(UNPACK_PREFIX) + 16];
+    int ret = brig_store_open_root(ctx, true, &root_fd, err);
+
+    if (ret < 0)
+        return ret;
+    unpack_note_name(name, sizeof(name), (int) getpid());
+    /* Named by this process's pid, a note is never swept while this process lives, lock or not (the lock
+     * covers a pid taken again by a process of another pid namespace sharing the root). */
+    fd = openat(root_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0)
+        return brig_err_sys(err, "state root `%s`: note `%s`", ctx->root, name);
+    if (brig_write_all(fd, store, strlen(store)) < 0) {
+        ret = brig_err_sys(err, "state root `%s`: note `%s`", ctx->root, name);
+        unlinkat(root_fd, name, 0);
+        return ret;
+    }
+    *note_fd = steal_fd(fd);
+    return 0;
+}
+
+void brig_store_unnote_unpack(const struct brig_context *ctx, int *note_fd)
+{
+    cleanup_close int root_fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char name[sizeof(UNPACK_PREFIX) + 16];
+
+    if (*note_fd < 0)
+        return;
+    unpack_note_name(name, sizeof(name), (int) getpid());
+    if (root_fd >= 0)
+        unlinkat(root_fd, name, 0);
+    close(*note_fd);
+    *note_fd = -1;
+}
+
+/* The notes of unpacks whose brig died: their stores are swept (only what no live unpack holds is removed
+ * there) and the notes removed. */
+static void sweep_unpack_notes(int root_fd)
+{
+    DIR *d;
+    struct dirent *de;
+    int fd = dup(root_fd);
+
+    if (fd < 0)
+        return;
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    /* The dup shares the root's offset, which sweep_removed's listing left at the end. */
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        cleanup_close int note = -1;
+        char store[4097];
+        ssize_t len;
+        int pid = 0;
+
+        if (sscanf(de->d_name, UNPACK_PREFIX "%d", &pid) != 1 || pid <= 0 ||
+            kill(pid, 0) == 0 || errno == EPERM)
+            continue;
+        note = openat(root_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (note < 0 || flock(note, LOCK_EX | LOCK_NB) < 0)
+            continue;
+        len = read(note, store, sizeof(store) - 1);
+        if (len > 0 && store[0] == '/') {
+            store[len] = '\0';
+            brig_image_store_sweep(store);
+        }
+        unlinkat(root_fd, de->d_name, 0);
+    }
+    closedir(d);
+}
+
 void brig_store_sweep(const struct brig_context *ctx)
 {
     cleanup_close int root_fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (root_fd >= 0)
-        sweep_removed(root_fd);
+    if (root_fd < 0)
+        return;
+    sweep_removed(root_fd);
+    sweep_unpack_notes(root_fd);
 }
 
 int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)

@@ -407,6 +407,26 @@ add("big", data=os.urandom(6 << 20))'
 	[ "$(find "$STORE/${ids[1]}" -name big -size 6144k | wc -l)" = 1 ]
 }
 
+@test "an unpack removes the temporary directories and lock files of unpacks that died, never one whose lock is held" {
+	local dead=1111111111111111111111111111111111111111111111111111111111111111
+	local live=2222222222222222222222222222222222222222222222222222222222222222
+	mkdir -p "$STORE/.tmp-$dead/junk" "$STORE/.tmp-$live/junk" "$STORE/.locks"
+	: >"$STORE/.locks/$dead"
+	: >"$STORE/.locks/3333333333333333333333333333333333333333333333333333333333333333"
+	# The live unpack: a process holding the lock of its layer.
+	: >"$STORE/.locks/$live"
+	BRIG_TEST_TOKEN=$TOKEN flock "$STORE/.locks/$live" sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+	local holder=$!
+	for _ in $(seq 50); do grep -q "FLOCK .* $holder .*:$(stat -c %i "$STORE/.locks/$live") " /proc/locks && break; sleep 0.1; done
+	spec_image "$TEST_DIR/b" "$LAYOUT:bb"
+	assert_success
+	local left
+	left=$(ls -A "$STORE" | grep '^\.' | tr '\n' ' '; ls -A "$STORE/.locks")
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	[ "$left" = ".locks .tmp-$live $live" ] || fail "left in the store: $left"
+}
+
 @test "rootless: layers go to \$XDG_DATA_HOME/brig/layers, overlay markers are user.overlay.*, owners kept in an xattr, device nodes refused" {
 	RL_USER=brigim${RAND:0:6}
 	make_test_user "$RL_USER"
