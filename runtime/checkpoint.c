@@ -157,7 +157,7 @@ static void lazy_dump_undo(const struct brig_ckpt_target *t, pid_t group, bool p
  * child of brig leading a process group of its own (criu swrk, its child, is in it), and the parent waits
  * for its result or a stop signal, on which it kills the group. The child keeps the caller's --status-fd. */
 static int lazy_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, bool paused,
-                     struct brig_err **err)
+                     bool *abandoned, struct brig_err **err)
 {
     cleanup_close int stop_fd = brig_stop_fd();
     cleanup_close int rd = -1;
@@ -215,6 +215,7 @@ static int lazy_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_op
             kill(-child, SIGKILL);
             waitpid(child, NULL, 0);
             lazy_dump_undo(t, child, paused);
+            *abandoned = true;
             name = sigabbrev_np((int) si.ssi_signo);
             return brig_err_msg(err, EINTR,
                                 "interrupted by SIG%s before the lazy pages were fetched: the dump was abandoned, "
@@ -268,7 +269,7 @@ static int checkpoint_container(const struct brig_context *ctx, const char *id, 
     cleanup_free char *state_dir = NULL;
     char net_paths[2][4200];
     struct brig_mount net_mounts[2];
-    bool image_existed, work_existed;
+    bool image_existed, work_existed, abandoned = false;
     int ret;
 
     opts->criu_binary = ctx->criu;
@@ -324,9 +325,9 @@ static int checkpoint_container(const struct brig_context *ctx, const char *id, 
         if (ret < 0)
             goto wrap;
     }
-    ret = opts->lazy_pages ? lazy_dump(&target, opts, !strcmp(status, "paused"), err)
+    ret = opts->lazy_pages ? lazy_dump(&target, opts, !strcmp(status, "paused"), &abandoned, err)
                            : brig_ckpt_dump(&target, opts, err);
-    if (ret == -EINTR && opts->lazy_pages) {
+    if (abandoned) {
         if (!image_existed)
             brig_remove_tree_at(AT_FDCWD, opts->image_path, NULL);
         if (!work_existed)
