@@ -2,11 +2,13 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -140,9 +142,108 @@ static int explain_dump_failure(const struct brig_context *ctx, const struct bri
 static int checkpoint_container(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
                                 struct brig_err **err);
 
+/* After criu is killed: its group gone (the kernel has then ended its ptrace, so the tasks run again), and the
+ * cgroup thawed unless the container was paused before (CRIU's freezer would leave it frozen). Bounded: a
+ * zombie nobody reaps still answers kill(). */
+static void lazy_dump_undo(const struct brig_ckpt_target *t, pid_t group, bool paused)
+{
+    for (int i = 0; i < 100 && kill(-group, 0) == 0; i++)
+        usleep(20000);
+    if (t->cgroup_path && !paused)
+        brig_cgroup_freeze(t->cgroup_mode, t->cgroup_path, false, NULL);
+}
+
+/* A lazy dump returns only once `criu lazy-pages` has fetched every page, which may be never: it runs in a
+ * child of brig leading a process group of its own (criu swrk, its child, is in it), and the parent waits
+ * for its result or a stop signal, on which it kills the group. The child keeps the caller's --status-fd. */
+static int lazy_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, bool paused,
+                     bool *abandoned, struct brig_err **err)
+{
+    cleanup_close int stop_fd = brig_stop_fd();
+    cleanup_close int rd = -1;
+    char buf[4096];
+    size_t len = 0;
+    int fds[2], status = 0;
+    pid_t child;
+
+    if (stop_fd < 0)
+        return brig_err_sys(err, "lazy dump: signalfd");
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return brig_err_sys(err, "lazy dump: pipe");
+    child = fork();
+    if (child < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return brig_err_sys(err, "lazy dump: fork");
+    }
+    if (child == 0) {
+        struct brig_err *cerr = NULL;
+        int ret, n;
+
+        close(fds[0]);
+        setpgid(0, 0);
+        ret = brig_ckpt_dump(t, opts, &cerr);
+        if (ret < 0) {
+            n = brig_err_encode(cerr, buf, sizeof(buf));
+            if (n > 0 && write(fds[1], buf, (size_t) n) != n)
+                _exit(2);
+        }
+        _exit(ret < 0 ? 1 : 0);
+    }
+    /* Both sides set the group: a stop that comes before the child ran must still find it. */
+    setpgid(child, child);
+    close(fds[1]);
+    rd = fds[0];
+    for (;;) {
+        struct pollfd p[2] = {{.fd = rd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+        ssize_t n;
+
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            kill(-child, SIGKILL);
+            waitpid(child, NULL, 0);
+            lazy_dump_undo(t, child, paused);
+            return brig_err_sys(err, "lazy dump: poll");
+        }
+        if (p[1].revents & POLLIN) {
+            struct signalfd_siginfo si = {0};
+            const char *name;
+
+            if (read(stop_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                si.ssi_signo = SIGTERM;
+            kill(-child, SIGKILL);
+            waitpid(child, NULL, 0);
+            lazy_dump_undo(t, child, paused);
+            *abandoned = true;
+            name = sigabbrev_np((int) si.ssi_signo);
+            return brig_err_msg(err, EINTR,
+                                "interrupted by SIG%s before the lazy pages were fetched: the dump was abandoned, "
+                                "the container runs on",
+                                name ? name : "?");
+        }
+        if (!(p[0].revents & (POLLIN | POLLHUP)))
+            continue;
+        n = read(rd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (len += (size_t) n) == sizeof(buf) - 1)
+            break;
+    }
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    buf[len] = '\0';
+    if (len > 0)
+        return brig_err_decode(err, buf, (int) len);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    lazy_dump_undo(t, child, paused);
+    return brig_err_msg(err, EIO, "lazy dump: its process ended (status %d) with no result", status);
+}
+
 /* SIGTERM, SIGINT and SIGHUP wait until the checkpoint is over: libcriu's call cannot be interrupted, and criu
  * (our child) would finish the dump anyway, killing the container behind a brig that is gone and leaving its
- * state behind. Bounded by CRIU's own timeouts. */
+ * state behind. Bounded by CRIU's own timeouts, but for a lazy dump (lazy_dump: a stop abandons it). */
 int brig_container_checkpoint(const struct brig_context *ctx, const char *id, struct brig_ckpt_opts *opts,
                               struct brig_err **err)
 {
@@ -168,7 +269,7 @@ static int checkpoint_container(const struct brig_context *ctx, const char *id, 
     cleanup_free char *state_dir = NULL;
     char net_paths[2][4200];
     struct brig_mount net_mounts[2];
-    bool image_existed, work_existed;
+    bool image_existed, work_existed, abandoned = false;
     int ret;
 
     opts->criu_binary = ctx->criu;
@@ -224,7 +325,15 @@ static int checkpoint_container(const struct brig_context *ctx, const char *id, 
         if (ret < 0)
             goto wrap;
     }
-    ret = brig_ckpt_dump(&target, opts, err);
+    ret = opts->lazy_pages ? lazy_dump(&target, opts, !strcmp(status, "paused"), &abandoned, err)
+                           : brig_ckpt_dump(&target, opts, err);
+    if (abandoned) {
+        if (!image_existed)
+            brig_remove_tree_at(AT_FDCWD, opts->image_path, NULL);
+        if (!work_existed)
+            brig_remove_tree_at(AT_FDCWD, opts->work_path, NULL);
+        goto wrap;
+    }
     if (ret < 0) {
         ret = explain_dump_failure(ctx, opts, image_existed, work_existed, ret, err);
         goto wrap;

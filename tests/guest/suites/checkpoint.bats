@@ -322,6 +322,62 @@ ck_line_after() {
 	rm -f "$ROOTFS/bin/memtouch"
 }
 
+@test "checkpoint --lazy-pages with no daemon: SIGTERM ends it in seconds, the dump abandoned, the container runs on" {
+	local id=lzs-$RAND new=lzsn-$RAND img=$TEST_DIR/img-lzs-$RAND img2=$TEST_DIR/img-lzs2-$RAND
+	local port=$((28000 + RANDOM % 1000)) byte before first t0 took
+	ck_bundle "$id" "$COUNTER"
+	ck_bundle "$new" "$COUNTER"
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
+
+	# TEST_DIR is the file's: names of their own beside the other lazy test's.
+	mkfifo "$TEST_DIR/status-stop"
+	# brig itself gets the SIGTERM (its pid in brig.pid), not the bash that records its status.
+	ck_session "$TEST_DIR/ckpt-stop.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
+		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1 &
+		echo $! >"$9"; wait $!; echo $? >"$8.rc"' \
+		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status-stop" "$TEST_DIR/ckpt-stop.out" "$TEST_DIR/brig-stop.pid"
+	byte=$(timeout 120 head -c 1 "$TEST_DIR/status-stop" | od -An -tx1 | tr -d ' ')
+	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt-stop.out"))"
+	[ -s "$img/inventory.img" ] || fail "no image once the page server is ready"
+	t0=$(ck_ms)
+	kill -TERM "$(<"$TEST_DIR/brig-stop.pid")"
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$TEST_DIR/ckpt-stop.out.rc" ] && break
+		sleep 0.1
+	done
+	took=$(($(ck_ms) - t0))
+	[ -e "$TEST_DIR/ckpt-stop.out.rc" ] || fail "the lazy checkpoint still runs 10 s after SIGTERM"
+	[ "$(<"$TEST_DIR/ckpt-stop.out.rc")" -ne 0 ] || fail "an abandoned lazy checkpoint succeeded: $(cat "$TEST_DIR/ckpt-stop.out")"
+	[ "$(cat "$TEST_DIR/ckpt-stop.out")" = "brig: checkpoint container \`$id\`: interrupted by SIGTERM before the lazy pages were fetched: the dump was abandoned, the container runs on" ] ||
+		fail "checkpoint said: $(cat "$TEST_DIR/ckpt-stop.out")"
+	echo "# SIGTERM to a lazy checkpoint's end: ${took} ms" >&3
+	# What the attempt made is gone; the container goes on counting, running, and takes an exec.
+	[ ! -e "$img" ] || fail "the abandoned dump left $img: $(ls "$img")"
+	before=$(tail -n 1 "$TEST_DIR/$id.out")
+	ck_wait_count "$TEST_DIR/$id.out" $((before + 3)) >/dev/null
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "state says $REPLY"
+	run brig exec "$id" cat /count
+	assert_success
+	[ "$output" -gt "$before" ] || fail "exec saw /count $output"
+
+	# The container still dumps (whole) and restores.
+	run brig checkpoint --image-path "$img2" "$id"
+	assert_success
+	lane_gone "$id"
+	before=$(tail -n 1 "$TEST_DIR/$id.out")
+	ck_stdio "$new" restore -d -b "$TEST_DIR/b-$new" --image-path "$img2" "$new"
+	assert_success
+	ck_wait_count "$TEST_DIR/$new.out" 1 >/dev/null
+	first=$(head -n 1 "$TEST_DIR/$new.out")
+	[ "$first" -eq $((before + 1)) ] || fail "restored counter printed $first first, want $((before + 1))"
+	run brig delete --force "$new"
+	assert_success
+	lane_gone "$new"
+}
+
 @test "checkpoint --lazy-pages refuses bad combinations with one line: no page server, --pre-dump, no lazy-pages daemon" {
 	local id=lzb-$RAND img=$TEST_DIR/img-lzb-$RAND
 	ck_bundle "$id" "$COUNTER"
