@@ -73,3 +73,36 @@ int net_write_resolv(int dir_fd, struct brig_err **err)
         return brig_err_set(err, ENOMEM, "resolv.conf");
     return brig_write_file_atomic_at(dir_fd, BRIG_NET_RESOLV_FILE, filtered, strlen(filtered), 0644, err);
 }
+
+int net_write_resolv_for(int dir_fd, const char *nameserver, struct brig_err **err)
+{
+    static const char *const sources[] = {"/run/systemd/resolve/resolv.conf", "/etc/resolv.conf"};
+    cleanup_free char *text = NULL;
+    cleanup_free char *out = NULL;
+    size_t n;
+
+    for (size_t i = 0; i < ARRAY_SIZE(sources) && !text; i++) {
+        cleanup_err struct brig_err *ignored = NULL;
+        brig_read_file_at(AT_FDCWD, sources[i], &text, NULL, &ignored);
+    }
+    if (asprintf(&out, "nameserver %s\n", nameserver) < 0)
+        return brig_err_set(err, ENOMEM, "resolv.conf");
+    n = strlen(out);
+    /* The search domains and options stay; every nameserver is the helper's to reach. */
+    for (const char *line = text ? text : ""; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t line_len = end ? (size_t) (end - line) : strlen(line);
+        if (line_len && strncmp(line, "nameserver", 10)) {
+            char *grown = realloc(out, n + line_len + 2);
+            if (!grown)
+                return brig_err_set(err, ENOMEM, "resolv.conf");
+            out = grown;
+            memcpy(out + n, line, line_len);
+            n += line_len;
+            out[n++] = '\n';
+            out[n] = '\0';
+        }
+        line += line_len + (end ? 1 : 0);
+    }
+    return brig_write_file_atomic_at(dir_fd, BRIG_NET_RESOLV_FILE, out, n, 0644, err);
+}

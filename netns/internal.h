@@ -192,8 +192,44 @@ int net_nft_del(struct net_nl *nl, const struct net_subnet *subnet, const struct
 
 int net_write_hosts(int dir_fd, const char *hostname, const char *ip, struct brig_err **err);
 int net_write_resolv(int dir_fd, struct brig_err **err);
+/* The host's resolv.conf without its nameservers, under `nameserver` (a user-mode helper's DNS address). */
+int net_write_resolv_for(int dir_fd, const char *nameserver, struct brig_err **err);
 /* resolv.conf text without loopback nameservers (which mean nothing inside the container). */
 char *net_resolv_filter(const char *text);
+
+/* ---- the prepared network (setup.c; usermode.c fills the user-mode part) ---- */
+
+struct brig_net {
+    char *id;
+    int state_dir_fd;
+    int net_fd; /* <root>/.net/networks/<name>, flock()ed around the bridge's life */
+    struct net_config cfg;
+    struct brig_net_port *ports;
+    size_t n_ports;
+    struct in_addr ip;
+    char ip_text[INET_ADDRSTRLEN];
+    char veth[IFNAMSIZ];
+    char *hosts_path;
+    char *resolv_path;
+    /* user-mode */
+    enum brig_net_backend backend;
+    bool allow_host_loopback;
+    char helper[4096]; /* the helper's absolute path */
+    int commit_fd;     /* write end of the keeper's commit pipe, -1 when none */
+};
+
+int net_state_file_path(int dir_fd, const char *name, char **out);
+
+/* ---- user-mode helpers (usermode.c) ---- */
+
+const char *net_backend_name(enum brig_net_backend backend);
+/* The helper binary of `backend` in $PATH; "--network pasta: pasta not found (install passt)" when missing. */
+int net_user_find_helper(enum brig_net_backend backend, char *path, size_t len, struct brig_err **err);
+int net_user_prepare(struct brig_net *net, const char *hostname, const struct brig_net_opts *opts,
+                     struct brig_err **err);
+int net_user_attach(struct brig_net *net, pid_t pid, struct brig_err **err);
+/* 0 with *handled false when the state directory holds no user-mode record. */
+int net_user_teardown(int state_dir_fd, bool *handled, struct brig_err **err);
 
 /* ---- sysctls in the caller's network namespace (sysctl.c) ---- */
 

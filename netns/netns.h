@@ -62,8 +62,20 @@ struct brig_net_port {
     uint16_t count;          /* >= 1 */
 };
 
+/* Who wires the container's network namespace: brig itself (a bridge, needs root), or a user-mode helper
+ * process that brig starts, for rootless containers (usermode.c). */
+enum brig_net_backend {
+    BRIG_NET_BRIDGE = 0,
+    BRIG_NET_SLIRP4NETNS,
+    BRIG_NET_PASTA,
+};
+
 struct brig_net_opts {
     bool enabled;     /* false: no networking (no annotations, "none", or a netns joined by path) */
+    enum brig_net_backend backend;
+    bool named;       /* the network was named (--network, annotation), not implied by -p or --ip */
+    bool allow_host_loopback; /* user-mode: the container may reach the host's 127.0.0.1 (slirp4netns at
+                               * 10.0.2.2, pasta at the gateway address) */
     char *network;    /* network name; BRIG_NET_DEFAULT_NETWORK when only ports or an address were given */
     char *ip;         /* static address, or NULL for the next free one */
     struct brig_net_port *ports;
@@ -81,11 +93,15 @@ int brig_net_parse_ports(const char *list, struct brig_net_port **ports, size_t 
  * (`path` set) or asks for none, networking stays off; annotations then are an error only if they ask for
  * ports or an address on a namespace brig does not create. */
 int brig_net_opts_from_spec(const struct brig_spec *spec, struct brig_net_opts *opts, struct brig_err **err);
-/* For cmd/: --network NAME (or "none"), --ip ADDR, -p/--publish LIST override or add to the annotations.
+/* For cmd/: --network NAME (or "none", or "slirp4netns[:allow-host-loopback]", "pasta[:allow-host-loopback]":
+ * a user-mode helper, which must be installed), --ip ADDR, -p/--publish LIST override or add to the annotations.
  * Call after brig_net_opts_from_spec() with the same spec (the check for a new namespace is repeated). */
 int brig_net_opts_set_network(struct brig_net_opts *opts, const char *network, struct brig_err **err);
 int brig_net_opts_set_ip(struct brig_net_opts *opts, const char *ip, struct brig_err **err);
 int brig_net_opts_add_ports(struct brig_net_opts *opts, const char *list, struct brig_err **err);
+/* Rootless, ports or an address without a named network: the user-mode backend that is installed (pasta,
+ * else slirp4netns), or a clear error when neither is. */
+int brig_net_opts_pick_usermode(struct brig_net_opts *opts, struct brig_err **err);
 /* Fails when networking was asked for but the config does not create a new network namespace. */
 int brig_net_opts_check_spec(const struct brig_net_opts *opts, const struct brig_spec *spec, struct brig_err **err);
 
@@ -99,6 +115,9 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
                      const struct brig_net_opts *opts, struct brig_net **out, struct brig_err **err);
 /* Runs in the host's network namespace (the caller's); `pid` is the init, whose /proc/PID/ns/net gets eth0. */
 int brig_net_attach(struct brig_net *net, pid_t pid, struct brig_err **err);
+/* The create that attached `net` has committed: a user-mode helper then lives as long as the container's init
+ * (until then, the create's death stops it). Nothing for the bridge. */
+void brig_net_commit(struct brig_net *net);
 /* Sets the host end of the container's veth down or up again: restore keeps it down while CRIU brings the
  * container's sockets back, so that a client's retransmission meets no socket-less namespace (which would
  * answer with a reset). */
@@ -122,5 +141,11 @@ const char *brig_net_resolv_path(const struct brig_net *net);
  * background); otherwise the veth is deleted here. Reads the record in `state_dir_fd`; 0 when there is
  * none. Runs in the host's network namespace. Safe to repeat. */
 int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struct brig_err **err);
+
+/* User-mode networking (usermode.c): the helper is started by brig_net_attach() through a small keeper
+ * process, which holds slirp4netns' --exit-fd (pasta's pid) and stops the helper when the container's init
+ * exits, or when the create dies before brig_net_commit(). Both pids are recorded in the state directory
+ * (file BRIG_NET_HELPER_FILE) for teardown, which kills them. */
+#define BRIG_NET_HELPER_FILE "network-helper"
 
 #endif

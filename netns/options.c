@@ -166,20 +166,86 @@ int brig_net_opts_check_spec(const struct brig_net_opts *opts, const struct brig
     return 0;
 }
 
+/* "slirp4netns" or "pasta", with ":OPT[,OPT]" options. 1 when `network` names neither. */
+static int set_usermode(struct brig_net_opts *opts, const char *network, struct brig_err **err)
+{
+    static const char *const names[] = {[BRIG_NET_SLIRP4NETNS] = "slirp4netns", [BRIG_NET_PASTA] = "pasta"};
+    const char *colon = strchr(network, ':');
+    size_t len = colon ? (size_t) (colon - network) : strlen(network);
+    enum brig_net_backend backend = BRIG_NET_BRIDGE;
+    char path[4096];
+    int ret;
+
+    for (size_t i = BRIG_NET_SLIRP4NETNS; i < ARRAY_SIZE(names); i++)
+        if (strlen(names[i]) == len && !strncmp(network, names[i], len))
+            backend = (enum brig_net_backend) i;
+    if (backend == BRIG_NET_BRIDGE)
+        return 1;
+    opts->allow_host_loopback = false;
+    if (colon) {
+        cleanup_free char *list = strdup(colon + 1);
+        char *save = NULL;
+        if (!list)
+            return brig_err_set(err, ENOMEM, "network");
+        for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+            if (strcmp(o, "allow-host-loopback"))
+                return brig_err_msg(err, EINVAL, "--network %s: unknown option `%s` (expected allow-host-loopback)",
+                                    names[backend], o);
+            opts->allow_host_loopback = true;
+        }
+    }
+    ret = net_user_find_helper(backend, path, sizeof(path), err);
+    if (ret < 0)
+        return ret;
+    opts->network = strdup(names[backend]);
+    if (!opts->network)
+        return brig_err_set(err, ENOMEM, "network");
+    opts->backend = backend;
+    opts->named = true;
+    opts->enabled = true;
+    return 0;
+}
+
+int brig_net_opts_pick_usermode(struct brig_net_opts *opts, struct brig_err **err)
+{
+    static const char *const order[] = {"pasta", "slirp4netns"};
+
+    if (!opts->enabled || opts->named || opts->backend != BRIG_NET_BRIDGE)
+        return 0;
+    for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+        cleanup_err struct brig_err *missing = NULL;
+        char path[4096];
+        enum brig_net_backend b = i == 0 ? BRIG_NET_PASTA : BRIG_NET_SLIRP4NETNS;
+        if (net_user_find_helper(b, path, sizeof(path), &missing) < 0)
+            continue;
+        free(opts->network);
+        opts->network = NULL;
+        return set_usermode(opts, order[i], err);
+    }
+    return brig_err_msg(err, ENOENT, "network: rootless, published ports need pasta (install passt) or slirp4netns; "
+                                     "neither is installed");
+}
+
 int brig_net_opts_set_network(struct brig_net_opts *opts, const char *network, struct brig_err **err)
 {
     free(opts->network);
     opts->network = NULL;
+    opts->backend = BRIG_NET_BRIDGE;
+    opts->named = false;
     if (!strcmp(network, "none")) {
         opts->enabled = false;
         return 0;
     }
-    int ret = net_validate_name(network, err);
+    int ret = set_usermode(opts, network, err);
+    if (ret <= 0)
+        return ret;
+    ret = net_validate_name(network, err);
     if (ret < 0)
         return ret;
     opts->network = strdup(network);
     if (!opts->network)
         return brig_err_set(err, ENOMEM, "network");
+    opts->named = true;
     opts->enabled = true;
     return 0;
 }

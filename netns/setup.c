@@ -18,20 +18,6 @@
 
 #define CONTAINER_IFNAME "eth0"
 
-struct brig_net {
-    char *id;
-    int state_dir_fd;
-    int net_fd; /* <root>/.net/networks/<name>, flock()ed around the bridge's life */
-    struct net_config cfg;
-    struct brig_net_port *ports;
-    size_t n_ports;
-    struct in_addr ip;
-    char ip_text[INET_ADDRSTRLEN];
-    char veth[IFNAMSIZ];
-    char *hosts_path;
-    char *resolv_path;
-};
-
 void brig_net_free(struct brig_net *net)
 {
     if (!net)
@@ -40,6 +26,8 @@ void brig_net_free(struct brig_net *net)
         close(net->state_dir_fd);
     if (net->net_fd >= 0)
         close(net->net_fd);
+    if (net->commit_fd >= 0)
+        close(net->commit_fd);
     free(net->id);
     free(net->ports);
     free(net->hosts_path);
@@ -62,7 +50,7 @@ const char *brig_net_resolv_path(const struct brig_net *net)
     return net->resolv_path;
 }
 
-static int state_file_path(int dir_fd, const char *name, char **out)
+int net_state_file_path(int dir_fd, const char *name, char **out)
 {
     char link[64], dir[4096];
     ssize_t n;
@@ -145,7 +133,21 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
     net = calloc(1, sizeof(*net));
     if (!net)
         return brig_err_set(err, ENOMEM, "network");
-    net->state_dir_fd = net->net_fd = -1;
+    net->state_dir_fd = net->net_fd = net->commit_fd = -1;
+    if (opts->backend != BRIG_NET_BRIDGE) {
+        net->id = strdup(id);
+        if (!net->id || copy_ports(opts, net) < 0)
+            return brig_err_set(err, ENOMEM, "network");
+        net->state_dir_fd = fcntl(state_dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (net->state_dir_fd < 0)
+            return brig_err_sys(err, "network: duplicate the state directory fd");
+        snprintf(short_id, sizeof(short_id), "%s", id);
+        ret = net_user_prepare(net, hostname && *hostname ? hostname : short_id, opts, err);
+        if (ret < 0)
+            return ret;
+        *out = steal_ptr(net);
+        return 0;
+    }
     ret = net_config_load(opts->network ? opts->network : BRIG_NET_DEFAULT_NETWORK, &net->cfg, err);
     if (ret < 0)
         return ret;
@@ -192,8 +194,8 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
         ret = net_write_resolv(net->state_dir_fd, err);
     if (ret < 0)
         return ret;
-    if (state_file_path(net->state_dir_fd, BRIG_NET_HOSTS_FILE, &net->hosts_path) < 0 ||
-        state_file_path(net->state_dir_fd, BRIG_NET_RESOLV_FILE, &net->resolv_path) < 0)
+    if (net_state_file_path(net->state_dir_fd, BRIG_NET_HOSTS_FILE, &net->hosts_path) < 0 ||
+        net_state_file_path(net->state_dir_fd, BRIG_NET_RESOLV_FILE, &net->resolv_path) < 0)
         return brig_err_set(err, ENOMEM, "network: state file paths");
     *out = steal_ptr(net);
     return 0;
@@ -281,8 +283,22 @@ static int remove_link(const char *name, bool only_down, struct brig_err **err)
 }
 
 
+void brig_net_commit(struct brig_net *net)
+{
+    if (!net || net->commit_fd < 0)
+        return;
+    /* One byte, then the close: the keeper tells a commit from a create that died (EOF alone). */
+    if (brig_write_all(net->commit_fd, "c", 1) < 0)
+        return;
+    close(net->commit_fd);
+    net->commit_fd = -1;
+}
+
 int brig_net_host_link(const struct brig_net *net, bool up, struct brig_err **err)
 {
+    if (net->backend != BRIG_NET_BRIDGE)
+        return brig_err_msg(err, ENOTSUP, "network `%s`: a user-mode network has no host link",
+                            net_backend_name(net->backend));
     struct net_nl nl = {NULL};
     struct net_msgs m = {.buf = NULL};
     unsigned index;
@@ -464,6 +480,8 @@ int brig_net_attach(struct brig_net *net, pid_t pid, struct brig_err **err)
 
     if (!net)
         return 0;
+    if (net->backend != BRIG_NET_BRIDGE)
+        return net_user_attach(net, pid, err);
     snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
     netns_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (netns_fd < 0)
@@ -589,7 +607,11 @@ int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struc
     cleanup_close int leases_fd = -1;
     struct net_nl nft = {NULL};
     int first = 0, ret;
+    bool handled = false;
 
+    ret = net_user_teardown(state_dir_fd, &handled, err);
+    if (ret < 0 || handled)
+        return ret;
     ret = net_record_read(state_dir_fd, &rec, err);
     if (ret == -ENOENT)
         return 0;

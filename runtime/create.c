@@ -512,8 +512,11 @@ static int network_options(const struct brig_context *ctx, const struct brig_spe
         ret = brig_net_opts_add_ports(net_opts, opts->publish[i], err);
     if (ret == 0 && (opts->network || opts->ip || opts->n_publish))
         ret = brig_net_opts_check_spec(net_opts, spec, err);
-    if (ret == 0 && net_opts->enabled && (ctx->rootless || geteuid() != 0))
-        ret = brig_err_msg(err, EPERM, "network: brig's bridge network needs root (rootless containers get none)");
+    if (ret == 0 && (ctx->rootless || geteuid() != 0))
+        ret = brig_net_opts_pick_usermode(net_opts, err);
+    if (ret == 0 && net_opts->enabled && net_opts->backend == BRIG_NET_BRIDGE && (ctx->rootless || geteuid() != 0))
+        ret = brig_err_msg(err, EPERM, "network `%s`: brig's bridge network needs root (rootless: --network "
+                           "slirp4netns or pasta)", net_opts->network);
     return ret;
 }
 
@@ -845,6 +848,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     ret = brig_stop_check("create", err);
     if (ret < 0)
         goto fail;
+    brig_net_commit(net);
     close(sync_fds[0]);
     brig_ns_plan_release(&ns_plan);
     brig_net_opts_clear(&net_opts);

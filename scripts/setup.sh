@@ -47,6 +47,9 @@ LATER_PACKAGES=(
 	passwd                # useradd/usermod/userdel for the rootless tests' own users and subordinate ids
 	# issue 15: OCI images (tests/integration/image.bats, bench/image.sh; umoci above builds them)
 	zstd                  # zstd-compressed layers
+	# issue 13: rootless networks (--network slirp4netns|pasta, tests/integration/rootless_net.bats,
+	# bench/net-run.sh; slirp4netns and iperf3 are listed above)
+	passt                 # pasta (Debian 12: 0.0~git20230309)
 )
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).
