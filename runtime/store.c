@@ -309,23 +309,17 @@ int brig_store_save(const struct brig_container_dir *dir, const struct brig_stat
 /* Unlinks the files of a state directory (it holds no subdirectories). */
 static int remove_entries(int dir_fd)
 {
-    DIR *d;
+    cleanup_closedir DIR *d = brig_opendir_dup(dir_fd);
     struct dirent *de;
-    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (fd < 0)
+    if (!d)
         return -errno;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
+    rewinddir(d);
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         unlinkat(dir_fd, de->d_name, 0);
     }
-    closedir(d);
     return 0;
 }
 
@@ -343,17 +337,13 @@ static bool fresh_of_live_create(const char *name)
 /* What a removal that died midway left: a hidden directory whose remover no longer holds its lock. */
 static void sweep_removed(int root_fd)
 {
-    DIR *d;
+    cleanup_closedir DIR *d = brig_opendir_dup(root_fd);
     struct dirent *de;
-    int fd = dup(root_fd);
 
-    if (fd < 0)
+    if (!d)
         return;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
+    /* The dup shares the root's offset, which an earlier listing may have left at the end. */
+    rewinddir(d);
     while ((de = readdir(d))) {
         cleanup_close int left = -1;
 
@@ -365,7 +355,6 @@ static void sweep_removed(int root_fd)
         if (remove_entries(left) == 0)
             unlinkat(root_fd, de->d_name, AT_REMOVEDIR);
     }
-    closedir(d);
 }
 
 static void unpack_note_name(char *name, size_t size, int pid)
@@ -415,18 +404,11 @@ void brig_store_unnote_unpack(const struct brig_context *ctx, int *note_fd)
  * there) and the notes removed. */
 static void sweep_unpack_notes(int root_fd)
 {
-    DIR *d;
+    cleanup_closedir DIR *d = brig_opendir_dup(root_fd);
     struct dirent *de;
-    int fd = dup(root_fd);
 
-    if (fd < 0)
+    if (!d)
         return;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    /* The dup shares the root's offset, which sweep_removed's listing left at the end. */
     rewinddir(d);
     while ((de = readdir(d))) {
         cleanup_close int note = -1;
@@ -447,7 +429,6 @@ static void sweep_unpack_notes(int root_fd)
         }
         unlinkat(root_fd, de->d_name, 0);
     }
-    closedir(d);
 }
 
 void brig_store_sweep(const struct brig_context *ctx)

@@ -27,8 +27,18 @@ static inline void brig_closep(int *fd)
     }
 }
 
+static inline void brig_closedirp(DIR **d)
+{
+    if (*d) {
+        int saved = errno;
+        closedir(*d);
+        errno = saved;
+    }
+}
+
 #define cleanup_free __attribute__((cleanup(brig_freep)))
 #define cleanup_close __attribute__((cleanup(brig_closep)))
+#define cleanup_closedir __attribute__((cleanup(brig_closedirp)))
 
 /* Hands ownership out of a cleanup variable. */
 #define steal_ptr(p)                                                                                          \
