@@ -153,74 +153,128 @@ static void lazy_dump_undo(const struct brig_ckpt_target *t, pid_t group, bool p
         brig_cgroup_freeze(t->cgroup_mode, t->cgroup_path, false, NULL);
 }
 
-/* A lazy dump returns only once `criu lazy-pages` has fetched every page, which may be never: it runs in a
- * child of brig leading a process group of its own (criu swrk, its child, is in it), and the parent waits
- * for its result or a stop signal, on which it kills the group. The child keeps the caller's --status-fd. */
-static int lazy_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, bool paused,
-                     bool *abandoned, struct brig_err **err)
+/* What a lazy dump that is given up must undo besides criu itself. */
+struct lazy_undo {
+    bool paused;
+    bool image_existed;
+    bool work_existed;
+};
+
+#define LAZY_ABANDONED 3
+
+/* Runs the dump in a grandchild leading a process group of its own (criu swrk, its child, is in it) and
+ * watches both it and brig: when brig lets go of `alive_fd` (a stop signal, or brig was killed) before the
+ * dump ended, it kills the group and undoes it. It is a process apart from brig so that a SIGKILLed brig does
+ * not leave criu serving pages for ever with the container frozen. */
+static int lazy_dump_keeper(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts,
+                            const struct lazy_undo *undo, int result_fd, int alive_fd)
+{
+    cleanup_close int pidfd = -1;
+    int status = 0;
+    pid_t dumper = fork();
+
+    if (dumper < 0)
+        return 2;
+    if (dumper == 0) {
+        struct brig_err *cerr = NULL;
+        char buf[4096];
+        int ret, n;
+
+        close(alive_fd);
+        setpgid(0, 0);
+        ret = brig_ckpt_dump(t, opts, &cerr);
+        if (ret < 0) {
+            n = brig_err_encode(cerr, buf, sizeof(buf));
+            if (n > 0 && write(result_fd, buf, (size_t) n) != n)
+                _exit(2);
+        }
+        _exit(ret < 0 ? 1 : 0);
+    }
+    /* Both sides set the group: a kill that comes before the dumper ran must still find it. */
+    setpgid(dumper, dumper);
+    close(result_fd);
+    pidfd = (int) syscall(SYS_pidfd_open, dumper, 0);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = alive_fd, .events = POLLIN}};
+
+        if (pidfd >= 0 && poll(p, 2, -1) < 0 && errno == EINTR)
+            continue;
+        if (pidfd >= 0 && (p[0].revents & POLLIN))
+            break;
+        if (pidfd < 0 || (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            kill(-dumper, SIGKILL);
+            waitpid(dumper, NULL, 0);
+            lazy_dump_undo(t, dumper, undo->paused);
+            if (!undo->image_existed)
+                brig_remove_tree_at(AT_FDCWD, opts->image_path, NULL);
+            if (!undo->work_existed)
+                brig_remove_tree_at(AT_FDCWD, opts->work_path, NULL);
+            return LAZY_ABANDONED;
+        }
+    }
+    while (waitpid(dumper, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
+/* A lazy dump returns only once `criu lazy-pages` has fetched every page, which may be never: brig waits for
+ * its result or a stop signal, on which it lets its keeper (lazy_dump_keeper) kill and undo it. The keeper's
+ * dumper keeps the caller's --status-fd. */
+static int lazy_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts,
+                     const struct lazy_undo *undo, bool *abandoned, struct brig_err **err)
 {
     cleanup_close int stop_fd = brig_stop_fd();
     cleanup_close int rd = -1;
+    cleanup_close int alive = -1;
+    struct signalfd_siginfo si = {0};
     char buf[4096];
     size_t len = 0;
-    int fds[2], status = 0;
+    int fds[2], alive_fds[2], status = 0;
+    bool stopped = false;
     pid_t child;
 
     if (stop_fd < 0)
         return brig_err_sys(err, "lazy dump: signalfd");
     if (pipe2(fds, O_CLOEXEC) < 0)
         return brig_err_sys(err, "lazy dump: pipe");
+    if (pipe2(alive_fds, O_CLOEXEC) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return brig_err_sys(err, "lazy dump: pipe");
+    }
     child = fork();
     if (child < 0) {
         close(fds[0]);
         close(fds[1]);
+        close(alive_fds[0]);
+        close(alive_fds[1]);
         return brig_err_sys(err, "lazy dump: fork");
     }
     if (child == 0) {
-        struct brig_err *cerr = NULL;
-        int ret, n;
-
         close(fds[0]);
-        setpgid(0, 0);
-        ret = brig_ckpt_dump(t, opts, &cerr);
-        if (ret < 0) {
-            n = brig_err_encode(cerr, buf, sizeof(buf));
-            if (n > 0 && write(fds[1], buf, (size_t) n) != n)
-                _exit(2);
-        }
-        _exit(ret < 0 ? 1 : 0);
+        close(alive_fds[1]);
+        _exit(lazy_dump_keeper(t, opts, undo, fds[1], alive_fds[0]));
     }
-    /* Both sides set the group: a stop that comes before the child ran must still find it. */
-    setpgid(child, child);
     close(fds[1]);
+    close(alive_fds[0]);
     rd = fds[0];
-    for (;;) {
+    alive = alive_fds[1];
+    while (!stopped) {
         struct pollfd p[2] = {{.fd = rd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
         ssize_t n;
 
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
-            kill(-child, SIGKILL);
-            waitpid(child, NULL, 0);
-            lazy_dump_undo(t, child, paused);
-            return brig_err_sys(err, "lazy dump: poll");
+            si.ssi_signo = 0;
+            stopped = true;
+            break;
         }
         if (p[1].revents & POLLIN) {
-            struct signalfd_siginfo si = {0};
-            const char *name;
-
             if (read(stop_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
                 si.ssi_signo = SIGTERM;
-            kill(-child, SIGKILL);
-            waitpid(child, NULL, 0);
-            lazy_dump_undo(t, child, paused);
-            *abandoned = true;
-            name = sigabbrev_np((int) si.ssi_signo);
-            return brig_err_msg(err, EINTR,
-                                "interrupted by SIG%s before the lazy pages were fetched: the dump was abandoned, "
-                                "the container runs on",
-                                name ? name : "?");
+            stopped = true;
+            break;
         }
         if (!(p[0].revents & (POLLIN | POLLHUP)))
             continue;
@@ -230,14 +284,37 @@ static int lazy_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_op
         if (n <= 0 || (len += (size_t) n) == sizeof(buf) - 1)
             break;
     }
+    if (stopped) {
+        close(alive);
+        alive = -1;
+    }
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == LAZY_ABANDONED) {
+        const char *name = sigabbrev_np((int) si.ssi_signo);
+
+        *abandoned = true;
+        if (!si.ssi_signo)
+            return brig_err_sys(err, "lazy dump: poll");
+        return brig_err_msg(err, EINTR,
+                            "interrupted by SIG%s before the lazy pages were fetched: the dump was abandoned, "
+                            "the container runs on",
+                            name ? name : "?");
+    }
+    /* The dump ended just as the stop came: its result (if any) is whole in the pipe now. */
+    while (stopped && len < sizeof(buf) - 1) {
+        ssize_t n = read(rd, buf + len, sizeof(buf) - 1 - len);
+
+        if (n <= 0)
+            break;
+        len += (size_t) n;
+    }
     buf[len] = '\0';
     if (len > 0)
         return brig_err_decode(err, buf, (int) len);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    lazy_dump_undo(t, child, paused);
+    lazy_dump_undo(t, child, undo->paused);
     return brig_err_msg(err, EIO, "lazy dump: its process ended (status %d) with no result", status);
 }
 
@@ -325,15 +402,15 @@ static int checkpoint_container(const struct brig_context *ctx, const char *id, 
         if (ret < 0)
             goto wrap;
     }
-    ret = opts->lazy_pages ? lazy_dump(&target, opts, !strcmp(status, "paused"), &abandoned, err)
-                           : brig_ckpt_dump(&target, opts, err);
-    if (abandoned) {
-        if (!image_existed)
-            brig_remove_tree_at(AT_FDCWD, opts->image_path, NULL);
-        if (!work_existed)
-            brig_remove_tree_at(AT_FDCWD, opts->work_path, NULL);
-        goto wrap;
+    if (opts->lazy_pages) {
+        struct lazy_undo undo = {!strcmp(status, "paused"), image_existed, work_existed};
+
+        ret = lazy_dump(&target, opts, &undo, &abandoned, err);
+    } else {
+        ret = brig_ckpt_dump(&target, opts, err);
     }
+    if (abandoned)
+        goto wrap;
     if (ret < 0) {
         ret = explain_dump_failure(ctx, opts, image_existed, work_existed, ret, err);
         goto wrap;

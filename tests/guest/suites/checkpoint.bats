@@ -378,6 +378,40 @@ ck_line_after() {
 	lane_gone "$new"
 }
 
+@test "checkpoint --lazy-pages: a SIGKILLed brig leaves no criu behind, the container runs on and the dump is gone" {
+	local id=lzk-$RAND img=$TEST_DIR/img-lzk-$RAND port=$((29000 + RANDOM % 1000)) byte before took t0 left
+	ck_bundle "$id" "$COUNTER"
+	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
+	mkfifo "$TEST_DIR/status-kill"
+	ck_session "$TEST_DIR/ckpt-kill.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
+		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1 &
+		echo $! >"$9"; wait $!; echo $? >"$8.rc"' \
+		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status-kill" "$TEST_DIR/ckpt-kill.out" "$TEST_DIR/brig-kill.pid"
+	byte=$(timeout 120 head -c 1 "$TEST_DIR/status-kill" | od -An -tx1 | tr -d ' ')
+	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt-kill.out"))"
+	t0=$(ck_ms)
+	kill -KILL "$(<"$TEST_DIR/brig-kill.pid")"
+	# No criu may stay serving the pages (its page server's port is the mark), and the container thaws.
+	for ((i = 0; i < 100; i++)); do
+		left=$(pgrep -f "criu swrk" || true)
+		[ -z "$left" ] && [ ! -e "$img" ] && break
+		sleep 0.1
+	done
+	took=$(($(ck_ms) - t0))
+	[ -z "$left" ] || fail "criu still runs 10 s after brig was killed: $(ps -o pid,args -p "$left")"
+	[ ! -e "$img" ] || fail "the killed lazy checkpoint left $img: $(ls "$img")"
+	echo "# SIGKILL to a lazy checkpoint: criu gone and the dump removed in ${took} ms" >&3
+	before=$(tail -n 1 "$TEST_DIR/$id.out")
+	ck_wait_count "$TEST_DIR/$id.out" $((before + 3)) >/dev/null
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "state says $REPLY"
+	run brig delete --force "$id"
+	assert_success
+	lane_gone "$id"
+}
+
 @test "checkpoint --lazy-pages refuses bad combinations with one line: no page server, --pre-dump, no lazy-pages daemon" {
 	local id=lzb-$RAND img=$TEST_DIR/img-lzb-$RAND
 	ck_bundle "$id" "$COUNTER"
