@@ -266,16 +266,14 @@ static int start_pasta(const struct brig_net *net, pid_t init, int log_fd, struc
     int status = 0;
 
     {
-        char link[64], dir[4096];
-        ssize_t len;
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", net->state_dir_fd);
-        len = readlink(link, dir, sizeof(dir) - 1);
-        if (len < 0) {
-            report_failure(r, net->state_dir_fd, errno, "pasta: state directory");
+        cleanup_free char *path = NULL;
+        int ret = net_state_file_path(net->state_dir_fd, PASTA_PID_FILE, &path);
+
+        if (ret < 0) {
+            report_failure(r, net->state_dir_fd, -ret, "pasta: state directory");
             return -1;
         }
-        dir[len] = '\0';
-        snprintf(pid_path, sizeof(pid_path), "%s/%s", dir, PASTA_PID_FILE);
+        snprintf(pid_path, sizeof(pid_path), "%s", path);
     }
     snprintf(pid_text, sizeof(pid_text), "%d", (int) init);
     argv[n++] = "pasta";
@@ -359,16 +357,14 @@ static int start_slirp4netns(const struct brig_net *net, pid_t init, int log_fd,
     char byte;
 
     {
-        char link[64], dir[4096];
-        ssize_t len;
-        snprintf(link, sizeof(link), "/proc/self/fd/%d", net->state_dir_fd);
-        len = readlink(link, dir, sizeof(dir) - 1);
-        if (len < 0) {
-            report_failure(r, net->state_dir_fd, errno, "slirp4netns: state directory");
+        cleanup_free char *path = NULL;
+        int ret = net_state_file_path(net->state_dir_fd, SLIRP_SOCKET_FILE, &path);
+
+        if (ret < 0) {
+            report_failure(r, net->state_dir_fd, -ret, "slirp4netns: state directory");
             return -1;
         }
-        dir[len] = '\0';
-        snprintf(api_arg, sizeof(api_arg), "--api-socket=%s/%s", dir, SLIRP_SOCKET_FILE);
+        snprintf(api_arg, sizeof(api_arg), "--api-socket=%s", path);
     }
     if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(exits, O_CLOEXEC) < 0) {
         report_failure(r, net->state_dir_fd, errno, "slirp4netns: pipes");

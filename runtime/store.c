@@ -335,26 +335,17 @@ static bool fresh_of_live_create(const char *name)
 }
 
 /* What a removal that died midway left: a hidden directory whose remover no longer holds its lock. */
-static void sweep_removed(int root_fd)
+static void sweep_removed(int root_fd, const char *name)
 {
-    cleanup_closedir DIR *d = brig_opendir_dup(root_fd);
-    struct dirent *de;
+    cleanup_close int left = -1;
 
-    if (!d)
+    if (fresh_of_live_create(name))
         return;
-    /* The dup shares the root's offset, which an earlier listing may have left at the end. */
-    rewinddir(d);
-    while ((de = readdir(d))) {
-        cleanup_close int left = -1;
-
-        if (strncmp(de->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)) != 0 || fresh_of_live_create(de->d_name))
-            continue;
-        left = openat(root_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (left < 0 || flock(left, LOCK_EX | LOCK_NB) < 0)
-            continue;
-        if (remove_entries(left) == 0)
-            unlinkat(root_fd, de->d_name, AT_REMOVEDIR);
-    }
+    left = openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (left < 0 || flock(left, LOCK_EX | LOCK_NB) < 0)
+        return;
+    if (remove_entries(left) == 0)
+        unlinkat(root_fd, name, AT_REMOVEDIR);
 }
 
 static void unpack_note_name(char *name, size_t size, int pid)
@@ -400,34 +391,43 @@ void brig_store_unnote_unpack(const struct brig_context *ctx, int *note_fd)
     *note_fd = -1;
 }
 
-/* The notes of unpacks whose brig died: their stores are swept (only what no live unpack holds is removed
- * there) and the notes removed. */
-static void sweep_unpack_notes(int root_fd)
+/* The note of an unpack whose brig died: its store is swept (only what no live unpack holds is removed there)
+ * and the note removed. */
+static void sweep_unpack_note(int root_fd, const char *name)
+{
+    cleanup_close int note = -1;
+    char store[4097];
+    ssize_t len;
+    int pid = 0;
+
+    if (sscanf(name, UNPACK_PREFIX "%d", &pid) != 1 || pid <= 0 || kill(pid, 0) == 0 || errno == EPERM)
+        return;
+    note = openat(root_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (note < 0 || flock(note, LOCK_EX | LOCK_NB) < 0)
+        return;
+    len = read(note, store, sizeof(store) - 1);
+    if (len > 0 && store[0] == '/') {
+        store[len] = '\0';
+        brig_image_store_sweep(store);
+    }
+    unlinkat(root_fd, name, 0);
+}
+
+/* One listing of the root for what died midway: removals, and (when asked) the notes of unpacks. */
+static void sweep_root(int root_fd, bool unpack_notes)
 {
     cleanup_closedir DIR *d = brig_opendir_dup(root_fd);
     struct dirent *de;
 
     if (!d)
         return;
+    /* The dup shares the root's offset, which an earlier listing may have left at the end. */
     rewinddir(d);
     while ((de = readdir(d))) {
-        cleanup_close int note = -1;
-        char store[4097];
-        ssize_t len;
-        int pid = 0;
-
-        if (sscanf(de->d_name, UNPACK_PREFIX "%d", &pid) != 1 || pid <= 0 ||
-            kill(pid, 0) == 0 || errno == EPERM)
-            continue;
-        note = openat(root_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (note < 0 || flock(note, LOCK_EX | LOCK_NB) < 0)
-            continue;
-        len = read(note, store, sizeof(store) - 1);
-        if (len > 0 && store[0] == '/') {
-            store[len] = '\0';
-            brig_image_store_sweep(store);
-        }
-        unlinkat(root_fd, de->d_name, 0);
+        if (!strncmp(de->d_name, REMOVING_PREFIX, strlen(REMOVING_PREFIX)))
+            sweep_removed(root_fd, de->d_name);
+        else if (unpack_notes && !strncmp(de->d_name, UNPACK_PREFIX, strlen(UNPACK_PREFIX)))
+            sweep_unpack_note(root_fd, de->d_name);
     }
 }
 
@@ -435,10 +435,8 @@ void brig_store_sweep(const struct brig_context *ctx)
 {
     cleanup_close int root_fd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (root_fd < 0)
-        return;
-    sweep_removed(root_fd);
-    sweep_unpack_notes(root_fd);
+    if (root_fd >= 0)
+        sweep_root(root_fd, true);
 }
 
 int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)
@@ -467,7 +465,7 @@ int brig_store_remove(struct brig_container_dir *dir, struct brig_err **err)
     if (still_linked(dir->root_fd, hidden, dir->dir_fd) && unlinkat(dir->root_fd, hidden, AT_REMOVEDIR) < 0 &&
         errno != ENOENT)
         return brig_err_sys(err, "remove state directory of `%s` (`%s`)", dir->id, hidden);
-    sweep_removed(dir->root_fd);
+    sweep_root(dir->root_fd, false);
     return 0;
 }
 

@@ -379,7 +379,7 @@ ck_line_after() {
 }
 
 @test "checkpoint --lazy-pages: a SIGKILLed brig leaves no criu behind, the container runs on and the dump is gone" {
-	local id=lzk-$RAND img=$TEST_DIR/img-lzk-$RAND port=$((29000 + RANDOM % 1000)) byte before took t0 left
+	local id=lzk-$RAND img=$TEST_DIR/img-lzk-$RAND port=$((29000 + RANDOM % 1000)) byte before took t0 left criu p
 	ck_bundle "$id" "$COUNTER"
 	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
 	assert_success
@@ -391,16 +391,21 @@ ck_line_after() {
 		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status-kill" "$TEST_DIR/ckpt-kill.out" "$TEST_DIR/brig-kill.pid"
 	byte=$(timeout 120 head -c 1 "$TEST_DIR/status-kill" | od -An -tx1 | tr -d ' ')
 	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt-kill.out"))"
+	criu=$(pgrep -f "^criu: dump" || true)
+	[ -n "$criu" ] || fail "no criu dump serves the lazy pages: $(ps -eo pid,ppid,args)"
 	t0=$(ck_ms)
 	kill -KILL "$(<"$TEST_DIR/brig-kill.pid")"
-	# No criu may stay serving the pages (its page server's port is the mark), and the container thaws.
+	# No criu may stay serving the pages with the container frozen, and what the dump made goes.
 	for ((i = 0; i < 100; i++)); do
-		left=$(pgrep -f "criu swrk" || true)
+		left=
+		for p in $criu; do
+			kill -0 "$p" 2>/dev/null && left+=" $p"
+		done
 		[ -z "$left" ] && [ ! -e "$img" ] && break
 		sleep 0.1
 	done
 	took=$(($(ck_ms) - t0))
-	[ -z "$left" ] || fail "criu still runs 10 s after brig was killed: $(ps -o pid,args -p "$left")"
+	[ -z "$left" ] || fail "criu still runs 10 s after brig was killed: $(ps -o pid,args -p "${left# }")"
 	[ ! -e "$img" ] || fail "the killed lazy checkpoint left $img: $(ls "$img")"
 	echo "# SIGKILL to a lazy checkpoint: criu gone and the dump removed in ${took} ms" >&3
 	before=$(tail -n 1 "$TEST_DIR/$id.out")
