@@ -125,6 +125,22 @@ ck_kill_sessions() {
 	rm -f "$TEST_DIR/sessions"
 }
 
+# ck_lazy_checkpoint NAME ID PORT IMG: `checkpoint --lazy-pages` of ID in the background (its own session), serving
+# on 127.0.0.1:PORT; returns once --status-fd says it serves. brig's pid is in $TEST_DIR/brig-NAME.pid (the one to
+# signal, not the bash that records its status), its output in ckpt-NAME.out and its exit status in ckpt-NAME.out.rc.
+ck_lazy_checkpoint() {
+	local name=$1 id=$2 port=$3 img=$4 byte
+	mkfifo "$TEST_DIR/status-$name"
+	ck_session "$TEST_DIR/ckpt-$name.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
+		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1 &
+		echo $! >"$9"; wait $!; echo $? >"$8.rc"' \
+		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status-$name" "$TEST_DIR/ckpt-$name.out" \
+		"$TEST_DIR/brig-$name.pid"
+	byte=$(timeout 120 head -c 1 "$TEST_DIR/status-$name" | od -An -tx1 | tr -d ' ')
+	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt-$name.out"))"
+	[ -s "$img/inventory.img" ] || fail "no image once the page server is ready"
+}
+
 # Milliseconds since the epoch.
 ck_ms() {
 	echo $(($(date +%s%N) / 1000000))
@@ -256,7 +272,7 @@ ck_line_after() {
 	# userfaultfd (CONFIG_USERFAULTFD) is what a lazy restore faults pages in with.
 	[ -e /proc/sys/vm/unprivileged_userfaultfd ] || skip "kernel without userfaultfd"
 	local id=lz-$RAND new=lzn-$RAND again=lza-$RAND img=$TEST_DIR/img-lz-$RAND img2=$TEST_DIR/img-lz2-$RAND
-	local port=$((27000 + RANDOM % 1000)) before first byte t0 lazy_ms normal_ms
+	local port=$((27000 + RANDOM % 1000)) before first t0 lazy_ms normal_ms
 	local thp=/sys/kernel/mm/transparent_hugepage/enabled was_thp=
 	[ -w "$thp" ] && was_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp") && echo never >"$thp"
 	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
@@ -269,15 +285,9 @@ ck_line_after() {
 	assert_success
 	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
 
-	mkfifo "$TEST_DIR/status"
 	# The dump returns once `criu lazy-pages` has fetched every page it left behind.
-	ck_session "$TEST_DIR/ckpt.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
-		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1; echo $? >"$8.rc"' \
-		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status" "$TEST_DIR/ckpt.out"
-	byte=$(timeout 120 head -c 1 "$TEST_DIR/status" | od -An -tx1 | tr -d ' ')
-	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt.out"))"
+	ck_lazy_checkpoint lazy "$id" "$port" "$img"
 	before=$(tail -n 1 "$TEST_DIR/$id.out")
-	[ -s "$img/inventory.img" ] || fail "no image once the page server is ready"
 
 	ck_session "$TEST_DIR/lazy.pid" criu lazy-pages --page-server --address 127.0.0.1 --port "$port" -D "$img" \
 		-o lazy-pages.log -v4
@@ -296,10 +306,10 @@ ck_line_after() {
 	! grep -q corrupt "$TEST_DIR/$new.out" || fail "$(grep corrupt "$TEST_DIR/$new.out")"
 	# Every page served: the dump and the daemon end on their own, the old container is gone.
 	for ((i = 0; i < 300; i++)); do
-		[ -e "$TEST_DIR/ckpt.out.rc" ] && ! kill -0 "$(<"$TEST_DIR/lazy.pid")" 2>/dev/null && break
+		[ -e "$TEST_DIR/ckpt-lazy.out.rc" ] && ! kill -0 "$(<"$TEST_DIR/lazy.pid")" 2>/dev/null && break
 		sleep 0.1
 	done
-	[ "$(cat "$TEST_DIR/ckpt.out.rc" 2>/dev/null)" = 0 ] || fail "lazy checkpoint: $(cat "$TEST_DIR/ckpt.out")"
+	[ "$(cat "$TEST_DIR/ckpt-lazy.out.rc" 2>/dev/null)" = 0 ] || fail "lazy checkpoint: $(cat "$TEST_DIR/ckpt-lazy.out")"
 	! kill -0 "$(<"$TEST_DIR/lazy.pid")" 2>/dev/null || fail "criu lazy-pages still runs: $(tail -3 "$img/lazy-pages.log")"
 	lane_gone "$id"
 
@@ -324,7 +334,7 @@ ck_line_after() {
 
 @test "checkpoint --lazy-pages with no daemon: SIGTERM ends it in seconds, the dump abandoned, the container runs on" {
 	local id=lzs-$RAND new=lzsn-$RAND img=$TEST_DIR/img-lzs-$RAND img2=$TEST_DIR/img-lzs2-$RAND
-	local port=$((28000 + RANDOM % 1000)) byte before first t0 took
+	local port=$((28000 + RANDOM % 1000)) before first t0 took
 	ck_bundle "$id" "$COUNTER"
 	ck_bundle "$new" "$COUNTER"
 	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
@@ -332,15 +342,7 @@ ck_line_after() {
 	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
 
 	# TEST_DIR is the file's: names of their own beside the other lazy test's.
-	mkfifo "$TEST_DIR/status-stop"
-	# brig itself gets the SIGTERM (its pid in brig.pid), not the bash that records its status.
-	ck_session "$TEST_DIR/ckpt-stop.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
-		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1 &
-		echo $! >"$9"; wait $!; echo $? >"$8.rc"' \
-		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status-stop" "$TEST_DIR/ckpt-stop.out" "$TEST_DIR/brig-stop.pid"
-	byte=$(timeout 120 head -c 1 "$TEST_DIR/status-stop" | od -An -tx1 | tr -d ' ')
-	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt-stop.out"))"
-	[ -s "$img/inventory.img" ] || fail "no image once the page server is ready"
+	ck_lazy_checkpoint stop "$id" "$port" "$img"
 	t0=$(ck_ms)
 	kill -TERM "$(<"$TEST_DIR/brig-stop.pid")"
 	for ((i = 0; i < 100; i++)); do
@@ -379,18 +381,12 @@ ck_line_after() {
 }
 
 @test "checkpoint --lazy-pages: a SIGKILLed brig leaves no criu behind, the container runs on and the dump is gone" {
-	local id=lzk-$RAND img=$TEST_DIR/img-lzk-$RAND port=$((29000 + RANDOM % 1000)) byte before took t0 left criu p
+	local id=lzk-$RAND img=$TEST_DIR/img-lzk-$RAND port=$((29000 + RANDOM % 1000)) before took t0 left criu p
 	ck_bundle "$id" "$COUNTER"
 	ck_stdio "$id" run -d -b "$TEST_DIR/b-$id" "$id"
 	assert_success
 	ck_wait_count "$TEST_DIR/$id.out" 2 >/dev/null
-	mkfifo "$TEST_DIR/status-kill"
-	ck_session "$TEST_DIR/ckpt-kill.pid" bash -c 'BRIG_TEST_TOKEN=$1 "$2" --root "$3" checkpoint --lazy-pages \
-		--page-server "127.0.0.1:$4" --status-fd 3 --image-path "$5" "$6" 3>"$7" </dev/null >"$8" 2>&1 &
-		echo $! >"$9"; wait $!; echo $? >"$8.rc"' \
-		_ "$TOKEN" "$BRIG" "$BRIG_ROOT" "$port" "$img" "$id" "$TEST_DIR/status-kill" "$TEST_DIR/ckpt-kill.out" "$TEST_DIR/brig-kill.pid"
-	byte=$(timeout 120 head -c 1 "$TEST_DIR/status-kill" | od -An -tx1 | tr -d ' ')
-	[ "$byte" = 00 ] || fail "--status-fd got \`$byte\`, want one \\0 byte (checkpoint: $(cat "$TEST_DIR/ckpt-kill.out"))"
+	ck_lazy_checkpoint kill "$id" "$port" "$img"
 	criu=$(pgrep -f "^criu: dump" || true)
 	[ -n "$criu" ] || fail "no criu dump serves the lazy pages: $(ps -eo pid,ppid,args)"
 	t0=$(ck_ms)
