@@ -1,0 +1,139 @@
+#!/usr/bin/env bats
+# Rootless on cgroup v2 (issue 13): an unprivileged user the file makes runs `brig --rootless` in a subtree
+# delegated to it the way the kernel's cgroup-v2 documentation describes (the directory and its
+# cgroup.procs, cgroup.threads and cgroup.subtree_control chowned to the user; the user's processes in a
+# leaf of it, moved there by root). With a cgroupsPath in that subtree the limits hold (a fork loop stops
+# at pids.max, a hog is OOM-killed at memory.max), `update` and `delete` work as the user. Outside it, as
+# runc decides: a cgroupsPath or limits are one clear error leaving nothing; neither is a container without
+# a cgroup of its own. And checkpoint of a rootless container: criu 3.17.1 cannot run unprivileged.
+
+load ../helpers
+
+setup_file() {
+	is_cgroup2_root || return 0
+	lane_setup_file
+	RL_USER=brigcg${RAND:0:6}
+	make_test_user "$RL_USER"
+	RL_XDG=$TEST_DIR/xdg
+	RL_DIR=$TEST_DIR/rl
+	mkdir -p "$RL_XDG" "$RL_DIR"
+	chown "$RL_USER" "$RL_XDG" "$RL_DIR"
+	chmod 700 "$RL_XDG"
+	cp "$BRIG" "$TEST_DIR/brig-rl" && chmod 755 "$TEST_DIR/brig-rl"
+	# Root passes the controllers down to the delegated directory; from there on the user does.
+	local top=$CGROUP2_ROOT$CGROUP_TEST_TOP c
+	mkdir -p "$CGROUP2_ROOT$CG_PREFIX"
+	for c in "$top" "$CGROUP2_ROOT$CG_PREFIX"; do
+		echo "+memory +pids +cpu" >"$c/cgroup.subtree_control"
+	done
+	RL_CG=$CG_PREFIX/user
+	local deleg=$CGROUP2_ROOT$RL_CG
+	mkdir "$deleg"
+	chown "$RL_USER" "$deleg" "$deleg/cgroup.procs" "$deleg/cgroup.threads" "$deleg/cgroup.subtree_control"
+	# The user's processes live in a leaf: a cgroup with controllers enabled for its children holds none.
+	su "$RL_USER" -c "mkdir $deleg/shell"
+	su "$RL_USER" -c "cd $RL_DIR && $TEST_DIR/brig-rl spec --rootless"
+	jq --arg r "$ROOTFS" --arg tok "BRIG_TEST_TOKEN=$TOKEN" '.root = {path: $r, readonly: false} | .process.terminal = false
+		| .process.env += [$tok]' "$RL_DIR/config.json" >"$TEST_DIR/rl.json"
+	export RL_USER RL_XDG RL_DIR RL_CG
+}
+
+teardown_file() {
+	[ -n "${RL_USER:-}" ] || return 0
+	pkill -KILL -u "$RL_USER" 2>/dev/null || true
+	userdel "$RL_USER" 2>/dev/null || true
+	lane_teardown_file
+}
+
+setup() {
+	require_guest_lane
+}
+
+teardown() {
+	local id
+	echo "# teardown $(date +%T.%N)" >&3
+	for id in $(ls "$RL_XDG/brig" 2>/dev/null); do
+		as_user delete --force "$id" >/dev/null 2>&1 || true
+	done
+	# Not lane_teardown: the delegated directory and its leaf stay for the next test.
+	for id in "$CGROUP2_ROOT$RL_CG"/*/ "$CGROUP2_ROOT$CG_PREFIX"/nope-*/; do
+		[ "${id%/}" = "$CGROUP2_ROOT$RL_CG/shell" ] || [ ! -d "$id" ] || lane_remove_cgroup "${id%/}"
+	done
+	echo "# teardown done $(date +%T.%N)" >&3
+}
+
+# as_user ARGS...: brig as the user, from the delegated subtree's leaf (root moves the shell there, then
+# su drops to the user). Sets $status and $output as `run` does.
+as_user() {
+	run sh -c 'echo $$ >"$0/cgroup.procs" && exec su "$1" -c "$2"' "$CGROUP2_ROOT$RL_CG/shell" "$RL_USER" \
+		"cd $RL_DIR && XDG_RUNTIME_DIR=$RL_XDG BRIG_TEST_TOKEN=$TOKEN timeout -k 5 30 $TEST_DIR/brig-rl $*"
+}
+
+# config JQ: the user's config.json from the rootless one.
+config() {
+	jq "$1" "$TEST_DIR/rl.json" >"$RL_DIR/config.json"
+}
+
+@test "rootless, delegated v2 subtree: limits hold (pids.max stops a fork loop, memory.max OOM-kills), update, exec and delete as the user" {
+	local id=rlcg-$RAND dir=$CGROUP2_ROOT$RL_CG/ctr-$RAND pid i
+	echo "# start $(date +%T.%N)" >&3
+	config '.process.args = ["sh", "-c", "(for i in $(seq 30); do sleep 1000 & done) 2>/dev/null; echo forked >/tmp/pids-'"$id"'; while [ ! -e /tmp/go-'"$id"' ]; do sleep 0.1; done; tail /dev/zero; echo status $? >/tmp/oom-'"$id"'; exec sleep 1000"]
+		| .linux.cgroupsPath = "'"$RL_CG/ctr-$RAND"'"
+		| .linux.resources = {memory: {limit: 33554432}, pids: {limit: 12}, cpu: {quota: 50000, period: 100000}}'
+	as_user run -d "$id" "</dev/null >$RL_DIR/$id.out 2>&1"
+	[ "$status" = 0 ] || fail "run -d: $output $(cat "$RL_DIR/$id.out")"
+	[ -d "$dir" ] || fail "no cgroup $dir"
+	cg_check "$dir" memory.max=33554432 pids.max=12 "cpu.max=50000 100000"
+	# Made by brig as the user, inside the subtree it was given.
+	[ "$(stat -c %U "$dir")" = "$RL_USER" ]
+	for ((i = 0; i < 300; i++)); do [ -s "$ROOTFS/tmp/pids-$id" ] && break; sleep 0.1; done
+	[ -s "$ROOTFS/tmp/pids-$id" ] || fail "no fork loop: out: $(cat "$RL_DIR/$id.out"); procs: $(ps -o pid,user,stat,args $(cat "$dir/cgroup.procs") 2>&1 | tr '\n' ';'); pids: $(cat "$dir/pids.current" "$dir/pids.events" | tr '\n' ' '); memory: $(cat "$dir/memory.current" "$dir/memory.events" | tr '\n' ' ')"
+	cg_key "$dir/pids.events" max
+	[ "${REPLY:-0}" -ge 1 ] || fail "pids.events: no refused fork"
+	cg_check "$dir" pids.current=12
+	as_user update --pids-limit 40 --cpu-quota 20000 --memory 48m "$id"
+	assert_success
+	cg_check "$dir" pids.max=40 "cpu.max=20000 100000" memory.max=50331648
+	as_user exec "$id" cat /proc/self/cgroup
+	assert_success
+	pid=$(su "$RL_USER" -c "XDG_RUNTIME_DIR=$RL_XDG $TEST_DIR/brig-rl state $id" | jq -r .pid)
+	[ "$(proc_cgroup2 "$pid")" = "$RL_CG/ctr-$RAND" ] || fail "init in $(proc_cgroup2 "$pid")"
+	touch "$ROOTFS/tmp/go-$id"
+	lane_wait_file "$ROOTFS/tmp/oom-$id" 60
+	[ "$(cat "$ROOTFS/tmp/oom-$id")" = "status 137" ] || fail "hog: $(cat "$ROOTFS/tmp/oom-$id")"
+	cg_key "$dir/memory.events" oom_kill
+	[ "${REPLY:-0}" -ge 1 ] || fail "memory.events: no oom_kill"
+	as_user delete --force "$id"
+	assert_success
+	[ ! -d "$dir" ] || fail "cgroup left after delete: $dir"
+	[ ! -e "$RL_XDG/brig/$id" ]
+	rm -f "$ROOTFS/tmp/"*"-$id"
+}
+
+@test "rootless, not delegated: a cgroupsPath or limits are one clear error leaving nothing; neither runs without a cgroup of its own" {
+	local id=rlno-$RAND out
+	# Root's, not the user's: the prefix above the delegated directory.
+	config '.process.args = ["true"] | .linux.cgroupsPath = "'"$CG_PREFIX/nope-$RAND"'"
+		| .linux.resources = {pids: {limit: 10}}'
+	as_user run "$id"
+	assert_one_line_error
+	assert_output_contains "linux.cgroupsPath" "$CG_PREFIX/nope-$RAND" "no permission" "delegated to uid"
+	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT$CG_PREFIX/nope-$RAND" ]
+	# runc: a cgroupsPath the user cannot write is refused even without limits.
+	config '.process.args = ["true"] | .linux.cgroupsPath = "'"$CG_PREFIX/nope-$RAND"'"'
+	as_user run "$id"
+	assert_one_line_error
+	assert_output_contains "linux.cgroupsPath" "no permission"
+	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT$CG_PREFIX/nope-$RAND" ]
+	config '.process.args = ["true"] | .linux.resources = {memory: {limit: 33554432}}'
+	as_user run "$id"
+	assert_one_line_error
+	assert_output_contains "linux.resources" "without cgroups"
+	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT/brig/$id" ]
+	# Neither: the container stays in the caller's cgroup.
+	config '.process.args = ["cat", "/proc/self/cgroup"]'
+	as_user run "$id"
+	assert_success
+	[[ "$output" == *"0::$RL_CG/shell"* ]] || [[ "$output" == "0::/" ]] || fail "cgroup: $output"
+	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT/brig/$id" ]
+}
