@@ -51,7 +51,6 @@ setup() {
 
 teardown() {
 	local id
-	echo "# teardown $(date +%T.%N)" >&3
 	for id in $(ls "$RL_XDG/brig" 2>/dev/null); do
 		as_user delete --force "$id" >/dev/null 2>&1 || true
 	done
@@ -59,7 +58,6 @@ teardown() {
 	for id in "$CGROUP2_ROOT$RL_CG"/*/ "$CGROUP2_ROOT$CG_PREFIX"/nope-*/; do
 		[ "${id%/}" = "$CGROUP2_ROOT$RL_CG/shell" ] || [ ! -d "$id" ] || lane_remove_cgroup "${id%/}"
 	done
-	echo "# teardown done $(date +%T.%N)" >&3
 }
 
 # as_user ARGS...: brig as the user, from the delegated subtree's leaf (root moves the shell there, then
@@ -76,7 +74,6 @@ config() {
 
 @test "rootless, delegated v2 subtree: limits hold (pids.max stops a fork loop, memory.max OOM-kills), update, exec and delete as the user" {
 	local id=rlcg-$RAND dir=$CGROUP2_ROOT$RL_CG/ctr-$RAND pid i
-	echo "# start $(date +%T.%N)" >&3
 	config '.process.args = ["sh", "-c", "(for i in $(seq 30); do sleep 1000 & done) 2>/dev/null; echo forked >/tmp/pids-'"$id"'; while [ ! -e /tmp/go-'"$id"' ]; do sleep 0.1; done; tail /dev/zero; echo status $? >/tmp/oom-'"$id"'; exec sleep 1000"]
 		| .linux.cgroupsPath = "'"$RL_CG/ctr-$RAND"'"
 		| .linux.resources = {memory: {limit: 33554432}, pids: {limit: 12}, cpu: {quota: 50000, period: 100000}}'
@@ -136,4 +133,36 @@ config() {
 	assert_success
 	[[ "$output" == *"0::$RL_CG/shell"* ]] || [[ "$output" == "0::/" ]] || fail "cgroup: $output"
 	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT/brig/$id" ]
+}
+
+@test "rootless checkpoint and restore: one clear error naming criu's missing unprivileged mode; the container runs on, nothing is made" {
+	local id=rlck-$RAND unpriv=no
+	# The probe: does this criu have an unprivileged mode at all (criu 3.18 and later)?
+	criu --help 2>&1 | grep -q -- '--unprivileged' && unpriv=yes
+	run su "$RL_USER" -c "criu check"
+	echo "# criu 3.17 check as the user: status $status: ${output##*$'\n'}" >&3
+	config '.process.args = ["sleep", "1000"] | .linux.cgroupsPath = "'"$RL_CG/ck-$RAND"'"'
+	as_user run -d "$id" "</dev/null >$RL_DIR/$id.out 2>&1"
+	assert_success
+	as_user checkpoint --image-path "$RL_DIR/img" "$id"
+	assert_one_line_error
+	if [ "$unpriv" = no ]; then
+		assert_output_contains "checkpoint: a rootless container needs criu's unprivileged mode" "CAP_CHECKPOINT_RESTORE" \
+			"criu 3.17 or older"
+	else
+		assert_output_contains "checkpoint: rootless containers are not supported yet"
+	fi
+	[ ! -e "$RL_DIR/img" ] || fail "image directory made: $(ls -la "$RL_DIR/img")"
+	as_user state "$id"
+	assert_success
+	[[ "$output" == *'"status": "running"'* ]] || [[ "$output" == *'"status":"running"'* ]] || fail "state: $output"
+	mkdir -p "$RL_DIR/img0" && chown "$RL_USER" "$RL_DIR/img0"
+	as_user restore -d --image-path "$RL_DIR/img0" "$id-r" "</dev/null"
+	assert_one_line_error
+	assert_output_contains "restore: "
+	[ "$unpriv" = yes ] || assert_output_contains "unprivileged mode"
+	[ ! -e "$RL_XDG/brig/$id-r" ] && [ ! -d "$CGROUP2_ROOT$RL_CG/$id-r" ]
+	as_user delete --force "$id"
+	assert_success
+	[ ! -d "$CGROUP2_ROOT$RL_CG/ck-$RAND" ]
 }
