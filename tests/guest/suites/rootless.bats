@@ -135,6 +135,32 @@ config() {
 	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT/brig/$id" ]
 }
 
+@test "rootless overlay root on 6.1: the init mounts it in the user's namespaces (fuse-overlayfs where the kernel refuses), in a delegated cgroup; run leaves nothing" {
+	local id=rlov-$RAND want="overlay overlay" probe=$RL_XDG/xattr-probe
+	modprobe fuse 2>/dev/null || true
+	# As Debian's udev rule has it (the guest runs no udev): users may open /dev/fuse.
+	[ ! -c /dev/fuse ] || chmod 666 /dev/fuse
+	# The probe: userxattr needs user.* xattrs on the upper's filesystem; the guest's tmpfs has them only
+	# from 6.6 on, so the kernel refuses there and brig falls back to fuse-overlayfs.
+	touch "$probe"
+	python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.brig", b"1")' "$probe" 2>/dev/null ||
+		want="fuse.fuse-overlayfs fuse-overlayfs"
+	rm -f "$probe"
+	echo "# root filesystem expected: $want" >&3
+	mkdir -p "$TEST_DIR/layer/etc"
+	echo "from the layer" >"$TEST_DIR/layer/etc/motd"
+	chmod -R a+rX "$TEST_DIR/layer"
+	config '.process.args = ["sh", "-c", "cat /etc/motd; echo new >/new; cat /new; grep \" / / \" /proc/self/mountinfo; cat /proc/self/cgroup"]
+		| .linux.cgroupsPath = "'"$RL_CG/ov-$RAND"'" | .linux.resources = {pids: {limit: 20}}'
+	as_user run --layer "$TEST_DIR/layer" "$id"
+	assert_success
+	[ "${lines[0]}" = "from the layer" ] && [ "${lines[1]}" = new ] || fail "inside: $output"
+	[[ "${lines[2]}" == *" - $want "* ]] || fail "root mount: ${lines[2]}"
+	[[ "${lines[3]}" == *"$RL_CG/ov-$RAND" ]] || [ "${lines[3]}" = "0::/" ] || fail "cgroup: ${lines[3]}"
+	[ -z "$(ps -u "$RL_USER" -o comm= | grep fuse-overlayfs)" ] || fail "fuse-overlayfs left running"
+	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT$RL_CG/ov-$RAND" ] && [ ! -e "$TEST_DIR/layer/new" ]
+}
+
 @test "rootless checkpoint and restore: one clear error naming criu's missing unprivileged mode; the container runs on, nothing is made" {
 	local id=rlck-$RAND unpriv=no
 	# The probe: does this criu have an unprivileged mode at all (criu 3.18 and later)?
