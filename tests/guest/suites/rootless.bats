@@ -61,10 +61,12 @@ teardown() {
 }
 
 # as_user ARGS...: brig as the user, from the delegated subtree's leaf (root moves the shell there, then
-# su drops to the user). Sets $status and $output as `run` does.
+# setpriv drops to the user: su's PAM stack costs seconds of execs under TCG). Sets $status and $output as
+# `run` does; ARGS may hold redirections.
 as_user() {
-	run sh -c 'echo $$ >"$0/cgroup.procs" && exec su "$1" -c "$2"' "$CGROUP2_ROOT$RL_CG/shell" "$RL_USER" \
-		"cd $RL_DIR && XDG_RUNTIME_DIR=$RL_XDG BRIG_TEST_TOKEN=$TOKEN timeout -k 5 30 $TEST_DIR/brig-rl $*"
+	run sh -c 'echo $$ >"$0/cgroup.procs" && cd "$1" && exec setpriv --reuid="$2" --regid="$2" --init-groups \
+		sh -c "$3"' "$CGROUP2_ROOT$RL_CG/shell" "$RL_DIR" "$RL_USER" \
+		"XDG_RUNTIME_DIR=$RL_XDG BRIG_TEST_TOKEN=$TOKEN exec timeout -k 5 30 $TEST_DIR/brig-rl $*"
 }
 
 # config JQ: the user's config.json from the rootless one.
@@ -72,7 +74,7 @@ config() {
 	jq "$1" "$TEST_DIR/rl.json" >"$RL_DIR/config.json"
 }
 
-@test "rootless, delegated v2 subtree: limits hold (pids.max stops a fork loop, memory.max OOM-kills), update, exec and delete as the user" {
+@test "rootless, delegated v2 subtree: limits hold (pids.max stops a fork loop, memory.max OOM-kills), update, exec, pause and delete as the user" {
 	local id=rlcg-$RAND dir=$CGROUP2_ROOT$RL_CG/ctr-$RAND pid i
 	config '.process.args = ["sh", "-c", "(for i in $(seq 30); do sleep 1000 & done) 2>/dev/null; echo forked >/tmp/pids-'"$id"'; while [ ! -e /tmp/go-'"$id"' ]; do sleep 0.1; done; tail /dev/zero; echo status $? >/tmp/oom-'"$id"'; exec sleep 1000"]
 		| .linux.cgroupsPath = "'"$RL_CG/ctr-$RAND"'"
@@ -93,6 +95,13 @@ config() {
 	cg_check "$dir" pids.max=40 "cpu.max=20000 100000" memory.max=50331648
 	as_user exec "$id" cat /proc/self/cgroup
 	assert_success
+	[ "$output" = "0::$RL_CG/ctr-$RAND" ] || fail "exec's cgroup: $output"
+	as_user pause "$id"
+	assert_success
+	cg_check "$dir" cgroup.freeze=1
+	as_user resume "$id"
+	assert_success
+	cg_check "$dir" cgroup.freeze=0
 	pid=$(su "$RL_USER" -c "XDG_RUNTIME_DIR=$RL_XDG $TEST_DIR/brig-rl state $id" | jq -r .pid)
 	[ "$(proc_cgroup2 "$pid")" = "$RL_CG/ctr-$RAND" ] || fail "init in $(proc_cgroup2 "$pid")"
 	touch "$ROOTFS/tmp/go-$id"
