@@ -31,8 +31,8 @@ setup_file() {
 	mkdir "$deleg"
 	chown "$RL_USER" "$deleg" "$deleg/cgroup.procs" "$deleg/cgroup.threads" "$deleg/cgroup.subtree_control"
 	# The user's processes live in a leaf: a cgroup with controllers enabled for its children holds none.
-	su "$RL_USER" -c "mkdir $deleg/shell"
-	su "$RL_USER" -c "cd $RL_DIR && $TEST_DIR/brig-rl spec --rootless"
+	setpriv --reuid="$RL_USER" --regid="$RL_USER" --init-groups mkdir "$deleg/shell"
+	(cd "$RL_DIR" && setpriv --reuid="$RL_USER" --regid="$RL_USER" --init-groups "$TEST_DIR/brig-rl" spec --rootless)
 	jq --arg r "$ROOTFS" --arg tok "BRIG_TEST_TOKEN=$TOKEN" '.root = {path: $r, readonly: false} | .process.terminal = false
 		| .process.env += [$tok]' "$RL_DIR/config.json" >"$TEST_DIR/rl.json"
 	export RL_USER RL_XDG RL_DIR RL_CG
@@ -102,7 +102,8 @@ config() {
 	as_user resume "$id"
 	assert_success
 	cg_check "$dir" cgroup.freeze=0
-	pid=$(su "$RL_USER" -c "XDG_RUNTIME_DIR=$RL_XDG $TEST_DIR/brig-rl state $id" | jq -r .pid)
+	as_user state "$id"
+	[[ "$output" =~ \"pid\":\ *([0-9]+) ]] && pid=${BASH_REMATCH[1]}
 	[ "$(proc_cgroup2 "$pid")" = "$RL_CG/ctr-$RAND" ] || fail "init in $(proc_cgroup2 "$pid")"
 	touch "$ROOTFS/tmp/go-$id"
 	lane_wait_file "$ROOTFS/tmp/oom-$id" 60
