@@ -46,6 +46,9 @@ struct brig_cgroup_config {
     /* The systemd driver: `path` (from brig_cgroup_systemd_path) is made by systemd as a transient scope
      * with the resources it can express as unit properties; the rest is written to its files. */
     bool systemd;
+    /* Rootless: the device rules are not set (runc ignores their errors then): loading a v2 device program
+     * needs privileges the user lacks, and a user namespace cannot make device nodes anyway. */
+    bool rootless;
 };
 
 /* Creates the cgroup `path` (in every v1 hierarchy, or in the unified one), applies cfg->resources (when

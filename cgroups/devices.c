@@ -178,7 +178,7 @@ int brig_cg_apply_devices(const struct brig_cg_apply *a, const struct brig_resou
     int ret;
 
     /* Updates leave the device rules as they were set at create, like runc's update. */
-    if (a->update || !a->cfg)
+    if (a->update || !a->cfg || a->cfg->rootless)
         return 0;
     ret = brig_dev_rules_build(r->devices, r->n_devices, &rules, &n, err);
     if (ret < 0)

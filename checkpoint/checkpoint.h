@@ -109,6 +109,12 @@ struct brig_ckpt_target {
  * binary is there (cheap: whether this kernel suits CRIU is brig_ckpt_probe's to say). */
 bool brig_ckpt_available(const char *criu_binary);
 
+/* For a rootless container (`what`: "checkpoint" or "restore"): CRIU run by the user needs its unprivileged
+ * mode (`--unprivileged`, CAP_CHECKPOINT_RESTORE on the criu binary), which libcriu offers only from criu 3.18
+ * on (criu_local_set_unprivileged); Debian 12's criu 3.17.1 has none. Always an error today, saying which of
+ * the two is missing: the criu's mode, or brig's use of it. */
+int brig_ckpt_rootless_refusal(const char *what, struct brig_err **err);
+
 /* Loads libcriu and runs CRIU's own kernel check: "criu cannot work here: `criu check`: <its first error>".
  * Fast, and bounded (10 s): used by checkpoint and restore before anything is made. */
 int brig_ckpt_probe(const char *criu_binary, struct brig_err **err);

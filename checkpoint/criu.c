@@ -73,6 +73,23 @@ bool brig_ckpt_available(const char *criu_binary)
     return handle != NULL;
 }
 
+int brig_ckpt_rootless_refusal(const char *what, struct brig_err **err)
+{
+    void *handle = dlopen(CKPT_CRIU_SONAME, RTLD_LAZY | RTLD_LOCAL);
+
+    /* As root, CRIU restores the namespaces, ids and pids the dump saw; as the user it can only in its
+     * unprivileged mode, which leaves out what needs the host's privilege (cgroups, some mounts). */
+    if (!handle || !dlsym(handle, "criu_local_set_unprivileged"))
+        return brig_err_msg(err, ENOTSUP,
+                            "%s: a rootless container needs criu's unprivileged mode (--unprivileged with "
+                            "CAP_CHECKPOINT_RESTORE, criu 3.18 and later), which this criu lacks (%s has no "
+                            "criu_local_set_unprivileged: criu 3.17 or older)",
+                            what, CKPT_CRIU_SONAME);
+    return brig_err_msg(err, ENOTSUP,
+                        "%s: rootless containers are not supported yet (brig does not drive criu's "
+                        "--unprivileged mode)", what);
+}
+
 /* The line of criu's output that says why it failed: its first "Error", else its last line. */
 static void first_error_line(char *text, char *line, size_t len)
 {

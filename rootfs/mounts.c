@@ -153,12 +153,14 @@ static int mount_bind(const struct brig_rootfs_ctx *ctx, int rootfd, size_t idx,
     return finish_mount(rootfd, source, dest, "bind", opts, BIND_REMOUNT_FLAGS(opts->flags) != 0, err);
 }
 
-/* In a user namespace that does not own the network (sysfs) or IPC (mqueue) namespace the kernel
- * refuses a new instance; the host's one bound in its place is what runc does too. */
+/* In a user namespace that does not own the network (sysfs), IPC (mqueue) or cgroup (cgroup2) namespace
+ * the kernel refuses a new instance; the host's one bound in its place is what runc does too. */
 static const char *userns_fallback_source(const char *type)
 {
     if (strcmp(type, "sysfs") == 0)
         return "/sys";
+    if (strcmp(type, "cgroup2") == 0)
+        return "/sys/fs/cgroup";
     if (strcmp(type, "mqueue") == 0)
         return "/dev/mqueue";
     return NULL;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../util/util.h"
@@ -149,6 +150,7 @@ int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig
         .existing = check_existing,
         .existing_data = &check,
         .systemd = ctx->systemd_cgroup,
+        .rootless = ctx->rootless || geteuid() != 0,
     };
 
     return brig_cgroup_create(mode, path, &cfg, entry, joined, err);

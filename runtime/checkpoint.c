@@ -23,7 +23,7 @@
 static int check_supported(const struct brig_context *ctx, bool rootless, const char *what, struct brig_err **err)
 {
     if (rootless || ctx->rootless || geteuid() != 0)
-        return brig_err_msg(err, ENOTSUP, "%s: not supported for rootless containers yet", what);
+        return brig_ckpt_rootless_refusal(what, err);
     return 0;
 }
 

@@ -426,16 +426,25 @@ static bool resources_requested(const struct brig_resources *r)
                  r->has_network || r->n_rdma || r->n_unified);
 }
 
-/* Rootless on a host that does not delegate cgroups to the user (cgroup v1, or v2 without delegation): the
- * container runs without them, unless its config asks for limits, which are then an error. Returns true
- * when the failure was absorbed (and says so in debug output). */
+/* Rootless where the cgroup cannot be made (cgroup v1, or v2 not delegated to the user), as runc decides it:
+ * with no cgroupsPath and no limits the container runs without a cgroup; limits, or a cgroupsPath the
+ * config names (a delegated place the caller means), are an error. Returns true when the failure was
+ * absorbed (and says so in debug output). */
 static bool rootless_without_cgroups(const struct brig_context *ctx, const struct brig_spec *spec, int ret,
                                      struct brig_err **err)
 {
+    const char *asked = spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL;
+
     if (!(ctx->rootless || geteuid() != 0) || (ret != -EACCES && ret != -EPERM && ret != -EROFS))
         return false;
+    if (asked && *asked) {
+        brig_err_wrap(err, ret, "linux.cgroupsPath `%s`: rootless, no permission for this cgroup (is it "
+                                "delegated to uid %u?)", asked, (unsigned) geteuid());
+        return false;
+    }
     if (resources_requested(spec->linux_cfg ? spec->linux_cfg->resources : NULL)) {
-        brig_err_wrap(err, ret, "linux.resources: rootless, the limits cannot be applied without cgroups");
+        brig_err_wrap(err, ret, "linux.resources: rootless, the limits cannot be applied without cgroups "
+                                "(none delegated; a delegated cgroup v2 subtree can be named in linux.cgroupsPath)");
         return false;
     }
     brig_log(ctx, BRIG_LOG_DEBUG, "rootless: every cgroup controller skipped, the container runs without cgroups (%s)",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Rootless: an unprivileged user (made by the test) runs containers in a user namespace, with its state under
-# $XDG_RUNTIME_DIR/brig and without cgroups where the host does not delegate them.
+# $XDG_RUNTIME_DIR/brig and without cgroups where the host does not delegate them (delegated cgroup v2:
+# tests/guest/suites/rootless.bats).
 
 load helpers
 
@@ -84,6 +85,20 @@ as_user() {
 	assert_one_line_error
 	assert_output_contains "linux.resources"
 	[ ! -e "$RL_XDG/brig/rl1" ]
+}
+
+@test "rootless with a cgroupsPath the user may not write: one clear error even without limits (as runc), nothing left" {
+	jq --arg cg "$CG_PREFIX/rl-$RAND" '.process.args = ["true"] | .linux.cgroupsPath = $cg' "$TEST_DIR/rl.json" \
+		>"$TEST_DIR/rl/config.json"
+	as_user run rl1
+	assert_one_line_error
+	assert_output_contains "linux.cgroupsPath \`$CG_PREFIX/rl-$RAND\`" "rootless, no permission for this cgroup" \
+		"delegated to uid $(id -u "$RL_USER")"
+	[ ! -e "$RL_XDG/brig/rl1" ]
+	local mnt
+	for mnt in $(cgroup_mounts); do
+		[ ! -d "$mnt$CG_PREFIX/rl-$RAND" ] || fail "cgroup left in $mnt"
+	done
 }
 
 @test "rootless with the user's subordinate ids: several ranges written through newuidmap/newgidmap" {
