@@ -31,6 +31,7 @@ enum mig_frame_type {
     MIG_FAILED = 10,  /* either side's refusal or failure: data: the one-line message */
     MIG_COMMIT = 11,  /* the source, after RESTORED: its dump is dropped, the receiver keeps the container */
     MIG_DONE = 12,    /* the receiver, after COMMIT: it keeps the container whatever comes next */
+    MIG_CONNTRACK = 13, /* before RESTORE: data: its inbound TCP connections' conntrack lines (netns.h) */
 };
 
 struct mig_frame {

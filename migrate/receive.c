@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../netns/netns.h"
 #include "../util/util.h"
 
 #define IMAGES_DIR "images"
@@ -29,6 +30,8 @@ struct arrival {
     bool config_seen;
     bool restored;
     bool committed;
+    char *conntrack;       /* MIG_CONNTRACK's lines */
+    bool conntrack_added;  /* removed again by undo */
     bool archive; /* import: no one to answer */
     int stop_fd;
     unsigned timeout; /* s a silent source is waited for (a frame, the COMMIT) */
@@ -206,6 +209,14 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         return brig_err_set(err, ENOMEM, "image path");
     r.ckpt.image_path = image;
     r.ckpt.work_path = a->bundle;
+    /* Before the restore: the restored socket may speak first (see netns/conntrack.c). */
+    if (a->conntrack && r.ckpt.tcp_established) {
+        cleanup_err struct brig_err *warn = NULL;
+        if (brig_net_conntrack_restore(a->conntrack, &warn) < 0)
+            brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (its TCP connections may not survive)",
+                     a->id, warn->msg);
+        a->conntrack_added = true;
+    }
     ret = brig_container_restore(a->ctx, &r, &status, err);
     if (ret < 0)
         return ret;
@@ -260,6 +271,13 @@ static int serve(struct arrival *a, struct brig_err **err)
         case MIG_LINK:
             ret = mig_recv_tree_entry(a->conn, a->images_fd, &f, err);
             break;
+        case MIG_CONNTRACK:
+            ret = mig_recv_data(a->conn, &f, &data, err);
+            if (ret == 0) {
+                free(a->conntrack);
+                a->conntrack = steal_ptr(data);
+            }
+            break;
         case MIG_ITERATION:
             brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: image `%s` received", a->id, f.name);
             break;
@@ -284,6 +302,8 @@ static void undo(struct arrival *a)
     /* Restored but not committed: the source restores its own (or has its own still), so this one goes. */
     if (a->restored && !a->committed)
         brig_container_delete(a->ctx, a->id, true, false, NULL, &ignored);
+    if (a->conntrack_added && !a->committed)
+        brig_net_conntrack_forget(a->conntrack, &ignored);
     if (a->bundle)
         brig_remove_tree_at(AT_FDCWD, a->bundle, NULL);
 }
@@ -332,6 +352,7 @@ static int receive_one(const struct brig_context *ctx, const struct brig_migrate
         close(a.images_fd);
     free(a.bundle);
     free(a.rootfs);
+    free(a.conntrack);
     return ret;
 }
 
@@ -385,7 +406,7 @@ static int serve_connections(const struct brig_context *ctx, const struct brig_m
 {
     for (;;) {
         struct brig_err *one_err = NULL;
-        int conn, ret = wait_connection(s, stop_fd, opts->listen, &conn, err);
+        int conn = -1, ret = wait_connection(s, stop_fd, opts->listen, &conn, err);
 
         if (ret < 0)
             return ret;

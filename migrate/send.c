@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../netns/netns.h"
 #include "../util/util.h"
 
 #define FINAL_DIR "final"
@@ -305,6 +306,27 @@ static int commit(struct migration *m, char **pid, struct brig_err **err)
     return ret;
 }
 
+/* With --tcp-established, the container's inbound connections' conntrack entries (its address's here): the
+ * destination makes them before its restore, so that whoever speaks first there finds its entry. Dumped, the
+ * container no longer uses them here; they lapse with conntrack's timeouts. */
+static int send_conntrack(const struct migration *m, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    cleanup_err struct brig_err *warn = NULL;
+    int ret;
+
+    if (!m->opts->tcp_established || !m->state->net_ip)
+        return 0;
+    if (brig_net_conntrack_save(m->state->net_ip, &text, &warn) < 0) {
+        brig_log(m->ctx, BRIG_LOG_WARNING, "migrate: %s (its TCP connections may not survive the move)", warn->msg);
+        return 0;
+    }
+    if (!text)
+        return 0;
+    ret = mig_send_frame(m->conn, MIG_CONNTRACK, NULL, text, strlen(text), err);
+    return ret < 0 ? brig_err_wrap(err, ret, "send the conntrack entries to `%s`", m->opts->target) : 0;
+}
+
 static int check_container(const struct migration *m, struct brig_err **err)
 {
     cleanup_spec struct brig_spec *spec = NULL;
@@ -356,7 +378,9 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
         return ret;
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
-    ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
+    ret = send_conntrack(m, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
                          m->opts->tcp_established ? strlen("tcp-established\n") : 0, err);
     if (ret == 0 && m->opts->export_path && fsync(m->conn) < 0)
         ret = brig_err_sys(err, "export `%s`", m->opts->export_path);
