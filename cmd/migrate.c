@@ -18,7 +18,10 @@ static const char usage[] =
     "      --live                 send pre-dumps while it runs, then a final dump of what changed since\n"
     "      --max-iterations N     live: pre-dumps at most (default 5)\n"
     "      --downtime-target MS   live: stop pre-dumping once the last dirty set was sent within MS\n"
-    "      --tcp-established      keep established TCP connections\n";
+    "      --tcp-established      keep established TCP connections\n"
+    "\n"
+    "Progress (a line per dump sent: pages, MiB, MB/s) goes to stderr when it is a terminal. SIGTERM, SIGINT\n"
+    "or SIGHUP ends it at the next step (a dump under way is finished first), the container running here.\n";
 
 enum {
     OPT_OFFLINE = 256,
@@ -94,6 +97,7 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
         return cmd_usage_error(ctx, "migrate", argc - optind ? "missing tcp:HOST:PORT" : "missing container id");
     if (argc - optind > 2)
         return cmd_usage_error(ctx, "migrate", "unexpected argument `%s`", argv[optind + 2]);
+    opts.progress = isatty(STDERR_FILENO);
     opts.id = argv[optind];
     opts.target = argv[optind + 1];
     if (brig_migrate(ctx, &opts, &figures, &err) < 0)

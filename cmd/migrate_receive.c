@@ -13,13 +13,18 @@ static const char usage[] =
     "      --listen ADDR:PORT   where to listen (required)\n"
     "      --once               one migration, then exit with its result\n"
     "      --id NEW             restore under NEW instead of the source's id\n"
-    "      --bundle-dir DIR     where each container's bundle goes, as DIR/ID (default <root>/.migrate)\n";
+    "      --bundle-dir DIR     where each container's bundle goes, as DIR/ID (default <root>/.migrate)\n"
+    "      --timeout SECONDS    how long a silent source is waited for, its commit included (default 120)\n"
+    "\n"
+    "SIGTERM, SIGINT or SIGHUP ends it: idle at once (status 0, or 1 with --once), during a migration with\n"
+    "what it made removed and the source told, so that the container runs on there.\n";
 
 enum {
     OPT_LISTEN = 256,
     OPT_ONCE,
     OPT_ID,
     OPT_BUNDLE_DIR,
+    OPT_TIMEOUT,
 };
 
 int cmd_migrate_receive(struct brig_context *ctx, int argc, char **argv)
@@ -29,11 +34,13 @@ int cmd_migrate_receive(struct brig_context *ctx, int argc, char **argv)
         {"once", no_argument, NULL, OPT_ONCE},
         {"id", required_argument, NULL, OPT_ID},
         {"bundle-dir", required_argument, NULL, OPT_BUNDLE_DIR},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct brig_migrate_receive_opts opts = {0};
     struct brig_err *err = NULL;
+    uint64_t timeout;
     int opt;
 
     opterr = 0;
@@ -50,6 +57,11 @@ int cmd_migrate_receive(struct brig_context *ctx, int argc, char **argv)
             break;
         case OPT_BUNDLE_DIR:
             opts.bundle_dir = optarg;
+            break;
+        case OPT_TIMEOUT:
+            if (brig_parse_u64(optarg, &timeout) < 0 || timeout == 0 || timeout > 86400)
+                return cmd_usage_error(ctx, "migrate-receive", "--timeout `%s`: not a number in 1..86400", optarg);
+            opts.timeout = (unsigned) timeout;
             break;
         case 'h':
             cmd_print_help(usage);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
 
 #include "internal.h"
 #include "../util/util.h"
@@ -69,4 +71,54 @@ int brig_migrate_figures_json(const struct brig_migrate_figures *f, char **json,
     }
     *json = text;
     return 0;
+}
+
+static void stop_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
+void mig_stop_block(sigset_t *previous)
+{
+    sigset_t stop;
+
+    stop_set(&stop);
+    sigprocmask(SIG_BLOCK, &stop, previous);
+}
+
+void mig_stop_unblock(const sigset_t *previous)
+{
+    sigset_t stop;
+    struct timespec now = {0, 0};
+
+    stop_set(&stop);
+    while (sigtimedwait(&stop, NULL, &now) > 0)
+        ;
+    sigprocmask(SIG_SETMASK, previous, NULL);
+}
+
+int mig_stop_fd(void)
+{
+    sigset_t stop;
+
+    stop_set(&stop);
+    return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int mig_stop_check(const char *what, struct brig_err **err)
+{
+    sigset_t stop;
+    struct timespec now = {0, 0};
+    const char *name;
+    int sig;
+
+    stop_set(&stop);
+    sig = sigtimedwait(&stop, NULL, &now);
+    if (sig <= 0)
+        return 0;
+    name = sigabbrev_np(sig);
+    return brig_err_msg(err, EINTR, "%s: interrupted by SIG%s", what, name ? name : "?");
 }

@@ -4,11 +4,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "migrate.h"
 
-#define MIG_VERSION "brig-migrate/1"
+/* 2: the source commits (COMMIT, DONE) after the receiver's RESTORED. */
+#define MIG_VERSION "brig-migrate/2"
 #define MIG_NAME_MAX 4096
 /* Frames other than files are held in memory: a config or a message, never this big. */
 #define MIG_SMALL_MAX (16u << 20)
@@ -27,6 +29,9 @@ enum mig_frame_type {
     MIG_RESTORE = 8,  /* name: the final image directory; data: restore flags, one a line */
     MIG_RESTORED = 9, /* the receiver's answer: data: the new init's pid */
     MIG_FAILED = 10,  /* either side's refusal or failure: data: the one-line message */
+    MIG_COMMIT = 11,  /* the source, after RESTORED: its dump is dropped, the receiver keeps the container */
+    MIG_DONE = 12,    /* the receiver, after COMMIT: it keeps the container whatever comes next */
+    MIG_CONNTRACK = 13, /* before RESTORE: data: its inbound TCP connections' conntrack lines (netns.h) */
 };
 
 struct mig_frame {
@@ -48,5 +53,15 @@ int mig_recv_tree_entry(int fd, int base_fd, const struct mig_frame *f, struct b
 bool mig_name_ok(const char *name);
 
 uint64_t mig_now_ms(void);
+
+/* The stop signals (SIGTERM, SIGINT, SIGHUP) are blocked for a whole migration, so that a stop ends it at the
+ * next step with its undo path run; the pending signal is the only record (no handler, no global state). */
+void mig_stop_block(sigset_t *previous);
+/* Back to *previous; a stop still pending is consumed first (it was answered by the failure it caused). */
+void mig_stop_unblock(const sigset_t *previous);
+/* A signalfd readable while a stop is pending, or -1. */
+int mig_stop_fd(void);
+/* -EINTR ("`what`: interrupted by SIGTERM") when a stop is pending, consuming it; else 0. */
+int mig_stop_check(const char *what, struct brig_err **err);
 
 #endif

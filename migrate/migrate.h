@@ -26,6 +26,7 @@ struct brig_migrate_opts {
     unsigned max_iterations;     /* live: pre-dumps at most; 0: BRIG_MIGRATE_DEFAULT_ITERATIONS */
     unsigned downtime_target_ms; /* live: stop pre-dumping once the last dirty set would go in this; 0: none */
     bool tcp_established;
+    bool progress; /* a line on stderr per dump sent and at the end (cmd/ sets it when stderr is a terminal) */
     /* Export instead: the same frames into this new file (offline only); the container is gone afterwards,
      * its dump in the archive. */
     const char *export_path;
@@ -58,6 +59,7 @@ struct brig_migrate_receive_opts {
     bool once;              /* one migration, then return its result */
     const char *new_id;     /* restore under this id instead of the source's */
     const char *bundle_dir; /* where each received container's bundle goes (DIR/ID); NULL: <root>/.migrate */
+    unsigned timeout;       /* s a silent source is waited for (a frame, the commit); 0: 120 */
 };
 
 /* Restores an archive `brig export` wrote (opts->listen and once unused). */

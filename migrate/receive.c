@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../netns/netns.h"
 #include "../util/util.h"
 
 #define IMAGES_DIR "images"
@@ -28,8 +29,29 @@ struct arrival {
     char *rootfs;     /* the source's root (MIG_ROOTFS) */
     bool config_seen;
     bool restored;
+    bool committed;
+    char *conntrack;       /* MIG_CONNTRACK's lines */
+    bool conntrack_added;  /* removed again by undo */
     bool archive; /* import: no one to answer */
+    int stop_fd;
+    unsigned timeout; /* s a silent source is waited for (a frame, the COMMIT) */
 };
+
+/* Until a frame is there (or a timeout: mig_recv_frame then says so), or a stop comes: -EINTR. */
+static int next_frame(const struct arrival *a, struct mig_frame *f, struct brig_err **err)
+{
+    struct pollfd p[2] = {{.fd = a->conn, .events = POLLIN}, {.fd = a->stop_fd, .events = POLLIN}};
+    int n;
+
+    if (!a->archive) {
+        do
+            n = poll(p, a->stop_fd >= 0 ? 2 : 1, (int) a->timeout * 1000);
+        while (n < 0 && errno == EINTR);
+        if (n > 0 && (p[1].revents & POLLIN))
+            return mig_stop_check("the receiver was stopped", err);
+    }
+    return mig_recv_frame(a->conn, a->timeout, f, err);
+}
 
 static int answer(const struct arrival *a, uint32_t type, const char *text, struct brig_err **err)
 {
@@ -75,7 +97,7 @@ static int hello(struct arrival *a, struct brig_err **err)
     cleanup_state struct brig_state *existing = NULL;
     cleanup_err struct brig_err *probe = NULL;
     const char *id;
-    int ret = mig_recv_frame(a->conn, MIG_IO_TIMEOUT, &f, err);
+    int ret = next_frame(a, &f, err);
 
     if (ret == 0)
         ret = mig_recv_data(a->conn, &f, &version, err);
@@ -142,6 +164,29 @@ static int prepare_root(const struct arrival *a, struct brig_err **err)
     return 0;
 }
 
+/* The container runs here, the source's dump still stands: only its COMMIT lets this one stay. Its FAILED,
+ * its end, silence or a stop deletes it (undo), so that a source that restores its own never meets it. */
+static int await_commit(struct arrival *a, struct brig_err **err)
+{
+    struct mig_frame f;
+    cleanup_free char *data = NULL;
+    cleanup_err struct brig_err *ignored = NULL;
+    int ret = next_frame(a, &f, err);
+
+    if (ret == 0)
+        ret = mig_recv_data(a->conn, &f, &data, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "no commit from the source");
+    if (f.type == MIG_FAILED)
+        return brig_err_msg(err, ECANCELED, "the source gave up: %s", data);
+    if (f.type != MIG_COMMIT)
+        return brig_err_msg(err, EPROTO, "frame %u where the commit was due", f.type);
+    /* Committed: the source has let its dump go, so the container stays whatever becomes of this answer. */
+    a->committed = true;
+    answer(a, MIG_DONE, "", &ignored);
+    return 0;
+}
+
 static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err **err)
 {
     cleanup_free char *flags = NULL;
@@ -164,16 +209,27 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         return brig_err_set(err, ENOMEM, "image path");
     r.ckpt.image_path = image;
     r.ckpt.work_path = a->bundle;
+    /* Before the restore: the restored socket may speak first (see netns/conntrack.c). */
+    if (a->conntrack && r.ckpt.tcp_established) {
+        cleanup_err struct brig_err *warn = NULL;
+        if (brig_net_conntrack_restore(a->conntrack, &warn) < 0)
+            brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (its TCP connections may not survive)",
+                     a->id, warn->msg);
+        a->conntrack_added = true;
+    }
     ret = brig_container_restore(a->ctx, &r, &status, err);
     if (ret < 0)
         return ret;
     a->restored = true;
+    /* A stop during the restore (which holds it back) undoes it: the source restores its own. */
+    ret = mig_stop_check("the receiver was stopped", err);
+    if (ret < 0 || a->archive)
+        return ret;
     ret = brig_container_load_state(a->ctx, a->id, &state, err);
     snprintf(pid, sizeof(pid), "%d", ret == 0 ? (int) state->pid : 0);
     brig_err_free(err);
-    /* Past this answer the source deletes its dump: a lost answer leaves the container here, and the source
-     * restoring its own (the one case of two: a connection lost after "restored" was sent). */
-    return answer(a, MIG_RESTORED, pid, err);
+    ret = answer(a, MIG_RESTORED, pid, err);
+    return ret < 0 ? ret : await_commit(a, err);
 }
 
 static int write_config(const struct arrival *a, const char *data, size_t len, struct brig_err **err)
@@ -193,7 +249,7 @@ static int serve(struct arrival *a, struct brig_err **err)
         struct mig_frame f;
         cleanup_free char *data = NULL;
 
-        ret = mig_recv_frame(a->conn, MIG_IO_TIMEOUT, &f, err);
+        ret = next_frame(a, &f, err);
         if (ret < 0)
             break;
         switch (f.type) {
@@ -214,6 +270,13 @@ static int serve(struct arrival *a, struct brig_err **err)
         case MIG_FILE:
         case MIG_LINK:
             ret = mig_recv_tree_entry(a->conn, a->images_fd, &f, err);
+            break;
+        case MIG_CONNTRACK:
+            ret = mig_recv_data(a->conn, &f, &data, err);
+            if (ret == 0) {
+                free(a->conntrack);
+                a->conntrack = steal_ptr(data);
+            }
             break;
         case MIG_ITERATION:
             brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: image `%s` received", a->id, f.name);
@@ -236,9 +299,11 @@ static void undo(struct arrival *a)
 {
     cleanup_err struct brig_err *ignored = NULL;
 
-    /* A restored container whose "restored" could not be sent: the source restores its own, so this one goes. */
-    if (a->restored)
+    /* Restored but not committed: the source restores its own (or has its own still), so this one goes. */
+    if (a->restored && !a->committed)
         brig_container_delete(a->ctx, a->id, true, false, NULL, &ignored);
+    if (a->conntrack_added && !a->committed)
+        brig_net_conntrack_forget(a->conntrack, &ignored);
     if (a->bundle)
         brig_remove_tree_at(AT_FDCWD, a->bundle, NULL);
 }
@@ -256,10 +321,11 @@ static void drain(int conn)
 }
 
 static int receive_one(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts, int conn,
-                       bool archive, struct brig_err **err)
+                       int stop_fd, bool archive, struct brig_err **err)
 {
-    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1, .archive = archive};
-    struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT};
+    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1, .archive = archive,
+                        .stop_fd = stop_fd, .timeout = opts->timeout ? opts->timeout : MIG_IO_TIMEOUT};
+    struct timeval tv = {.tv_sec = a.timeout};
     int ret;
 
     setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -286,6 +352,7 @@ static int receive_one(const struct brig_context *ctx, const struct brig_migrate
         close(a.images_fd);
     free(a.bundle);
     free(a.rootfs);
+    free(a.conntrack);
     return ret;
 }
 
@@ -293,6 +360,7 @@ int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrat
                         const char *path, struct brig_err **err)
 {
     cleanup_close int fd = -1;
+    sigset_t previous;
     int ret = opts->new_id ? brig_validate_id(opts->new_id, err) : 0;
 
     if (ret == 0)
@@ -302,10 +370,68 @@ int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrat
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return brig_err_sys(err, "import `%s`", path);
-    ret = receive_one(ctx, opts, fd, true, err);
+    mig_stop_block(&previous);
+    ret = receive_one(ctx, opts, fd, -1, true, err);
+    mig_stop_unblock(&previous);
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     return ret < 0 ? brig_err_wrap(err, ret, "import `%s`", path) : 0;
+}
+
+/* Listens until a migration comes (*conn) or a stop does (*conn -1). */
+static int wait_connection(int s, int stop_fd, const char *listen, int *conn, struct brig_err **err)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+        int n = poll(p, stop_fd >= 0 ? 2 : 1, -1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return brig_err_sys(err, "poll on `%s`", listen);
+        if (p[1].revents & POLLIN) {
+            *conn = -1;
+            return 0;
+        }
+        *conn = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+        if (*conn >= 0)
+            return 0;
+        if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+            return brig_err_sys(err, "accept on `%s`", listen);
+    }
+}
+
+static int serve_connections(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts, int s,
+                             int stop_fd, struct brig_err **err)
+{
+    for (;;) {
+        struct brig_err *one_err = NULL;
+        int conn = -1, ret = wait_connection(s, stop_fd, opts->listen, &conn, err);
+
+        if (ret < 0)
+            return ret;
+        /* A stop while idle: nothing was made. With --once the one migration never came: an error. */
+        if (conn < 0) {
+            ret = mig_stop_check("--listen", err);
+            if (opts->once)
+                return brig_err_wrap(err, ret < 0 ? ret : -EINTR, "`%s`: before a migration came", opts->listen);
+            brig_err_free(err);
+            return 0;
+        }
+        ret = receive_one(ctx, opts, conn, stop_fd, false, &one_err);
+        close(conn);
+        /* Restored containers are our children until we go: their exits must not pile up as zombies. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        /* A stop ends the serving too, after the migration it ended. */
+        if (opts->once || (ret < 0 && one_err && one_err->errnum == EINTR)) {
+            *err = one_err;
+            return ret;
+        }
+        if (ret < 0)
+            brig_log_error(ctx, one_err);
+        brig_err_free(&one_err);
+    }
 }
 
 int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
@@ -314,6 +440,8 @@ int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migra
     struct sockaddr_storage addr;
     socklen_t len = 0;
     cleanup_close int s = -1;
+    cleanup_close int stop_fd = -1;
+    sigset_t previous;
     int one = 1;
     int ret = brig_migrate_parse_address(opts->listen, false, &addr, &len, err);
 
@@ -333,26 +461,9 @@ int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migra
     if (listen(s, 4) < 0)
         return brig_err_sys(err, "--listen `%s`", opts->listen);
     brig_log(ctx, BRIG_LOG_INFO, "migrate-receive: listening on %s", opts->listen);
-    for (;;) {
-        int conn = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-        struct brig_err *one_err = NULL;
-
-        if (conn < 0) {
-            if (errno == EINTR)
-                continue;
-            return brig_err_sys(err, "accept on `%s`", opts->listen);
-        }
-        ret = receive_one(ctx, opts, conn, false, &one_err);
-        close(conn);
-        /* Restored containers are our children until we go: their exits must not pile up as zombies. */
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        if (opts->once) {
-            *err = one_err;
-            return ret;
-        }
-        if (ret < 0)
-            brig_log_error(ctx, one_err);
-        brig_err_free(&one_err);
-    }
+    mig_stop_block(&previous);
+    stop_fd = mig_stop_fd();
+    ret = serve_connections(ctx, opts, s, stop_fd, err);
+    mig_stop_unblock(&previous);
+    return ret;
 }

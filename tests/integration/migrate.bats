@@ -43,7 +43,8 @@ assert_no_migration_left() {
 		assert_one_line_error
 		assert_output_contains "brig: migrate: "
 	done
-	for args in "" "--listen" "--listen 127.0.0.1:1 extra" "--nosuch --listen 127.0.0.1:1"; do
+	for args in "" "--listen" "--listen 127.0.0.1:1 extra" "--nosuch --listen 127.0.0.1:1" \
+		"--timeout 0 --listen 127.0.0.1:1" "--timeout 86401 --listen 127.0.0.1:1" "--timeout x --listen 127.0.0.1:1"; do
 		# shellcheck disable=SC2086
 		run brig migrate-receive $args
 		assert_one_line_error

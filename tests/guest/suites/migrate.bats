@@ -252,7 +252,7 @@ mig_frame() {
 
 	# A receiver that answers hello, takes 64 KiB and dies: the dump is under way or sent, so the source
 	# restores its container from it (same id, address, count).
-	mig_frame 1 "$id" "brig-migrate/1" >"$TEST_DIR/hello.bin"
+	mig_frame 1 "$id" "brig-migrate/2" >"$TEST_DIR/hello.bin"
 	printf '#!/bin/sh\ncat %s\nexec head -c 65536 >/dev/null\n' "$TEST_DIR/hello.bin" >"$TEST_DIR/fake-receiver"
 	chmod +x "$TEST_DIR/fake-receiver"
 	on "$HOST_B" socat "TCP-LISTEN:$PORT,bind=10.251.9.2,reuseaddr" "EXEC:$TEST_DIR/fake-receiver" &
@@ -278,7 +278,7 @@ mig_frame() {
 
 	# The real receiver, its source dying mid-transfer: it removes what it made and reports one line.
 	receiver
-	{ mig_frame 1 "$id" "brig-migrate/1"; mig_frame 4 "1" ""; printf '\0\0\0\5\0\0\0\7'; be_bytes 1000 8; printf '1/x.imgabc'; } |
+	{ mig_frame 1 "$id" "brig-migrate/2"; mig_frame 4 "1" ""; printf '\0\0\0\5\0\0\0\7'; be_bytes 1000 8; printf '1/x.imgabc'; } |
 		on "$HOST_A" timeout 10 socat -t 2 - "TCP:10.251.9.2:$PORT" >/dev/null || true
 	wait "$RECEIVER" && fail "the receiver succeeded"
 	RECEIVER=
