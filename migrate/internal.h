@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "migrate.h"
 
@@ -27,7 +28,11 @@ enum mig_frame_type {
     MIG_RESTORE = 8,  /* name: the final image directory; data: restore flags, one a line */
     MIG_RESTORED = 9, /* the receiver's answer: data: the new init's pid */
     MIG_FAILED = 10,  /* either side's refusal or failure: data: the one-line message */
+    MIG_PAGES = 11,   /* lazy pages: the receiver's second answer, every page fetched */
 };
+
+/* RESTORE's flag for post-copy: the line is MIG_FLAG_LAZY "ADDR:PORT" (the source's page server). */
+#define MIG_FLAG_LAZY "lazy-pages "
 
 struct mig_frame {
     uint32_t type;
@@ -48,5 +53,21 @@ int mig_recv_tree_entry(int fd, int base_fd, const struct mig_frame *f, struct b
 bool mig_name_ok(const char *name);
 
 uint64_t mig_now_ms(void);
+
+/* The source's lazy final dump (lazy.c), in a child of ours. */
+struct mig_lazy {
+    pid_t child;
+    int err_fd;
+    char page_server[80]; /* "ADDR:PORT": the connection's local address, a free port */
+};
+/* Forks the dump of `id` into image (logs in work) with its page server on the connection's local address,
+ * and returns once the image is written and the page server listens (or the dump's error). */
+int mig_lazy_dump_start(const struct brig_context *ctx, const char *id, const char *image, const char *work,
+                        int conn, bool tcp_established, struct mig_lazy *l, struct brig_err **err);
+/* Waits for the dump's end: 0 once every page was fetched (the container is gone here), else its error (CRIU
+ * resumed the tree here). */
+int mig_lazy_dump_wait(struct mig_lazy *l, struct brig_err **err);
+/* Before the destination restored: the dump abandoned, the container runs on here. */
+void mig_lazy_abandon(struct mig_lazy *l);
 
 #endif

@@ -215,6 +215,85 @@ static int check_container(const struct migration *m, struct brig_err **err)
     return ret;
 }
 
+/* "<the error> (<what became of the container>)", the error's number kept. */
+static int with_outcome(struct brig_err **err, int ret, const char *outcome)
+{
+    struct brig_err *joined = NULL;
+
+    brig_err_msg(&joined, ret < 0 ? -ret : EIO, "%s (%s)", *err && (*err)->msg ? (*err)->msg : "?", outcome);
+    brig_err_free(err);
+    *err = joined;
+    return ret;
+}
+
+/* RESTORED's data: "PID" or "PID RESTORE_MS" (the receiver's own measure of its restore). */
+static uint64_t restore_ms_of(const char *answer)
+{
+    const char *sp = answer ? strchr(answer, ' ') : NULL;
+
+    return sp ? strtoull(sp + 1, NULL, 10) : 0;
+}
+
+/* Post-copy: the final dump leaves the memory in the frozen tree and serves it; the destination restores at
+ * once and fetches it. Until "restored" a failure abandons the dump (the tree runs on here, nothing to
+ * restore); after it the dump's own end decides: every page fetched (gone here), or CRIU resumed it here. */
+static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint64_t freeze, struct brig_err **err)
+{
+    cleanup_free char *image = NULL;
+    cleanup_free char *logs = NULL;
+    cleanup_free char *flags = NULL;
+    cleanup_free char *pid = NULL;
+    cleanup_err struct brig_err *answer_err = NULL;
+    struct mig_lazy l;
+    uint64_t bytes = 0, start, restored;
+    int ret;
+
+    /* The dump's logs apart from its image: CRIU still writes them while the image is being sent. */
+    if (asprintf(&image, "%s/%s", m->work, FINAL_DIR) < 0 || asprintf(&logs, "%s/lazy-logs", m->work) < 0)
+        return brig_err_set(err, ENOMEM, "image path");
+    ret = mig_lazy_dump_start(m->ctx, m->opts->id, image, logs, m->conn, m->opts->tcp_established, &l, err);
+    if (ret < 0)
+        return ret;
+    start = mig_now_ms();
+    fig->dump_ms = start - freeze;
+    ret = mig_send_tree(m->conn, m->work_fd, FINAL_DIR, &bytes, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ITERATION, FINAL_DIR, NULL, 0, err);
+    fig->send_ms = mig_now_ms() - start;
+    fig->bytes[fig->n_bytes++] = bytes;
+    fig->iterations = fig->n_bytes;
+    if (ret == 0 && asprintf(&flags, "%s%s\n%s", MIG_FLAG_LAZY, l.page_server,
+                             m->opts->tcp_established ? "tcp-established\n" : "") < 0)
+        ret = brig_err_set(err, ENOMEM, "restore flags");
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, flags, strlen(flags), err);
+    if (ret == 0)
+        ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, &pid, err);
+    if (ret < 0) {
+        mig_lazy_abandon(&l);
+        return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
+    }
+    restored = mig_now_ms();
+    fig->downtime_ms = restored - freeze;
+    fig->restore_ms = restore_ms_of(pid);
+    brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` runs on `%s` as pid %s, its pages being fetched", m->opts->id,
+             m->opts->target, pid);
+    ret = mig_lazy_dump_wait(&l, err);
+    if (ret < 0) {
+        /* The receiver's FAILED says why the fetch stopped; its container there is deleted. */
+        int a = expect(m, MIG_PAGES, MIG_IO_TIMEOUT, NULL, &answer_err);
+        if (a < 0 && answer_err)
+            brig_err_wrap(err, ret, "%s", answer_err->msg);
+        brig_err_wrap(err, ret, "post-copy stopped before every page was fetched");
+        return with_outcome(err, ret, "CRIU resumed it here");
+    }
+    fig->pages_ms = mig_now_ms() - restored;
+    ret = expect(m, MIG_PAGES, MIG_IO_TIMEOUT, NULL, err);
+    if (ret < 0)
+        return with_outcome(err, ret, "every page was fetched, so it is gone here");
+    return 0;
+}
+
 static int run_migration(struct migration *m, struct brig_migrate_figures *fig, struct brig_err **err)
 {
     char last[16] = "";
@@ -245,9 +324,13 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     freeze = mig_now_ms();
+    if (m->opts->lazy_pages)
+        return lazy_move(m, fig, freeze, err);
     ret = dump_and_send(m, FINAL_DIR, last[0] ? last : NULL, false, &bytes, &ms, err);
     if (ret < 0)
         return ret;
+    fig->send_ms = ms;
+    fig->dump_ms = mig_now_ms() - freeze - ms;
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
     ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
@@ -259,6 +342,7 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     fig->downtime_ms = mig_now_ms() - freeze;
+    fig->restore_ms = restore_ms_of(pid);
     brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` restored on `%s` as pid %s", m->opts->id, m->opts->target, pid);
     return 0;
 }
@@ -273,6 +357,10 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
 
     memset(figures, 0, sizeof(*figures));
     ret = brig_validate_id(opts->id, err);
+    if (ret == 0 && opts->lazy_pages && (opts->live || opts->export_path))
+        ret = brig_err_msg(err, EINVAL, "--lazy-pages: not with %s (%s)", opts->live ? "--live" : "export",
+                           opts->live ? "pre-copied pages would be restored eagerly, the downtime post-copy saves"
+                                      : "an archive has no page server to fetch from");
     if (ret == 0)
         ret = run_migration(&m, figures, err);
     if (ret < 0 && m.conn >= 0 && !opts->export_path) {

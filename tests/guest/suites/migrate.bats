@@ -163,7 +163,7 @@ check_moved() {
 	assert_success
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
-	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	echo "# offline: $output" >&3
 	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
@@ -189,7 +189,7 @@ check_moved() {
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
 	echo "# live: $output" >&3
-	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	n=${BASH_REMATCH[1]}
 	local -a bytes
@@ -210,6 +210,70 @@ check_moved() {
 	assert_success
 	[ ! -e "$ROOT_B/$new" ] || fail "state left on B after delete"
 	! on "$HOST_B" nft list ruleset 2>/dev/null | grep -q "$ip" || fail "B's nft still names $ip after delete"
+	rm -f "$ROOTFS/bin/memtouch"
+}
+
+# descendants PID: PID and every process below it (the lazy dump's child leads a process group of its own).
+descendants() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do descendants "$p"; done
+}
+
+@test "migrate --lazy-pages: memtouch runs on the other host before its memory is there, every page fetched and intact; a source lost mid-fetch is one line there and nothing is left" {
+	# userfaultfd (CONFIG_USERFAULTFD) is what a lazy restore faults pages in with.
+	[ -e /proc/sys/vm/unprivileged_userfaultfd ] || skip "kernel without userfaultfd"
+	local id=mz-$RAND id2=mzk-$RAND ip last_a pids i
+	local thp=/sys/kernel/mm/transparent_hugepage/enabled was_thp=
+	[ -w "$thp" ] && was_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp") && echo never >"$thp"
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	# 16 MiB read back before each count: a page never fetched, or fetched wrong, prints "corrupt page N".
+	start_counter "$id" '["memtouch", "16", "0", "check"]' 2
+	ip=$(state_ip "$BRIG_ROOT" "$id")
+	# One kernel for both "hosts": the frozen source holds its cgroup until every page is fetched, so B's
+	# containers live elsewhere in the hierarchy, as on another host.
+	receiver --cgroup-parent "$CG_PREFIX/host-b"
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --lazy-pages "$id" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# lazy: $output" >&3
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[([0-9]+)\],\"downtime_ms\":[0-9]+,.*\"restore_ms\":[0-9]+,\"pages_ms\":[0-9]+\}$ ]] ||
+		fail "figures: $output"
+	# The image without its memory: far less than the 16 MiB.
+	[ "${BASH_REMATCH[1]}" -lt $((4 << 20)) ] || fail "the lazy image is ${BASH_REMATCH[1]} B"
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	check_moved "$id" "$ip" "$last_a"
+	! grep -q corrupt "$TEST_DIR/recv.out" || fail "$(grep corrupt "$TEST_DIR/recv.out")"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+
+	# The source lost while the destination fetches (the link slowed so that 64 MiB take a while): the
+	# daemon there loses its page server, the receiver deletes what runs on part of its memory, one line.
+	modprobe sch_netem 2>/dev/null || true
+	on "$HOST_A" tc qdisc add dev "mga-$RAND" root netem rate 16mbit 2>/dev/null || skip "no netem qdisc"
+	start_counter "$id2" '["memtouch", "64", "0"]' 2
+	receiver --cgroup-parent "$CG_PREFIX/host-b"
+	on "$HOST_A" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" migrate --lazy-pages "$id2" \
+		"tcp:10.251.9.2:$PORT" </dev/null >"$TEST_DIR/migrate2.out" 2>&1 &
+	local src=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -qx '[0-9]*' "$TEST_DIR/recv.out" && break
+		sleep 0.1
+	done
+	grep -qx '[0-9]*' "$TEST_DIR/recv.out" || fail "not running on B: $(cat "$TEST_DIR/recv.out" "$TEST_DIR/migrate2.out")"
+	pids=$(descendants "$src")
+	kill -9 $pids 2>/dev/null || true
+	wait "$src" 2>/dev/null || true
+	on "$HOST_A" tc qdisc del dev "mga-$RAND" root 2>/dev/null || true
+	wait "$RECEIVER" && fail "the receiver succeeded after its source was killed: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# receiver: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tail -n 1)" >&3
+	[ "$(grep -vcx '[0-9]*' "$TEST_DIR/recv.out")" -eq 1 ] || fail "receiver: not one line: $(cat "$TEST_DIR/recv.out")"
+	grep -q "the source's pages stopped coming" "$TEST_DIR/recv.out" || fail "receiver: $(cat "$TEST_DIR/recv.out")"
+	[ ! -e "$ROOT_B/$id2" ] || fail "B kept a container with part of its memory"
+	[ ! -e "$ROOT_B/.migrate/$id2" ] || fail "B kept its bundle"
+	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
 	rm -f "$ROOTFS/bin/memtouch"
 }
 
