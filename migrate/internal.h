@@ -54,6 +54,16 @@ bool mig_name_ok(const char *name);
 
 uint64_t mig_now_ms(void);
 
+/* The root's changes in the final image directory (rootfs.c says what they are for each kind of root). */
+#define MIG_ROOTFS_TAR "brig-rootfs.tar"
+/* Source, the tree dumped or frozen: writes image/MIG_ROOTFS_TAR; *kept_upper: an overlay root's upper kept
+ * by the dump (malloc'd; removed here once the move succeeded), else NULL. */
+int mig_pack_rootfs(const struct brig_state *state, const char *image, char **kept_upper, struct brig_err **err);
+/* Receiver: unpacks image/MIG_ROOTFS_TAR, if any: over root (a plain root), or into a new upper
+ * (*made_upper, malloc'd: removed again if the restore fails) that the image's rootfs record then names. */
+int mig_unpack_rootfs(const struct brig_context *ctx, const char *id, const char *image, const char *root,
+                      char **made_upper, struct brig_err **err);
+
 /* The source's lazy final dump (lazy.c), in a child of ours. */
 struct mig_lazy {
     pid_t child;

@@ -26,6 +26,7 @@ struct arrival {
     char *bundle;     /* <bundle_dir>/ID, made here: removed on failure */
     int images_fd;    /* <bundle>/images */
     char *rootfs;     /* the source's root (MIG_ROOTFS) */
+    char *made_upper; /* an overlay root's upper unpacked here: removed on failure */
     bool config_seen;
     bool restored;
     bool archive; /* import: no one to answer */
@@ -186,6 +187,9 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         return ret;
     if (asprintf(&image, "%s/%s/%s", a->bundle, IMAGES_DIR, f->name) < 0)
         return brig_err_set(err, ENOMEM, "image path");
+    ret = mig_unpack_rootfs(a->ctx, a->id, image, a->rootfs, &a->made_upper, err);
+    if (ret < 0)
+        return ret;
     r.ckpt.image_path = image;
     r.ckpt.work_path = a->bundle;
     start = mig_now_ms();
@@ -294,6 +298,8 @@ static void undo(struct arrival *a)
         brig_container_delete(a->ctx, a->id, true, false, NULL, &ignored);
     if (a->bundle)
         brig_remove_tree_at(AT_FDCWD, a->bundle, NULL);
+    if (a->made_upper)
+        brig_remove_tree_at(AT_FDCWD, a->made_upper, NULL);
 }
 
 /* After FAILED: what the source still sends is read and dropped until it reads our answer and goes. Closing
@@ -339,6 +345,7 @@ static int receive_one(const struct brig_context *ctx, const struct brig_migrate
         close(a.images_fd);
     free(a.bundle);
     free(a.rootfs);
+    free(a.made_upper);
     return ret;
 }
 

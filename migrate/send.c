@@ -27,6 +27,7 @@ struct migration {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     bool archive_made; /* export: removed again on failure */
+    char *kept_upper;  /* an overlay root's upper, kept by the final dump: removed once the move succeeded */
 };
 
 static int open_archive(struct migration *m, struct brig_err **err)
@@ -77,8 +78,31 @@ static int expect(const struct migration *m, uint32_t want, unsigned timeout, ch
     return 0;
 }
 
+/* An overlay root's lowest layer, root.path (absolute, as the receiver's bundle links it): the overlay
+ * itself is mounted under our state directory, which the receiver has not. NULL for a plain root. */
+static int root_of(const struct migration *m, char **root, struct brig_err **err)
+{
+    cleanup_spec struct brig_spec *spec = NULL;
+    int ret;
+
+    *root = NULL;
+    if (!m->state->n_overlay_lowers)
+        return 0;
+    ret = brig_spec_load(m->state->config_path, &spec, err);
+    if (ret < 0)
+        return ret;
+    if (!spec->root_path || !*spec->root_path)
+        return brig_err_msg(err, EINVAL, "an overlay root without root.path");
+    if (spec->root_path[0] == '/')
+        *root = strdup(spec->root_path);
+    else if (asprintf(root, "%s/%s", m->state->bundle, spec->root_path) < 0)
+        *root = NULL;
+    return *root ? 0 : brig_err_set(err, ENOMEM, "root");
+}
+
 static int send_config(const struct migration *m, struct brig_err **err)
 {
+    cleanup_free char *root = NULL;
     cleanup_free char *config = NULL;
     size_t len = 0;
     int ret = brig_read_file_at(AT_FDCWD, m->state->config_path, &config, &len, err);
@@ -86,7 +110,9 @@ static int send_config(const struct migration *m, struct brig_err **err)
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_CONFIG, NULL, config, len, err);
     if (ret == 0)
-        ret = mig_send_frame(m->conn, MIG_ROOTFS, m->state->rootfs, NULL, 0, err);
+        ret = root_of(m, &root, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ROOTFS, root ? root : m->state->rootfs, NULL, 0, err);
     return ret;
 }
 
@@ -130,6 +156,11 @@ static int dump_and_send(struct migration *m, const char *dir, const char *paren
         return ret;
     if (!pre_dump)
         m->dumped = true;
+    if (!pre_dump) {
+        ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+        if (ret < 0)
+            return ret;
+    }
     start = mig_now_ms();
     *bytes = 0;
     ret = mig_send_tree(m->conn, m->work_fd, dir, bytes, err);
@@ -206,9 +237,9 @@ static int check_container(const struct migration *m, struct brig_err **err)
 
     if (strcmp(m->state->status, "running") != 0)
         return brig_err_msg(err, EINVAL, "it is %s, not running", m->state->status);
-    if (m->state->n_overlay_lowers)
-        return brig_err_msg(err, ENOTSUP, "an overlay root (--layer, --image): not supported yet (its changes "
-                                          "are not sent)");
+    /* The lazy dump keeps the overlay mounted until every page is fetched: its upper is not kept yet. */
+    if (m->state->n_overlay_lowers && m->opts->lazy_pages)
+        return brig_err_msg(err, ENOTSUP, "--lazy-pages: not supported yet for an overlay root (--layer, --image)");
     ret = brig_spec_load(m->state->config_path, &spec, err);
     if (ret == 0 && spec->process && spec->process->terminal)
         ret = brig_err_msg(err, ENOTSUP, "process.terminal: not supported yet (the new pty has no console socket)");
@@ -254,6 +285,12 @@ static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint
     ret = mig_lazy_dump_start(m->ctx, m->opts->id, image, logs, m->conn, m->opts->tcp_established, &l, err);
     if (ret < 0)
         return ret;
+    /* The tree is frozen from here on: its root changes no more. */
+    ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+    if (ret < 0) {
+        mig_lazy_abandon(&l);
+        return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
+    }
     start = mig_now_ms();
     fig->dump_ms = start - freeze;
     ret = mig_send_tree(m->conn, m->work_fd, FINAL_DIR, &bytes, err);
@@ -392,6 +429,10 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         close(m.work_fd);
     if (m.work && !keep_work)
         brig_remove_tree_at(AT_FDCWD, m.work, NULL);
+    /* Moved: its changes live in the receiver's upper now. */
+    if (ret == 0 && m.kept_upper)
+        brig_remove_tree_at(AT_FDCWD, m.kept_upper, NULL);
+    free(m.kept_upper);
     free(m.work);
     brig_state_free(m.state);
     figures->total_ms = mig_now_ms() - start;

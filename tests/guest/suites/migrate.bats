@@ -47,6 +47,13 @@ setup() {
 
 teardown() {
 	[ -z "${RECEIVER:-}" ] || kill "$RECEIVER" 2>/dev/null || true
+	# The rootfs test's own roots (tmpfs: an overlay's upper cannot be on the guest's overlay /).
+	if [ -n "${OV_A:-}" ]; then
+		host_teardown "$HOST_A" "$OV_A"
+		host_teardown "$HOST_B" "$OV_B"
+		umount -R "$OV_A" "$OV_B" 2>/dev/null || true
+		OV_A= OV_B=
+	fi
 	[ -s "$TEST_DIR/recv.out" ] && echo "# receiver's output: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tail -3)" >&3
 	# Each host's leftovers deleted from its own network namespace, where their veth and nft elements are.
 	host_teardown "$HOST_A" "$BRIG_ROOT"
@@ -275,6 +282,81 @@ descendants() {
 	[ ! -e "$ROOT_B/.migrate/$id2" ] || fail "B kept its bundle"
 	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
 	rm -f "$ROOTFS/bin/memtouch"
+}
+
+# receiver_own_root COPY ARGS...: receiver() in a mount namespace of its own where COPY is bound over
+# $ROOTFS: host B has its own copy of the plain root, at the same path.
+receiver_own_root() {
+	local copy=$1
+	shift
+	: >"$TEST_DIR/recv.out"
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" unshare -m --propagation private \
+		sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$copy" "$ROOTFS" \
+		"$BRIG" --root "$ROOT_B" migrate-receive --once --listen "10.251.9.2:$PORT" "$@" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+}
+
+@test "migrate: the root's changes move with it: a plain root's files changed since create (B has its own copy), an overlay root's upper (additions and a deletion)" {
+	local id=mr-$RAND ov=mrv-$RAND copy=$TEST_DIR/rootfs-b layer=$TEST_DIR/layer-$RAND
+	# Plain root: B's copy is taken before the container writes; no network of brig's (B's brig runs in a
+	# mount namespace of its own, where a network's mounts would be out of A's sight).
+	cp -a "$ROOTFS" "$copy"
+	lane_bundle "$id" '["sh", "-c", "echo before >/before-move; i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i; echo $i >/count; sleep 0.2; done"]'
+	mkdir -p "$TEST_DIR/b-$id"
+	mv "$TEST_DIR/$id.json" "$TEST_DIR/b-$id/config.json"
+	OUT=$id brig_on "$HOST_A" "$BRIG_ROOT" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	wait_count "$TEST_DIR/$id.out" 3
+	[ ! -e "$copy/before-move" ] || fail "B's copy has the file already"
+	receiver_own_root "$copy"
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate "$id" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	[ "$(cat "$copy/before-move" 2>/dev/null)" = before ] || fail "B's root has no /before-move"
+	[ -n "$(cat "$copy/count" 2>/dev/null)" ] || fail "B's root has no /count"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" exec "$id" cat /before-move
+	assert_success
+	[ "$output" = before ] || fail "in the moved container: $output"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+
+	# Overlay root (--layer): each host's --root a tmpfs of its own.
+	OV_A=$TEST_DIR/ov-a OV_B=$TEST_DIR/ov-b
+	mkdir -p "$OV_A" "$OV_B" "$layer"
+	mount -t tmpfs brig-ova "$OV_A"
+	mount -t tmpfs brig-ovb "$OV_B"
+	echo from-layer >"$layer/layered"
+	lane_bundle "$ov" '["sh", "-c", "echo changed >/changes; rm /layered; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done"]'
+	mkdir -p "$TEST_DIR/b-$ov"
+	mv "$TEST_DIR/$ov.json" "$TEST_DIR/b-$ov/config.json"
+	OUT=$ov brig_on "$HOST_A" "$OV_A" run -d -b "$TEST_DIR/b-$ov" --layer "$layer" "$ov"
+	assert_success
+	wait_count "$TEST_DIR/$ov.out" 3
+	: >"$TEST_DIR/recv.out"
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" "$BRIG" --root "$OV_B" \
+		migrate-receive --once --listen "10.251.9.2:$PORT" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+	OUT=migrate brig_on "$HOST_A" "$OV_A" migrate "$ov" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	[ -z "$(ls -A "$OV_A/.upper" 2>/dev/null)" ] || fail "A kept the upper it sent: $(ls "$OV_A/.upper")"
+	[ -n "$(ls -A "$OV_B/.upper" 2>/dev/null)" ] || fail "no upper of B's own under $OV_B/.upper"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$OV_B" exec "$ov" sh -c 'cat /changes; test -e /layered && echo back || echo deleted'
+	assert_success
+	[ "${lines[0]}" = changed ] || fail "the upper's file on B: ${lines[0]}"
+	[ "${lines[1]}" = deleted ] || fail "the whiteout of /layered on B: ${lines[1]}"
+	[ "$(cat "$layer/layered")" = from-layer ] || fail "the layer itself changed"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$OV_B" delete --force "$ov"
+	assert_success
+	umount -R "$OV_A" "$OV_B"
+	OV_A= OV_B=
+	rm -rf "$copy"
 }
 
 # mig_frame TYPE NAME DATA: one frame of the protocol (migrate/NOTES.md) on stdout.
