@@ -9,7 +9,11 @@
 # container's cgroup below /brig-bench/b: both "hosts" share one kernel, and the frozen source holds its cgroup
 # until every page is fetched.
 #
-#   sudo bench/migrate.sh [--runs N] [--mem MIB] [--dirty MIB_PER_S] [--build-dir DIR] [BRIG_BINARY]
+#   sudo bench/migrate.sh [--runs N] [--mem MIB] [--dirty MIB_PER_S] [--modes offline,live,lazy] [--build-dir DIR]
+#                         [BRIG_BINARY]
+#
+# A round whose migration fails is reported and left out of the medians (a loaded host can make every page
+# dirty between two pre-dumps, and the pre-dumps then outgrow the guest's tmpfs).
 #
 # BRIG_BINARY defaults to build-release/brig (built if missing; no sanitizers). DIR (default build) holds
 # the guest lane's kernel cache and tests/helpers/memtouch.
@@ -22,11 +26,13 @@ dirty=8
 build=$repo/build
 brig=""
 inner=false
+modes_arg=offline,live,lazy
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) runs=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--dirty) dirty=$2; shift 2 ;;
+	--modes) modes_arg=$2; shift 2 ;;
 	--build-dir) build=$(cd "$2" && pwd); shift 2 ;;
 	--inner) inner=true; shift ;;
 	-*) echo "usage: $0 [--runs N] [--mem MIB] [--dirty MIB_PER_S] [--build-dir DIR] [BRIG_BINARY]" >&2; exit 2 ;;
@@ -44,7 +50,8 @@ if ! $inner; then
 	[ -x "$build/tests/helpers/memtouch" ] || { echo "no $build/tests/helpers/memtouch: build the tests first" >&2; exit 1; }
 	(export BRIG=$brig BRIG_BUILD=$build; source "$repo/tests/integration/helpers.bash"; build_rootfs_cache)
 	exec "$repo/tests/guest/run-lane.sh" --build-dir "$build" --timeout 3000 -- \
-		"$repo/bench/migrate.sh" --inner --runs "$runs" --mem "$mem" --dirty "$dirty" --build-dir "$build" "$brig"
+		"$repo/bench/migrate.sh" --inner --runs "$runs" --mem "$mem" --dirty "$dirty" --modes "$modes_arg" \
+		--build-dir "$build" "$brig"
 fi
 
 # ---- in the guest ----
@@ -100,7 +107,10 @@ once() {
 	recv=$!
 	for _ in $(seq 300); do on "$B" ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
 	json=$(on "$A" "$brig" --root "$work/root-A" migrate "$flag" "$id" "tcp:10.251.8.2:$port" 2>"$work/$id.err") ||
-		{ echo "round $round $mode: migrate failed: $(cat "$work/$id.err")" >&2; wait "$recv" || true; return 1; }
+		{ echo "round $round $mode: migrate failed: $(cat "$work/$id.err")" >&2; wait "$recv" || true
+		  on "$A" "$brig" --root "$work/root-A" delete -f "$id" >/dev/null 2>&1 || true
+		  on "$B" "$brig" --root "$work/root-B" delete -f "$id" >/dev/null 2>&1 || true
+		  rm -rf "$work/root-A/.migrate-out" "$work/root-B/.migrate"; return 0; }
 	# Only the receiver: a bare `wait` would wait for the stdin process substitutions too.
 	wait "$recv" || true
 	on "$B" "$brig" --root "$work/root-B" delete -f "$id"
@@ -111,16 +121,28 @@ once() {
 }
 
 echo "brig: $("$brig" --version | head -1); criu: $(criu --version | head -1); guest $(nproc) vCPU, $(uname -r); memtouch $mem MiB, $dirty MiB/s dirtied" >&2
-modes=(offline live lazy)
+IFS=, read -r -a modes <<<"$modes_arg"
+n=${#modes[@]}
 for round in $(seq "$runs"); do
-	for i in 0 1 2; do
-		once "${modes[$(((round + i) % 3))]}" "$round"
+	for ((i = 0; i < n; i++)); do
+		once "${modes[$(((round + i) % n))]}" "$round"
 	done
 done
-printf '\n| %s MiB, %s MiB/s dirtied | offline | live | lazy | live/offline | lazy/offline |\n|---|---|---|---|---|---|\n' "$mem" "$dirty"
+med() { [ -s "$work/$1.$2" ] && median <"$work/$1.$2" || echo 0; }
+printf '\n| %s MiB, %s MiB/s dirtied |' "$mem" "$dirty"
+for m in "${modes[@]}"; do printf ' %s |' "$m"; done
+for m in "${modes[@]}"; do [ "$m" = offline ] || printf ' %s/offline |' "$m"; done
+printf '\n|---|'
+for m in "${modes[@]}"; do printf -- '---|'; [ "$m" = offline ] || printf -- '---|'; done
+echo
 for k in downtime total dump send restore; do
-	o=$(median <"$work/offline.$k") l=$(median <"$work/live.$k") z=$(median <"$work/lazy.$k")
-	printf '| %s_ms | %d | %d | %d | %.2f | %.2f |\n' "$k" "$o" "$l" "$z" \
-		"$(awk -v a="$l" -v b="$o" 'BEGIN {print b ? a / b : 0}')" "$(awk -v a="$z" -v b="$o" 'BEGIN {print b ? a / b : 0}')"
+	o=$(med offline "$k")
+	printf '| %s_ms |' "$k"
+	for m in "${modes[@]}"; do printf ' %d |' "$(med "$m" "$k")"; done
+	for m in "${modes[@]}"; do
+		[ "$m" = offline ] || printf ' %.2f |' "$(awk -v a="$(med "$m" "$k")" -v b="$o" 'BEGIN {print b ? a / b : 0}')"
+	done
+	echo
 done
-echo "(medians of $runs rounds each; one guest boot under TCG)"
+for m in "${modes[@]}"; do printf '%s: %s rounds measured\n' "$m" "$(grep -c . "$work/$m.downtime" 2>/dev/null || echo 0)"; done
+echo "(medians of the rounds measured; one guest boot under TCG)"
