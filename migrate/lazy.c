@@ -21,7 +21,7 @@
  * (nothing else on this host is racing a migration for an ephemeral port in the same instant). */
 static int page_server_address(int conn, char *out, size_t len, struct brig_err **err)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t sl = sizeof(ss);
     char host[INET6_ADDRSTRLEN];
     cleanup_close int s = -1;
