@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "migrate.h"
 
@@ -32,7 +33,11 @@ enum mig_frame_type {
     MIG_COMMIT = 11,  /* the source, after RESTORED: its dump is dropped, the receiver keeps the container */
     MIG_DONE = 12,    /* the receiver, after COMMIT: it keeps the container whatever comes next */
     MIG_CONNTRACK = 13, /* before RESTORE: data: its inbound TCP connections' conntrack lines (netns.h) */
+    MIG_PAGES = 14,   /* lazy pages: the receiver's second answer (before COMMIT), every page fetched */
 };
+
+/* RESTORE's flag for post-copy: the line is MIG_FLAG_LAZY "ADDR:PORT" (the source's page server). */
+#define MIG_FLAG_LAZY "lazy-pages "
 
 struct mig_frame {
     uint32_t type;
@@ -63,5 +68,30 @@ void mig_stop_unblock(const sigset_t *previous);
 int mig_stop_fd(void);
 /* -EINTR ("`what`: interrupted by SIGTERM") when a stop is pending, consuming it; else 0. */
 int mig_stop_check(const char *what, struct brig_err **err);
+/* The root's changes in the final image directory (rootfs.c says what they are for each kind of root). */
+#define MIG_ROOTFS_TAR "brig-rootfs.tar"
+/* Source, the tree dumped or frozen: writes image/MIG_ROOTFS_TAR; *kept_upper: an overlay root's upper kept
+ * by the dump (malloc'd; removed here once the move succeeded), else NULL. */
+int mig_pack_rootfs(const struct brig_state *state, const char *image, char **kept_upper, struct brig_err **err);
+/* Receiver: unpacks image/MIG_ROOTFS_TAR, if any: over root (a plain root), or into a new upper
+ * (*made_upper, malloc'd: removed again if the restore fails) that the image's rootfs record then names. */
+int mig_unpack_rootfs(const struct brig_context *ctx, const char *id, const char *image, const char *root,
+                      char **made_upper, struct brig_err **err);
+
+/* The source's lazy final dump (lazy.c), in a child of ours. */
+struct mig_lazy {
+    pid_t child;
+    int err_fd;
+    char page_server[80]; /* "ADDR:PORT": the connection's local address, a free port */
+};
+/* Forks the dump of `id` into image (logs in work) with its page server on the connection's local address,
+ * and returns once the image is written and the page server listens (or the dump's error). */
+int mig_lazy_dump_start(const struct brig_context *ctx, const char *id, const char *image, const char *work,
+                        int conn, bool tcp_established, struct mig_lazy *l, struct brig_err **err);
+/* Waits for the dump's end: 0 once every page was fetched (the container is gone here), else its error (CRIU
+ * resumed the tree here). */
+int mig_lazy_dump_wait(struct mig_lazy *l, struct brig_err **err);
+/* Before the destination restored: the dump abandoned, the container runs on here. */
+void mig_lazy_abandon(struct mig_lazy *l);
 
 #endif

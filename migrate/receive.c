@@ -27,6 +27,7 @@ struct arrival {
     char *bundle;     /* <bundle_dir>/ID, made here: removed on failure */
     int images_fd;    /* <bundle>/images */
     char *rootfs;     /* the source's root (MIG_ROOTFS) */
+    char *made_upper; /* an overlay root's upper unpacked here: removed on failure */
     bool config_seen;
     bool restored;
     bool committed;
@@ -187,6 +188,24 @@ static int await_commit(struct arrival *a, struct brig_err **err)
     return 0;
 }
 
+/* RESTORE's lazy-pages line: the source's page server, checked to be a plain address. */
+static int lazy_source(const char *flags, char *out, size_t len, struct brig_err **err)
+{
+    const char *line = strstr(flags, MIG_FLAG_LAZY);
+    size_t n;
+
+    out[0] = '\0';
+    if (!line)
+        return 0;
+    line += strlen(MIG_FLAG_LAZY);
+    n = strcspn(line, "\n");
+    if (n == 0 || n >= len || strspn(line, "0123456789abcdefABCDEF.:[]") < n)
+        return brig_err_msg(err, EPROTO, "restore flags: lazy pages from `%.*s`: not ADDRESS:PORT", (int) n, line);
+    memcpy(out, line, n);
+    out[n] = '\0';
+    return 0;
+}
+
 static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err **err)
 {
     cleanup_free char *flags = NULL;
@@ -194,6 +213,9 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
     char pid[32];
     struct brig_restore_opts r = {.id = a->id, .bundle = a->bundle, .detach = true, .ckpt = {.status_fd = -1}};
     cleanup_state struct brig_state *state = NULL;
+    char page_server[128] = "";
+    uint64_t start, took;
+    pid_t lazy = -1;
     int status = 0;
     int ret = mig_recv_data(a->conn, f, &flags, err);
 
@@ -202,13 +224,29 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
     if (!mig_name_ok(f->name) || strchr(f->name, '/'))
         return brig_err_msg(err, EPROTO, "restore of image `%s`: not an image directory's name", f->name);
     r.ckpt.tcp_established = strstr(flags, "tcp-established\n") != NULL;
-    ret = prepare_root(a, err);
+    r.cgroup_parent = a->opts->cgroup_parent;
+    ret = lazy_source(flags, page_server, sizeof(page_server), err);
+    if (ret == 0)
+        ret = prepare_root(a, err);
     if (ret < 0)
         return ret;
     if (asprintf(&image, "%s/%s/%s", a->bundle, IMAGES_DIR, f->name) < 0)
         return brig_err_set(err, ENOMEM, "image path");
+    ret = mig_unpack_rootfs(a->ctx, a->id, image, a->rootfs, &a->made_upper, err);
+    if (ret < 0)
+        return ret;
     r.ckpt.image_path = image;
     r.ckpt.work_path = a->bundle;
+    start = mig_now_ms();
+    /* Post-copy: the daemon listens first (restore hands it the userfaultfds), in restore's work path. */
+    if (page_server[0]) {
+        if (a->archive)
+            return brig_err_msg(err, EPROTO, "an archive's restore asks for lazy pages");
+        ret = brig_ckpt_lazy_daemon_start(a->ctx->criu, image, a->bundle, page_server, &lazy, err);
+        if (ret < 0)
+            return ret;
+        r.ckpt.lazy_pages = true;
+    }
     /* Before the restore: the restored socket may speak first (see netns/conntrack.c). */
     if (a->conntrack && r.ckpt.tcp_established) {
         cleanup_err struct brig_err *warn = NULL;
@@ -218,18 +256,38 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         a->conntrack_added = true;
     }
     ret = brig_container_restore(a->ctx, &r, &status, err);
-    if (ret < 0)
+    if (ret < 0) {
+        brig_ckpt_lazy_daemon_kill(lazy);
         return ret;
+    }
     a->restored = true;
+    took = mig_now_ms() - start;
     /* A stop during the restore (which holds it back) undoes it: the source restores its own. */
     ret = mig_stop_check("the receiver was stopped", err);
-    if (ret < 0 || a->archive)
+    if (ret < 0 || a->archive) {
+        brig_ckpt_lazy_daemon_kill(lazy);
         return ret;
+    }
     ret = brig_container_load_state(a->ctx, a->id, &state, err);
-    snprintf(pid, sizeof(pid), "%d", ret == 0 ? (int) state->pid : 0);
+    snprintf(pid, sizeof(pid), "%d %llu", ret == 0 ? (int) state->pid : 0, (unsigned long long) took);
     brig_err_free(err);
     ret = answer(a, MIG_RESTORED, pid, err);
-    return ret < 0 ? ret : await_commit(a, err);
+    if (ret < 0 || lazy < 0) {
+        brig_ckpt_lazy_daemon_kill(lazy);
+        return ret < 0 ? ret : await_commit(a, err);
+    }
+    /* The tree runs, its memory not all here: the daemon's end says whether it ever will be. A fetch that
+     * failed leaves pages that would read as zeros, so undo() deletes the container. */
+    ret = brig_ckpt_lazy_daemon_wait(lazy, a->bundle, MIG_RESTORE_TIMEOUT, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "post-copy: the source's pages stopped coming (the container here had only "
+                                       "part of its memory and is deleted)");
+    brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: every page fetched in %llu ms", a->id,
+             (unsigned long long) (mig_now_ms() - start - took));
+    /* Every page fetched: the source's dump has ended and its tree is gone, so this one stays (no COMMIT
+     * comes: there is nothing left there to restore). */
+    a->committed = true;
+    return answer(a, MIG_PAGES, "", err);
 }
 
 static int write_config(const struct arrival *a, const char *data, size_t len, struct brig_err **err)
@@ -306,6 +364,8 @@ static void undo(struct arrival *a)
         brig_net_conntrack_forget(a->conntrack, &ignored);
     if (a->bundle)
         brig_remove_tree_at(AT_FDCWD, a->bundle, NULL);
+    if (a->made_upper)
+        brig_remove_tree_at(AT_FDCWD, a->made_upper, NULL);
 }
 
 /* After FAILED: what the source still sends is read and dropped until it reads our answer and goes. Closing
@@ -353,6 +413,7 @@ static int receive_one(const struct brig_context *ctx, const struct brig_migrate
     free(a.bundle);
     free(a.rootfs);
     free(a.conntrack);
+    free(a.made_upper);
     return ret;
 }
 

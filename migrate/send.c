@@ -33,6 +33,7 @@ struct migration {
     struct sockaddr_storage addr;
     socklen_t addr_len;
     bool archive_made; /* export: removed again on failure */
+    char *kept_upper;  /* an overlay root's upper, kept by the final dump: removed once the move succeeded */
 };
 
 static int open_archive(struct migration *m, struct brig_err **err)
@@ -83,8 +84,31 @@ static int expect(const struct migration *m, uint32_t want, unsigned timeout, ch
     return 0;
 }
 
+/* An overlay root's lowest layer, root.path (absolute, as the receiver's bundle links it): the overlay
+ * itself is mounted under our state directory, which the receiver has not. NULL for a plain root. */
+static int root_of(const struct migration *m, char **root, struct brig_err **err)
+{
+    cleanup_spec struct brig_spec *spec = NULL;
+    int ret;
+
+    *root = NULL;
+    if (!m->state->n_overlay_lowers)
+        return 0;
+    ret = brig_spec_load(m->state->config_path, &spec, err);
+    if (ret < 0)
+        return ret;
+    if (!spec->root_path || !*spec->root_path)
+        return brig_err_msg(err, EINVAL, "an overlay root without root.path");
+    if (spec->root_path[0] == '/')
+        *root = strdup(spec->root_path);
+    else if (asprintf(root, "%s/%s", m->state->bundle, spec->root_path) < 0)
+        *root = NULL;
+    return *root ? 0 : brig_err_set(err, ENOMEM, "root");
+}
+
 static int send_config(const struct migration *m, struct brig_err **err)
 {
+    cleanup_free char *root = NULL;
     cleanup_free char *config = NULL;
     size_t len = 0;
     int ret = brig_read_file_at(AT_FDCWD, m->state->config_path, &config, &len, err);
@@ -92,7 +116,9 @@ static int send_config(const struct migration *m, struct brig_err **err)
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_CONFIG, NULL, config, len, err);
     if (ret == 0)
-        ret = mig_send_frame(m->conn, MIG_ROOTFS, m->state->rootfs, NULL, 0, err);
+        ret = root_of(m, &root, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ROOTFS, root ? root : m->state->rootfs, NULL, 0, err);
     return ret;
 }
 
@@ -175,6 +201,11 @@ static int dump_and_send(struct migration *m, const char *dir, const char *paren
     ret = mig_stop_check(pre_dump ? "pre-copy" : "final dump", err);
     if (ret < 0)
         return ret;
+    if (!pre_dump) {
+        ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+        if (ret < 0)
+            return ret;
+    }
     start = mig_now_ms();
     *bytes = 0;
     ret = mig_send_tree(m->conn, m->work_fd, dir, bytes, err);
@@ -334,13 +365,103 @@ static int check_container(const struct migration *m, struct brig_err **err)
 
     if (strcmp(m->state->status, "running") != 0)
         return brig_err_msg(err, EINVAL, "it is %s, not running", m->state->status);
-    if (m->state->n_overlay_lowers)
-        return brig_err_msg(err, ENOTSUP, "an overlay root (--layer, --image): not supported yet (its changes "
-                                          "are not sent)");
+    /* The lazy dump keeps the overlay mounted until every page is fetched: its upper is not kept yet. */
+    if (m->state->n_overlay_lowers && m->opts->lazy_pages)
+        return brig_err_msg(err, ENOTSUP, "--lazy-pages: not supported yet for an overlay root (--layer, --image)");
     ret = brig_spec_load(m->state->config_path, &spec, err);
     if (ret == 0 && spec->process && spec->process->terminal)
         ret = brig_err_msg(err, ENOTSUP, "process.terminal: not supported yet (the new pty has no console socket)");
     return ret;
+}
+
+/* "<the error> (<what became of the container>)", the error's number kept. */
+static int with_outcome(struct brig_err **err, int ret, const char *outcome)
+{
+    struct brig_err *joined = NULL;
+
+    brig_err_msg(&joined, ret < 0 ? -ret : EIO, "%s (%s)", *err && (*err)->msg ? (*err)->msg : "?", outcome);
+    brig_err_free(err);
+    *err = joined;
+    return ret;
+}
+
+/* RESTORED's data: "PID" or "PID RESTORE_MS" (the receiver's own measure of its restore). */
+static uint64_t restore_ms_of(const char *answer)
+{
+    const char *sp = answer ? strchr(answer, ' ') : NULL;
+
+    return sp ? strtoull(sp + 1, NULL, 10) : 0;
+}
+
+/* Post-copy: the final dump leaves the memory in the frozen tree and serves it; the destination restores at
+ * once and fetches it. Until "restored" a failure abandons the dump (the tree runs on here, nothing to
+ * restore); after it the dump's own end decides: every page fetched (gone here), or CRIU resumed it here. */
+static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint64_t freeze, struct brig_err **err)
+{
+    cleanup_free char *image = NULL;
+    cleanup_free char *logs = NULL;
+    cleanup_free char *flags = NULL;
+    cleanup_free char *pid = NULL;
+    cleanup_err struct brig_err *answer_err = NULL;
+    struct mig_lazy l;
+    uint64_t bytes = 0, start, restored;
+    int ret;
+
+    /* The dump's logs apart from its image: CRIU still writes them while the image is being sent. */
+    if (asprintf(&image, "%s/%s", m->work, FINAL_DIR) < 0 || asprintf(&logs, "%s/lazy-logs", m->work) < 0)
+        return brig_err_set(err, ENOMEM, "image path");
+    ret = mig_lazy_dump_start(m->ctx, m->opts->id, image, logs, m->conn, m->opts->tcp_established, &l, err);
+    if (ret < 0)
+        return ret;
+    /* The tree is frozen from here on: its root changes no more. */
+    ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+    if (ret < 0) {
+        mig_lazy_abandon(&l);
+        return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
+    }
+    start = mig_now_ms();
+    fig->dump_ms = start - freeze;
+    ret = mig_send_tree(m->conn, m->work_fd, FINAL_DIR, &bytes, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ITERATION, FINAL_DIR, NULL, 0, err);
+    fig->send_ms = mig_now_ms() - start;
+    fig->bytes[fig->n_bytes++] = bytes;
+    fig->iterations = fig->n_bytes;
+    if (ret == 0 && asprintf(&flags, "%s%s\n%s", MIG_FLAG_LAZY, l.page_server,
+                             m->opts->tcp_established ? "tcp-established\n" : "") < 0)
+        ret = brig_err_set(err, ENOMEM, "restore flags");
+    if (ret == 0)
+        ret = send_conntrack(m, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, flags, strlen(flags), err);
+    if (ret == 0)
+        ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, &pid, err);
+    if (ret < 0) {
+        mig_lazy_abandon(&l);
+        return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
+    }
+    restored = mig_now_ms();
+    fig->downtime_ms = restored - freeze;
+    fig->restore_ms = restore_ms_of(pid);
+    if (m->opts->progress)
+        dprintf(STDERR_FILENO, "migrate: runs on `%s` (pid %.*s), downtime %llu ms; fetching its pages\n",
+                m->opts->target, (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);
+    brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` runs on `%s` as pid %s, its pages being fetched", m->opts->id,
+             m->opts->target, pid);
+    ret = mig_lazy_dump_wait(&l, err);
+    if (ret < 0) {
+        /* The receiver's FAILED says why the fetch stopped; its container there is deleted. */
+        int a = expect(m, MIG_PAGES, MIG_IO_TIMEOUT, NULL, &answer_err);
+        if (a < 0 && answer_err)
+            brig_err_wrap(err, ret, "%s", answer_err->msg);
+        brig_err_wrap(err, ret, "post-copy stopped before every page was fetched");
+        return with_outcome(err, ret, "CRIU resumed it here");
+    }
+    fig->pages_ms = mig_now_ms() - restored;
+    ret = expect(m, MIG_PAGES, MIG_IO_TIMEOUT, NULL, err);
+    if (ret < 0)
+        return with_outcome(err, ret, "every page was fetched, so it is gone here");
+    return 0;
 }
 
 static int run_migration(struct migration *m, struct brig_migrate_figures *fig, struct brig_err **err)
@@ -373,9 +494,13 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     freeze = mig_now_ms();
+    if (m->opts->lazy_pages)
+        return lazy_move(m, fig, freeze, err);
     ret = dump_and_send(m, FINAL_DIR, last[0] ? last : NULL, false, &bytes, &ms, err);
     if (ret < 0)
         return ret;
+    fig->send_ms = ms;
+    fig->dump_ms = mig_now_ms() - freeze - ms;
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
     ret = send_conntrack(m, err);
@@ -390,8 +515,9 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
         return ret;
     fig->downtime_ms = mig_now_ms() - freeze;
     if (m->opts->progress)
-        dprintf(STDERR_FILENO, "migrate: restored on `%s` (pid %s), downtime %llu ms\n", m->opts->target,
-                pid, (unsigned long long) fig->downtime_ms);
+        dprintf(STDERR_FILENO, "migrate: restored on `%s` (pid %.*s), downtime %llu ms\n", m->opts->target,
+                (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);
+    fig->restore_ms = restore_ms_of(pid);
     brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` restored on `%s` as pid %s", m->opts->id, m->opts->target, pid);
     return 0;
 }
@@ -409,6 +535,10 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
     mig_stop_block(&previous);
     m.stop_fd = mig_stop_fd();
     ret = brig_validate_id(opts->id, err);
+    if (ret == 0 && opts->lazy_pages && (opts->live || opts->export_path))
+        ret = brig_err_msg(err, EINVAL, "--lazy-pages: not with %s (%s)", opts->live ? "--live" : "export",
+                           opts->live ? "pre-copied pages would be restored eagerly, the downtime post-copy saves"
+                                      : "an archive has no page server to fetch from");
     if (ret == 0)
         ret = run_migration(&m, figures, err);
     if (ret < 0 && m.conn >= 0 && !opts->export_path) {
@@ -447,6 +577,10 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         close(m.work_fd);
     if (m.work && !keep_work)
         brig_remove_tree_at(AT_FDCWD, m.work, NULL);
+    /* Moved: its changes live in the receiver's upper now. */
+    if (ret == 0 && m.kept_upper)
+        brig_remove_tree_at(AT_FDCWD, m.kept_upper, NULL);
+    free(m.kept_upper);
     free(m.work);
     brig_state_free(m.state);
     if (m.stop_fd >= 0)
