@@ -45,7 +45,8 @@ static int parse_nested(const struct nlattr *attr, const struct nlattr **tb, int
 {
     const struct nlattr *a;
 
-    memset(tb, 0, sizeof(*tb) * (size_t) (max + 1));
+    for (int i = 0; i <= max; i++)
+        tb[i] = NULL;
     mnl_attr_for_each_nested(a, attr) {
         int type = mnl_attr_get_type(a);
         if (type <= max)
@@ -213,17 +214,20 @@ static int parse_line(const char *line, struct ct_tuple *o, struct ct_tuple *c)
 static int conntrack_each(const char *text, bool add, struct brig_err **err)
 {
     struct net_nl nl;
-    cleanup_free char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+    char *buf;
     const char *line = text;
     int ret;
 
-    if (!buf)
-        return brig_err_set(err, ENOMEM, "conntrack");
     if (!text || !*text)
         return 0;
+    buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+    if (!buf)
+        return brig_err_set(err, ENOMEM, "conntrack");
     ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
-    if (ret < 0)
+    if (ret < 0) {
+        free(buf);
         return ret;
+    }
     for (; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         struct ct_tuple o, c, r;
         struct nlmsghdr *nlh;
@@ -276,6 +280,7 @@ static int conntrack_each(const char *text, bool add, struct brig_err **err)
         }
     }
     net_nl_close(&nl);
+    free(buf);
     return ret;
 }
 

@@ -48,6 +48,8 @@ teardown() {
 	host_teardown "$HOST_A" "$BRIG_ROOT"
 	host_teardown "$HOST_B" "$ROOT_B"
 	on "$HOST_B" nft delete table inet migtest 2>/dev/null || true
+	on "$HOST_A" nft delete table inet rsts 2>/dev/null || true
+	on "$HOST_B" nft delete table inet rsts 2>/dev/null || true
 	[ -z "${CLIENT_NS:-}" ] || ip netns delete "$CLIENT_NS" 2>/dev/null || true
 	lane_teardown
 	pkill -f 'sleep 3598' 2>/dev/null || true
@@ -184,7 +186,7 @@ still_on_a() {
 @test "migrate --live --tcp-established: a client on a third host keeps its connection to the published port, the service address moved with the container" {
 	command -v python3 >/dev/null || skip "python3 not installed"
 	command -v script >/dev/null || skip "script not installed"
-	local id=mt-$RAND ip n c tx svc=10.251.24.1 cli=10.251.23.2
+	local id=mt-$RAND ip n c tx mover svc=10.251.24.1 cli=10.251.23.2
 	CLIENT_NS=mnet-c-$RAND
 	ip netns add "$CLIENT_NS"
 	# The client reaches each host over its own link; its address and the service address are /32s routed
@@ -204,6 +206,16 @@ still_on_a() {
 	ip -n "$HOST_A" addr add "$svc/32" dev lo
 	ip -n "$CLIENT_NS" route add "$svc/32" via 10.251.21.1
 
+	# Where a reset comes from, should one come (counted per hook on each host).
+	for h in "$HOST_A" "$HOST_B" "$CLIENT_NS"; do
+		on "$h" nft -f - <<-EOF
+			table inet rsts {
+				chain input { type filter hook input priority 0; tcp flags & rst == rst counter comment "input"; }
+				chain output { type filter hook output priority 0; tcp flags & rst == rst counter comment "output"; }
+				chain forward { type filter hook forward priority 0; tcp flags & rst == rst counter comment "forward"; }
+			}
+		EOF
+	done
 	start_counter "$id" '["nc", "-l", "-p", "80", "-e", "cat"]'
 	ip=$(state_of "$BRIG_ROOT" "$id" ip)
 	[ -n "$ip" ] || fail "no ip"
@@ -244,6 +256,20 @@ while True:
 	[ "$c" -lt 200 ] || fail "the client got no echo: $(cat "$TEST_DIR/client.log")"
 
 	receiver --once
+	# The service address moves with the container once the destination takes over (its restore under way:
+	# its state directory is there, the conntrack entries made before it): gone from A, on B, the client
+	# routed there. From then on A sees nothing of the connection.
+	(
+		for ((c = 0; c < 3000; c++)); do
+			[ -e "$ROOT_B/$id" ] && break
+			sleep 0.1
+		done
+		ip -n "$HOST_A" addr del "$svc/32" dev lo
+		ip -n "$HOST_B" addr add "$svc/32" dev lo
+		ip -n "$CLIENT_NS" route replace "$svc/32" via 10.251.22.1
+	) 3>&- &
+	mover=$!
+	BG_PIDS="${BG_PIDS:-} $mover"
 	# On a terminal (script's pty): a progress line per dump sent, and one at the end.
 	: >"$TEST_DIR/migrate.tty"
 	BRIG_TEST_TOKEN=$TOKEN on "$HOST_A" timeout -k 5 300 script -qefc \
@@ -253,10 +279,9 @@ while True:
 	[ "$REPLY" = 0 ] || fail "receiver: status $REPLY: $(cat "$TEST_DIR/recv.out")"
 	n=$(grep -c '^ping' "$TEST_DIR/client.log")
 	tx=$(tx_packets "$HOST_B" "nbc-$RAND")
-	# The address moves with the container: gone from A, on B, and the client routed there.
-	ip -n "$HOST_A" addr del "$svc/32" dev lo
-	ip -n "$HOST_B" addr add "$svc/32" dev lo
-	ip -n "$CLIENT_NS" route replace "$svc/32" via 10.251.22.1
+	wait "$mover" || fail "the address was not moved"
+	echo "# B's conntrack after the move: $(on "$HOST_B" grep 8080 /proc/net/nf_conntrack | tr -s ' ' | tr '\n' '|')" >&3
+	echo "# A's conntrack after the move: $(on "$HOST_A" grep 8080 /proc/net/nf_conntrack | tr -s ' ' | tr '\n' '|')" >&3
 	tr -d '\r' <"$TEST_DIR/migrate.tty" | grep -v '^Script' >"$TEST_DIR/migrate.lines"
 	echo "# $(tr '\n' '|' <"$TEST_DIR/migrate.lines")" >&3
 	grep -Eq '^migrate: iteration 1 \(pre-dump\): [0-9]+ pages, [0-9.]+ MiB sent in [0-9.]+ s, [0-9.]+ MB/s$' "$TEST_DIR/migrate.lines" ||
@@ -273,8 +298,16 @@ while True:
 		grep -q ERR "$TEST_DIR/client.log" && break
 		sleep 0.1
 	done
-	echo "# client: $(head -1 "$TEST_DIR/client.log"), $n echoes before the move, $(grep -c '^ping' "$TEST_DIR/client.log") after ${c}00 ms" >&3
-	! grep -q ERR "$TEST_DIR/client.log" || fail "the connection broke: $(grep ERR "$TEST_DIR/client.log")"
+	echo "# client: $(head -1 "$TEST_DIR/client.log"), $n echoes before the move, $(grep -c '^ping' "$TEST_DIR/client.log") $((c * 100)) ms into the wait" >&3
+	if grep -q ERR "$TEST_DIR/client.log"; then
+		local h
+		for h in "$HOST_A" "$HOST_B" "$CLIENT_NS"; do
+			echo "# $h: $(on "$h" nft list table inet rsts 2>&1 | grep counter | tr -s ' \t' ' ' | tr '\n' '|')" >&3
+			echo "# $h conntrack: $(on "$h" grep 8080 /proc/net/nf_conntrack | tr -s ' ' | tr '\n' '|')" >&3
+		done
+		echo "# recv.out: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tr '\n' '|')" >&3
+		fail "the connection broke: $(grep ERR "$TEST_DIR/client.log")"
+	fi
 	[ "$(grep -c '^port' "$TEST_DIR/client.log")" -eq 1 ] || fail "the client connected again"
 	grep -qx "ping $((n + 3))" "$TEST_DIR/client.log" || fail "the echo did not go on (n=$n): $(tail -5 "$TEST_DIR/client.log" | tr '\n' ' ')"
 	# ... through B: its link to the client carried the echoes, and its conntrack picked the connection up.
