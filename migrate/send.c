@@ -28,6 +28,7 @@ struct migration {
     socklen_t addr_len;
     bool archive_made; /* export: removed again on failure */
     char *kept_upper;  /* an overlay root's upper, kept by the final dump: removed once the move succeeded */
+    uint64_t rootfs_ms; /* packing the root's changes, in the downtime */
 };
 
 static int open_archive(struct migration *m, struct brig_err **err)
@@ -157,7 +158,9 @@ static int dump_and_send(struct migration *m, const char *dir, const char *paren
     if (!pre_dump)
         m->dumped = true;
     if (!pre_dump) {
+        start = mig_now_ms();
         ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+        m->rootfs_ms = mig_now_ms() - start;
         if (ret < 0)
             return ret;
     }
@@ -286,13 +289,15 @@ static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint
     if (ret < 0)
         return ret;
     /* The tree is frozen from here on: its root changes no more. */
+    start = mig_now_ms();
     ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+    fig->rootfs_ms = mig_now_ms() - start;
     if (ret < 0) {
         mig_lazy_abandon(&l);
         return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
     }
     start = mig_now_ms();
-    fig->dump_ms = start - freeze;
+    fig->dump_ms = start - freeze - fig->rootfs_ms;
     ret = mig_send_tree(m->conn, m->work_fd, FINAL_DIR, &bytes, err);
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_ITERATION, FINAL_DIR, NULL, 0, err);
@@ -367,7 +372,8 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     fig->send_ms = ms;
-    fig->dump_ms = mig_now_ms() - freeze - ms;
+    fig->rootfs_ms = m->rootfs_ms;
+    fig->dump_ms = mig_now_ms() - freeze - ms - m->rootfs_ms;
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
     ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",

@@ -170,7 +170,7 @@ check_moved() {
 	assert_success
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
-	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"rootfs_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	echo "# offline: $output" >&3
 	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
@@ -196,7 +196,7 @@ check_moved() {
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
 	echo "# live: $output" >&3
-	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"rootfs_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	n=${BASH_REMATCH[1]}
 	local -a bytes
