@@ -66,7 +66,8 @@ int brig_migrate_figures_json(const struct brig_migrate_figures *f, char **json,
             (unsigned long long) f->downtime_ms, (unsigned long long) f->total_ms, (unsigned long long) f->dump_ms,
             (unsigned long long) f->rootfs_ms, (unsigned long long) f->send_ms, (unsigned long long) f->restore_ms);
     if (f->pages_ms)
-        fprintf(out, ",\"pages_ms\":%llu", (unsigned long long) f->pages_ms);
+        fprintf(out, ",\"pages_ms\":%llu,\"daemon_ms\":%llu", (unsigned long long) f->pages_ms,
+                (unsigned long long) f->daemon_ms);
     fputc('}', out);
     if (fclose(out) != 0) {
         free(text);

@@ -165,11 +165,11 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
 {
     cleanup_free char *flags = NULL;
     cleanup_free char *image = NULL;
-    char pid[32];
+    char pid[64];
     struct brig_restore_opts r = {.id = a->id, .bundle = a->bundle, .detach = true, .ckpt = {.status_fd = -1}};
     cleanup_state struct brig_state *state = NULL;
     char page_server[128] = "";
-    uint64_t start, took;
+    uint64_t start, took, daemon_ms = 0;
     pid_t lazy = -1;
     int status = 0;
     int ret = mig_recv_data(a->conn, f, &flags, err);
@@ -201,6 +201,7 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         if (ret < 0)
             return ret;
         r.ckpt.lazy_pages = true;
+        daemon_ms = mig_now_ms() - start;
     }
     ret = brig_container_restore(a->ctx, &r, &status, err);
     if (ret < 0) {
@@ -210,14 +211,14 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
     a->restored = true;
     took = mig_now_ms() - start;
     ret = brig_container_load_state(a->ctx, a->id, &state, err);
-    snprintf(pid, sizeof(pid), "%d %llu", ret == 0 ? (int) state->pid : 0, (unsigned long long) took);
+    snprintf(pid, sizeof(pid), "%d %llu %llu", ret == 0 ? (int) state->pid : 0, (unsigned long long) took,
+             (unsigned long long) daemon_ms);
     brig_err_free(err);
     /* Past this answer the source deletes its dump: a lost answer leaves the container here, and the source
      * restoring its own (the one case of two: a connection lost after "restored" was sent). */
     ret = answer(a, MIG_RESTORED, pid, err);
-    if (lazy < 0) {
+    if (lazy < 0)
         return ret;
-    }
     if (ret < 0) {
         brig_ckpt_lazy_daemon_kill(lazy);
         return ret;

@@ -260,12 +260,18 @@ static int with_outcome(struct brig_err **err, int ret, const char *outcome)
     return ret;
 }
 
-/* RESTORED's data: "PID" or "PID RESTORE_MS" (the receiver's own measure of its restore). */
-static uint64_t restore_ms_of(const char *answer)
+/* RESTORED's data: "PID" or "PID RESTORE_MS [DAEMON_MS]" (the receiver's own measure of its restore, and of
+ * the lazy-pages daemon's start within it). */
+static uint64_t restore_ms_of(const char *answer, unsigned field)
 {
-    const char *sp = answer ? strchr(answer, ' ') : NULL;
+    const char *p = answer;
 
-    return sp ? strtoull(sp + 1, NULL, 10) : 0;
+    for (unsigned i = 0; p && i < field; i++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return p ? strtoull(p, NULL, 10) : 0;
 }
 
 /* Post-copy: the final dump leaves the memory in the frozen tree and serves it; the destination restores at
@@ -317,7 +323,8 @@ static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint
     }
     restored = mig_now_ms();
     fig->downtime_ms = restored - freeze;
-    fig->restore_ms = restore_ms_of(pid);
+    fig->restore_ms = restore_ms_of(pid, 1);
+    fig->daemon_ms = restore_ms_of(pid, 2);
     brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` runs on `%s` as pid %s, its pages being fetched", m->opts->id,
              m->opts->target, pid);
     ret = mig_lazy_dump_wait(&l, err);
@@ -385,7 +392,7 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     fig->downtime_ms = mig_now_ms() - freeze;
-    fig->restore_ms = restore_ms_of(pid);
+    fig->restore_ms = restore_ms_of(pid, 1);
     brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` restored on `%s` as pid %s", m->opts->id, m->opts->target, pid);
     return 0;
 }
