@@ -114,7 +114,7 @@ once() {
 	# Only the receiver: a bare `wait` would wait for the stdin process substitutions too.
 	wait "$recv" || true
 	on "$B" "$brig" --root "$work/root-B" delete -f "$id"
-	for k in downtime total dump send restore; do
+	for k in downtime total dump rootfs send restore; do
 		echo "$json" | sed -n "s/.*\"${k}_ms\":\([0-9]*\).*/\1/p" >>"$work/$mode.$k"
 	done
 	echo "round $round $mode: $json" >&2
@@ -135,7 +135,7 @@ for m in "${modes[@]}"; do [ "$m" = offline ] || printf ' %s/offline |' "$m"; do
 printf '\n|---|'
 for m in "${modes[@]}"; do printf -- '---|'; [ "$m" = offline ] || printf -- '---|'; done
 echo
-for k in downtime total dump send restore; do
+for k in downtime total dump rootfs send restore; do
 	o=$(med offline "$k")
 	printf '| %s_ms |' "$k"
 	for m in "${modes[@]}"; do printf ' %d |' "$(med "$m" "$k")"; done

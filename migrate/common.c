@@ -63,11 +63,13 @@ int brig_migrate_figures_json(const struct brig_migrate_figures *f, char **json,
     fprintf(out, "{\"iterations\":%u,\"bytes\":[", f->iterations);
     for (unsigned i = 0; i < f->n_bytes; i++)
         fprintf(out, "%s%llu", i ? "," : "", (unsigned long long) f->bytes[i]);
-    fprintf(out, "],\"downtime_ms\":%llu,\"total_ms\":%llu,\"dump_ms\":%llu,\"send_ms\":%llu,\"restore_ms\":%llu",
+    fprintf(out, "],\"downtime_ms\":%llu,\"total_ms\":%llu,\"dump_ms\":%llu,\"rootfs_ms\":%llu,"
+                 "\"send_ms\":%llu,\"restore_ms\":%llu",
             (unsigned long long) f->downtime_ms, (unsigned long long) f->total_ms, (unsigned long long) f->dump_ms,
-            (unsigned long long) f->send_ms, (unsigned long long) f->restore_ms);
+            (unsigned long long) f->rootfs_ms, (unsigned long long) f->send_ms, (unsigned long long) f->restore_ms);
     if (f->pages_ms)
-        fprintf(out, ",\"pages_ms\":%llu", (unsigned long long) f->pages_ms);
+        fprintf(out, ",\"pages_ms\":%llu,\"daemon_ms\":%llu", (unsigned long long) f->pages_ms,
+                (unsigned long long) f->daemon_ms);
     fputc('}', out);
     if (fclose(out) != 0) {
         free(text);

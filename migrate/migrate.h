@@ -43,14 +43,15 @@ struct brig_migrate_figures {
     unsigned n_bytes;
     uint64_t downtime_ms; /* from the final dump's start to the receiver's "restored" */
     uint64_t total_ms;
-    /* Where the downtime went: the final dump (freeze to image written; lazy: to the page server ready), its
-     * send, the receiver's restore (as it measured it; 0 if it did not say), the rest is the round trips. */
-    uint64_t dump_ms, send_ms, restore_ms;
-    uint64_t pages_ms; /* lazy: from "restored" to every page fetched */
+    /* Where the downtime went: the final dump (freeze to image written; lazy: to the page server ready), the
+     * root's changes packed, the image's send, the receiver's restore (as it measured it; 0 if it did not say), the rest is the round trips. */
+    uint64_t dump_ms, rootfs_ms, send_ms, restore_ms;
+    uint64_t pages_ms;  /* lazy: from "restored" to every page fetched */
+    uint64_t daemon_ms; /* lazy: the start of `criu lazy-pages`, within restore_ms */
 };
 
 /* The one JSON line `migrate` prints: {"iterations":N,"bytes":[...],"downtime_ms":D,"total_ms":T,
- * "dump_ms":..,"send_ms":..,"restore_ms":..} (and "pages_ms" with lazy pages). */
+ * "dump_ms":..,"rootfs_ms":..,"send_ms":..,"restore_ms":..} (and "pages_ms", "daemon_ms" with lazy pages). */
 int brig_migrate_figures_json(const struct brig_migrate_figures *f, char **json, struct brig_err **err);
 
 /* Parses "tcp:HOST:PORT" (HOST a name, an IPv4 address or a bracketed IPv6 one) for migrate, or "ADDR:PORT"

@@ -210,11 +210,11 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
 {
     cleanup_free char *flags = NULL;
     cleanup_free char *image = NULL;
-    char pid[32];
+    char pid[64];
     struct brig_restore_opts r = {.id = a->id, .bundle = a->bundle, .detach = true, .ckpt = {.status_fd = -1}};
     cleanup_state struct brig_state *state = NULL;
     char page_server[128] = "";
-    uint64_t start, took;
+    uint64_t start, took, daemon_ms = 0;
     pid_t lazy = -1;
     int status = 0;
     int ret = mig_recv_data(a->conn, f, &flags, err);
@@ -246,6 +246,7 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         if (ret < 0)
             return ret;
         r.ckpt.lazy_pages = true;
+        daemon_ms = mig_now_ms() - start;
     }
     /* Before the restore: the restored socket may speak first (see netns/conntrack.c). */
     if (a->conntrack && r.ckpt.tcp_established) {
@@ -269,7 +270,8 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         return ret;
     }
     ret = brig_container_load_state(a->ctx, a->id, &state, err);
-    snprintf(pid, sizeof(pid), "%d %llu", ret == 0 ? (int) state->pid : 0, (unsigned long long) took);
+    snprintf(pid, sizeof(pid), "%d %llu %llu", ret == 0 ? (int) state->pid : 0, (unsigned long long) took,
+             (unsigned long long) daemon_ms);
     brig_err_free(err);
     ret = answer(a, MIG_RESTORED, pid, err);
     if (ret < 0 || lazy < 0) {

@@ -34,6 +34,7 @@ struct migration {
     socklen_t addr_len;
     bool archive_made; /* export: removed again on failure */
     char *kept_upper;  /* an overlay root's upper, kept by the final dump: removed once the move succeeded */
+    uint64_t rootfs_ms; /* packing the root's changes, in the downtime */
 };
 
 static int open_archive(struct migration *m, struct brig_err **err)
@@ -202,7 +203,9 @@ static int dump_and_send(struct migration *m, const char *dir, const char *paren
     if (ret < 0)
         return ret;
     if (!pre_dump) {
+        start = mig_now_ms();
         ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+        m->rootfs_ms = mig_now_ms() - start;
         if (ret < 0)
             return ret;
     }
@@ -385,12 +388,18 @@ static int with_outcome(struct brig_err **err, int ret, const char *outcome)
     return ret;
 }
 
-/* RESTORED's data: "PID" or "PID RESTORE_MS" (the receiver's own measure of its restore). */
-static uint64_t restore_ms_of(const char *answer)
+/* RESTORED's data: "PID" or "PID RESTORE_MS [DAEMON_MS]" (the receiver's own measure of its restore, and of
+ * the lazy-pages daemon's start within it). */
+static uint64_t restore_ms_of(const char *answer, unsigned field)
 {
-    const char *sp = answer ? strchr(answer, ' ') : NULL;
+    const char *p = answer;
 
-    return sp ? strtoull(sp + 1, NULL, 10) : 0;
+    for (unsigned i = 0; p && i < field; i++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return p ? strtoull(p, NULL, 10) : 0;
 }
 
 /* Post-copy: the final dump leaves the memory in the frozen tree and serves it; the destination restores at
@@ -414,13 +423,15 @@ static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint
     if (ret < 0)
         return ret;
     /* The tree is frozen from here on: its root changes no more. */
+    start = mig_now_ms();
     ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+    fig->rootfs_ms = mig_now_ms() - start;
     if (ret < 0) {
         mig_lazy_abandon(&l);
         return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
     }
     start = mig_now_ms();
-    fig->dump_ms = start - freeze;
+    fig->dump_ms = start - freeze - fig->rootfs_ms;
     ret = mig_send_tree(m->conn, m->work_fd, FINAL_DIR, &bytes, err);
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_ITERATION, FINAL_DIR, NULL, 0, err);
@@ -442,7 +453,8 @@ static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint
     }
     restored = mig_now_ms();
     fig->downtime_ms = restored - freeze;
-    fig->restore_ms = restore_ms_of(pid);
+    fig->restore_ms = restore_ms_of(pid, 1);
+    fig->daemon_ms = restore_ms_of(pid, 2);
     if (m->opts->progress)
         dprintf(STDERR_FILENO, "migrate: runs on `%s` (pid %.*s), downtime %llu ms; fetching its pages\n",
                 m->opts->target, (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);
@@ -500,7 +512,8 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     fig->send_ms = ms;
-    fig->dump_ms = mig_now_ms() - freeze - ms;
+    fig->rootfs_ms = m->rootfs_ms;
+    fig->dump_ms = mig_now_ms() - freeze - ms - m->rootfs_ms;
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
     ret = send_conntrack(m, err);
@@ -517,7 +530,7 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (m->opts->progress)
         dprintf(STDERR_FILENO, "migrate: restored on `%s` (pid %.*s), downtime %llu ms\n", m->opts->target,
                 (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);
-    fig->restore_ms = restore_ms_of(pid);
+    fig->restore_ms = restore_ms_of(pid, 1);
     brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` restored on `%s` as pid %s", m->opts->id, m->opts->target, pid);
     return 0;
 }

@@ -72,7 +72,7 @@ static void test_figures(void **state)
     (void) state;
     assert_int_equal(brig_migrate_figures_json(&f, &json, &err), 0);
     assert_string_equal(json, "{\"iterations\":2,\"bytes\":[100,7],\"downtime_ms\":5,\"total_ms\":9,"
-                              "\"dump_ms\":0,\"send_ms\":0,\"restore_ms\":0}");
+                              "\"dump_ms\":0,\"rootfs_ms\":0,\"send_ms\":0,\"restore_ms\":0}");
     free(json);
     f.dump_ms = 3;
     f.send_ms = 1;
@@ -80,7 +80,7 @@ static void test_figures(void **state)
     f.pages_ms = 40;
     assert_int_equal(brig_migrate_figures_json(&f, &json, &err), 0);
     assert_string_equal(json, "{\"iterations\":2,\"bytes\":[100,7],\"downtime_ms\":5,\"total_ms\":9,"
-                              "\"dump_ms\":3,\"send_ms\":1,\"restore_ms\":1,\"pages_ms\":40}");
+                              "\"dump_ms\":3,\"rootfs_ms\":0,\"send_ms\":1,\"restore_ms\":1,\"pages_ms\":40,\"daemon_ms\":0}");
     free(json);
 }
 

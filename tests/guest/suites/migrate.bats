@@ -170,7 +170,7 @@ check_moved() {
 	assert_success
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
-	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"rootfs_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	echo "# offline: $output" >&3
 	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
@@ -196,7 +196,7 @@ check_moved() {
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
 	echo "# live: $output" >&3
-	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"rootfs_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	n=${BASH_REMATCH[1]}
 	local -a bytes
@@ -238,14 +238,27 @@ descendants() {
 	start_counter "$id" '["memtouch", "16", "0", "check"]' 2
 	ip=$(state_ip "$BRIG_ROOT" "$id")
 	# One kernel for both "hosts": the frozen source holds its cgroup until every page is fetched, so B's
-	# containers live elsewhere in the hierarchy, as on another host.
+	# containers live elsewhere in the hierarchy, as on another host. Without that B's restore fails (the
+	# cgroup is A's): before "restored", so A abandons its lazy dump and the container counts on there.
+	receiver
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --lazy-pages "$id" "tcp:10.251.9.2:$PORT"
+	assert_failure
+	assert_output_contains "the lazy dump was abandoned: it runs on here"
+	wait "$RECEIVER" && fail "the receiver succeeded"
+	RECEIVER=
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after an abandoned lazy dump: $REPLY"
+	[ -z "$(ls -A "$BRIG_ROOT/.migrate-out" 2>/dev/null)" ] || fail "work directory left on A"
+	[ ! -e "$ROOT_B/$id" ] || fail "B kept state"
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	wait_count "$TEST_DIR/$id.out" $((last_a + 2))
 	receiver --cgroup-parent "$CG_PREFIX/host-b"
 	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --lazy-pages "$id" "tcp:10.251.9.2:$PORT"
 	assert_success
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
 	echo "# lazy: $output" >&3
-	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[([0-9]+)\],\"downtime_ms\":[0-9]+,.*\"restore_ms\":[0-9]+,\"pages_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[([0-9]+)\],\"downtime_ms\":[0-9]+,.*\"restore_ms\":[0-9]+,\"pages_ms\":[0-9]+,\"daemon_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	# The image without its memory: far less than the 16 MiB.
 	[ "${BASH_REMATCH[1]}" -lt $((4 << 20)) ] || fail "the lazy image is ${BASH_REMATCH[1]} B"
@@ -280,6 +293,11 @@ descendants() {
 	grep -q "the source's pages stopped coming" "$TEST_DIR/recv.out" || fail "receiver: $(cat "$TEST_DIR/recv.out")"
 	[ ! -e "$ROOT_B/$id2" ] || fail "B kept a container with part of its memory"
 	[ ! -e "$ROOT_B/.migrate/$id2" ] || fail "B kept its bundle"
+	# What the killed source leaves is a dead host's: its work directory and the container's state (its tree,
+	# CRIU gone, runs on frozen). The later tests look at A's work directories.
+	rm -rf "$BRIG_ROOT/.migrate-out/$id2".*
+	run on "$HOST_A" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" delete --force "$id2"
+	assert_success
 	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
 	rm -f "$ROOTFS/bin/memtouch"
 }
