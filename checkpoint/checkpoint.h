@@ -130,6 +130,16 @@ int brig_ckpt_dump(const struct brig_ckpt_target *t, const struct brig_ckpt_opts
 int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_opts *opts, pid_t *pid,
                       int *pty_master, struct brig_err **err);
 
+/* Post-copy's destination: starts `criu lazy-pages` fetching from the lazy dump's page server ("ADDR:PORT")
+ * the pages the image at image_path left behind, and returns once its socket listens in work_path (where a
+ * restore --lazy-pages with that --work-path finds it), with its pid. Its log is work_path/lazy-pages.log. */
+int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path, const char *work_path,
+                                const char *page_server, pid_t *pid, struct brig_err **err);
+/* Waits for it to end (at most timeout_s, then kills it): 0 once every page was fetched, else its error. */
+int brig_ckpt_lazy_daemon_wait(pid_t pid, const char *work_path, unsigned timeout_s, struct brig_err **err);
+/* Kills and reaps it (a restore that failed: nothing will ask it for pages). */
+void brig_ckpt_lazy_daemon_kill(pid_t pid);
+
 /* The image directory holds a CRIU image (inventory.img and descriptors.json): a clear error otherwise. */
 int brig_ckpt_image_check(const char *image_path, struct brig_err **err);
 

@@ -18,7 +18,12 @@ static const char usage[] =
     "      --live                 send pre-dumps while it runs, then a final dump of what changed since\n"
     "      --max-iterations N     live: pre-dumps at most (default 5)\n"
     "      --downtime-target MS   live: stop pre-dumping once the last dirty set was sent within MS\n"
-    "      --tcp-established      keep established TCP connections\n";
+    "      --lazy-pages           post-copy: restore there at once, its memory fetched from here afterwards\n"
+    "                             (removed here once every page is fetched; a source lost before that loses it)\n"
+    "      --tcp-established      keep established TCP connections\n"
+    "\n"
+    "Progress (a line per dump sent: pages, MiB, MB/s) goes to stderr when it is a terminal. SIGTERM, SIGINT\n"
+    "or SIGHUP ends it at the next step (a dump under way is finished first), the container running here.\n";
 
 enum {
     OPT_OFFLINE = 256,
@@ -26,6 +31,7 @@ enum {
     OPT_MAX_ITERATIONS,
     OPT_DOWNTIME_TARGET,
     OPT_TCP_ESTABLISHED,
+    OPT_LAZY_PAGES,
 };
 
 static int parse_count(const struct brig_context *ctx, const char *flag, const char *text, unsigned max,
@@ -47,6 +53,7 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
         {"max-iterations", required_argument, NULL, OPT_MAX_ITERATIONS},
         {"downtime-target", required_argument, NULL, OPT_DOWNTIME_TARGET},
         {"tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED},
+        {"lazy-pages", no_argument, NULL, OPT_LAZY_PAGES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -79,6 +86,9 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
         case OPT_TCP_ESTABLISHED:
             opts.tcp_established = true;
             break;
+        case OPT_LAZY_PAGES:
+            opts.lazy_pages = true;
+            break;
         case 'h':
             cmd_print_help(usage);
             return 0;
@@ -88,12 +98,16 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
     }
     if (offline && opts.live)
         return cmd_usage_error(ctx, "migrate", "--offline and --live: choose one");
+    if (opts.lazy_pages && opts.live)
+        return cmd_usage_error(ctx, "migrate", "--lazy-pages and --live: choose one (pre-copied pages would be "
+                                               "restored eagerly, the downtime post-copy saves)");
     if (!opts.live && (opts.max_iterations || opts.downtime_target_ms))
         return cmd_usage_error(ctx, "migrate", "--max-iterations and --downtime-target need --live");
     if (argc - optind < 2)
         return cmd_usage_error(ctx, "migrate", argc - optind ? "missing tcp:HOST:PORT" : "missing container id");
     if (argc - optind > 2)
         return cmd_usage_error(ctx, "migrate", "unexpected argument `%s`", argv[optind + 2]);
+    opts.progress = isatty(STDERR_FILENO);
     opts.id = argv[optind];
     opts.target = argv[optind + 1];
     if (brig_migrate(ctx, &opts, &figures, &err) < 0)

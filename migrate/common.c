@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
 
 #include "internal.h"
 #include "../util/util.h"
@@ -61,12 +63,68 @@ int brig_migrate_figures_json(const struct brig_migrate_figures *f, char **json,
     fprintf(out, "{\"iterations\":%u,\"bytes\":[", f->iterations);
     for (unsigned i = 0; i < f->n_bytes; i++)
         fprintf(out, "%s%llu", i ? "," : "", (unsigned long long) f->bytes[i]);
-    fprintf(out, "],\"downtime_ms\":%llu,\"total_ms\":%llu}", (unsigned long long) f->downtime_ms,
-            (unsigned long long) f->total_ms);
+    fprintf(out, "],\"downtime_ms\":%llu,\"total_ms\":%llu,\"dump_ms\":%llu,\"rootfs_ms\":%llu,"
+                 "\"send_ms\":%llu,\"restore_ms\":%llu",
+            (unsigned long long) f->downtime_ms, (unsigned long long) f->total_ms, (unsigned long long) f->dump_ms,
+            (unsigned long long) f->rootfs_ms, (unsigned long long) f->send_ms, (unsigned long long) f->restore_ms);
+    if (f->pages_ms)
+        fprintf(out, ",\"pages_ms\":%llu,\"daemon_ms\":%llu", (unsigned long long) f->pages_ms,
+                (unsigned long long) f->daemon_ms);
+    fputc('}', out);
     if (fclose(out) != 0) {
         free(text);
         return brig_err_set(err, ENOMEM, "figures");
     }
     *json = text;
     return 0;
+}
+
+static void stop_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+}
+
+void mig_stop_block(sigset_t *previous)
+{
+    sigset_t stop;
+
+    stop_set(&stop);
+    sigprocmask(SIG_BLOCK, &stop, previous);
+}
+
+void mig_stop_unblock(const sigset_t *previous)
+{
+    sigset_t stop;
+    struct timespec now = {0, 0};
+
+    stop_set(&stop);
+    while (sigtimedwait(&stop, NULL, &now) > 0)
+        ;
+    sigprocmask(SIG_SETMASK, previous, NULL);
+}
+
+int mig_stop_fd(void)
+{
+    sigset_t stop;
+
+    stop_set(&stop);
+    return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int mig_stop_check(const char *what, struct brig_err **err)
+{
+    sigset_t stop;
+    struct timespec now = {0, 0};
+    const char *name;
+    int sig;
+
+    stop_set(&stop);
+    sig = sigtimedwait(&stop, NULL, &now);
+    if (sig <= 0)
+        return 0;
+    name = sigabbrev_np(sig);
+    return brig_err_msg(err, EINTR, "%s: interrupted by SIG%s", what, name ? name : "?");
 }

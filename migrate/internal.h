@@ -4,11 +4,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "migrate.h"
 
-#define MIG_VERSION "brig-migrate/1"
+/* 2: the source commits (COMMIT, DONE) after the receiver's RESTORED. */
+#define MIG_VERSION "brig-migrate/2"
 #define MIG_NAME_MAX 4096
 /* Frames other than files are held in memory: a config or a message, never this big. */
 #define MIG_SMALL_MAX (16u << 20)
@@ -27,7 +30,14 @@ enum mig_frame_type {
     MIG_RESTORE = 8,  /* name: the final image directory; data: restore flags, one a line */
     MIG_RESTORED = 9, /* the receiver's answer: data: the new init's pid */
     MIG_FAILED = 10,  /* either side's refusal or failure: data: the one-line message */
+    MIG_COMMIT = 11,  /* the source, after RESTORED: its dump is dropped, the receiver keeps the container */
+    MIG_DONE = 12,    /* the receiver, after COMMIT: it keeps the container whatever comes next */
+    MIG_CONNTRACK = 13, /* before RESTORE: data: its inbound TCP connections' conntrack lines (netns.h) */
+    MIG_PAGES = 14,   /* lazy pages: the receiver's second answer (before COMMIT), every page fetched */
 };
+
+/* RESTORE's flag for post-copy: the line is MIG_FLAG_LAZY "ADDR:PORT" (the source's page server). */
+#define MIG_FLAG_LAZY "lazy-pages "
 
 struct mig_frame {
     uint32_t type;
@@ -48,5 +58,40 @@ int mig_recv_tree_entry(int fd, int base_fd, const struct mig_frame *f, struct b
 bool mig_name_ok(const char *name);
 
 uint64_t mig_now_ms(void);
+
+/* The stop signals (SIGTERM, SIGINT, SIGHUP) are blocked for a whole migration, so that a stop ends it at the
+ * next step with its undo path run; the pending signal is the only record (no handler, no global state). */
+void mig_stop_block(sigset_t *previous);
+/* Back to *previous; a stop still pending is consumed first (it was answered by the failure it caused). */
+void mig_stop_unblock(const sigset_t *previous);
+/* A signalfd readable while a stop is pending, or -1. */
+int mig_stop_fd(void);
+/* -EINTR ("`what`: interrupted by SIGTERM") when a stop is pending, consuming it; else 0. */
+int mig_stop_check(const char *what, struct brig_err **err);
+/* The root's changes in the final image directory (rootfs.c says what they are for each kind of root). */
+#define MIG_ROOTFS_TAR "brig-rootfs.tar"
+/* Source, the tree dumped or frozen: writes image/MIG_ROOTFS_TAR; *kept_upper: an overlay root's upper kept
+ * by the dump (malloc'd; removed here once the move succeeded), else NULL. */
+int mig_pack_rootfs(const struct brig_state *state, const char *image, char **kept_upper, struct brig_err **err);
+/* Receiver: unpacks image/MIG_ROOTFS_TAR, if any: over root (a plain root), or into a new upper
+ * (*made_upper, malloc'd: removed again if the restore fails) that the image's rootfs record then names. */
+int mig_unpack_rootfs(const struct brig_context *ctx, const char *id, const char *image, const char *root,
+                      char **made_upper, struct brig_err **err);
+
+/* The source's lazy final dump (lazy.c), in a child of ours. */
+struct mig_lazy {
+    pid_t child;
+    int err_fd;
+    char page_server[80]; /* "ADDR:PORT": the connection's local address, a free port */
+};
+/* Forks the dump of `id` into image (logs in work) with its page server on the connection's local address,
+ * and returns once the image is written and the page server listens (or the dump's error). */
+int mig_lazy_dump_start(const struct brig_context *ctx, const char *id, const char *image, const char *work,
+                        int conn, bool tcp_established, struct mig_lazy *l, struct brig_err **err);
+/* Waits for the dump's end: 0 once every page was fetched (the container is gone here), else its error (CRIU
+ * resumed the tree here). */
+int mig_lazy_dump_wait(struct mig_lazy *l, struct brig_err **err);
+/* Before the destination restored: the dump abandoned, the container runs on here. */
+void mig_lazy_abandon(struct mig_lazy *l);
 
 #endif

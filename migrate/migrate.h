@@ -26,6 +26,11 @@ struct brig_migrate_opts {
     unsigned max_iterations;     /* live: pre-dumps at most; 0: BRIG_MIGRATE_DEFAULT_ITERATIONS */
     unsigned downtime_target_ms; /* live: stop pre-dumping once the last dirty set would go in this; 0: none */
     bool tcp_established;
+    bool progress; /* a line on stderr per dump sent and at the end (cmd/ sets it when stderr is a terminal) */
+    /* Post-copy: the final dump leaves the memory behind and serves it from a page server here; the
+     * destination restores at once and `criu lazy-pages` there fetches it (on fault, then the rest). The
+     * container is gone here only once every page was fetched. Not with live or export_path. */
+    bool lazy_pages;
     /* Export instead: the same frames into this new file (offline only); the container is gone afterwards,
      * its dump in the archive. */
     const char *export_path;
@@ -38,9 +43,15 @@ struct brig_migrate_figures {
     unsigned n_bytes;
     uint64_t downtime_ms; /* from the final dump's start to the receiver's "restored" */
     uint64_t total_ms;
+    /* Where the downtime went: the final dump (freeze to image written; lazy: to the page server ready), the
+     * root's changes packed, the image's send, the receiver's restore (as it measured it; 0 if it did not say), the rest is the round trips. */
+    uint64_t dump_ms, rootfs_ms, send_ms, restore_ms;
+    uint64_t pages_ms;  /* lazy: from "restored" to every page fetched */
+    uint64_t daemon_ms; /* lazy: the start of `criu lazy-pages`, within restore_ms */
 };
 
-/* The one JSON line `migrate` prints: {"iterations":N,"bytes":[...],"downtime_ms":D,"total_ms":T}. */
+/* The one JSON line `migrate` prints: {"iterations":N,"bytes":[...],"downtime_ms":D,"total_ms":T,
+ * "dump_ms":..,"rootfs_ms":..,"send_ms":..,"restore_ms":..} (and "pages_ms", "daemon_ms" with lazy pages). */
 int brig_migrate_figures_json(const struct brig_migrate_figures *f, char **json, struct brig_err **err);
 
 /* Parses "tcp:HOST:PORT" (HOST a name, an IPv4 address or a bracketed IPv6 one) for migrate, or "ADDR:PORT"
@@ -58,6 +69,8 @@ struct brig_migrate_receive_opts {
     bool once;              /* one migration, then return its result */
     const char *new_id;     /* restore under this id instead of the source's */
     const char *bundle_dir; /* where each received container's bundle goes (DIR/ID); NULL: <root>/.migrate */
+    unsigned timeout;       /* s a silent source is waited for (a frame, the commit); 0: 120 */
+    const char *cgroup_parent; /* restored containers' cgroups go below it (their config's path under it) */
 };
 
 /* Restores an archive `brig export` wrote (opts->listen and once unused). */

@@ -204,7 +204,7 @@ int mig_recv_frame(int fd, unsigned timeout, struct mig_frame *f, struct brig_er
     f->type = be32toh(t);
     f->data_len = be64toh(dl);
     nl = be32toh(nl);
-    if (f->type < MIG_HELLO || f->type > MIG_FAILED)
+    if (f->type < MIG_HELLO || f->type > MIG_PAGES)
         return brig_err_msg(err, EPROTO, "unknown frame type %u (not brig's migration protocol?)", f->type);
     if (nl > MIG_NAME_MAX)
         return brig_err_msg(err, EPROTO, "frame name of %u bytes: longer than %d", nl, MIG_NAME_MAX);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../netns/netns.h"
 #include "../util/util.h"
 
 #define IMAGES_DIR "images"
@@ -26,10 +27,32 @@ struct arrival {
     char *bundle;     /* <bundle_dir>/ID, made here: removed on failure */
     int images_fd;    /* <bundle>/images */
     char *rootfs;     /* the source's root (MIG_ROOTFS) */
+    char *made_upper; /* an overlay root's upper unpacked here: removed on failure */
     bool config_seen;
     bool restored;
+    bool committed;
+    char *conntrack;       /* MIG_CONNTRACK's lines */
+    bool conntrack_added;  /* removed again by undo */
     bool archive; /* import: no one to answer */
+    int stop_fd;
+    unsigned timeout; /* s a silent source is waited for (a frame, the COMMIT) */
 };
+
+/* Until a frame is there (or a timeout: mig_recv_frame then says so), or a stop comes: -EINTR. */
+static int next_frame(const struct arrival *a, struct mig_frame *f, struct brig_err **err)
+{
+    struct pollfd p[2] = {{.fd = a->conn, .events = POLLIN}, {.fd = a->stop_fd, .events = POLLIN}};
+    int n;
+
+    if (!a->archive) {
+        do
+            n = poll(p, a->stop_fd >= 0 ? 2 : 1, (int) a->timeout * 1000);
+        while (n < 0 && errno == EINTR);
+        if (n > 0 && (p[1].revents & POLLIN))
+            return mig_stop_check("the receiver was stopped", err);
+    }
+    return mig_recv_frame(a->conn, a->timeout, f, err);
+}
 
 static int answer(const struct arrival *a, uint32_t type, const char *text, struct brig_err **err)
 {
@@ -75,7 +98,7 @@ static int hello(struct arrival *a, struct brig_err **err)
     cleanup_state struct brig_state *existing = NULL;
     cleanup_err struct brig_err *probe = NULL;
     const char *id;
-    int ret = mig_recv_frame(a->conn, MIG_IO_TIMEOUT, &f, err);
+    int ret = next_frame(a, &f, err);
 
     if (ret == 0)
         ret = mig_recv_data(a->conn, &f, &version, err);
@@ -142,13 +165,57 @@ static int prepare_root(const struct arrival *a, struct brig_err **err)
     return 0;
 }
 
+/* The container runs here, the source's dump still stands: only its COMMIT lets this one stay. Its FAILED,
+ * its end, silence or a stop deletes it (undo), so that a source that restores its own never meets it. */
+static int await_commit(struct arrival *a, struct brig_err **err)
+{
+    struct mig_frame f;
+    cleanup_free char *data = NULL;
+    cleanup_err struct brig_err *ignored = NULL;
+    int ret = next_frame(a, &f, err);
+
+    if (ret == 0)
+        ret = mig_recv_data(a->conn, &f, &data, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "no commit from the source");
+    if (f.type == MIG_FAILED)
+        return brig_err_msg(err, ECANCELED, "the source gave up: %s", data);
+    if (f.type != MIG_COMMIT)
+        return brig_err_msg(err, EPROTO, "frame %u where the commit was due", f.type);
+    /* Committed: the source has let its dump go, so the container stays whatever becomes of this answer. */
+    a->committed = true;
+    answer(a, MIG_DONE, "", &ignored);
+    return 0;
+}
+
+/* RESTORE's lazy-pages line: the source's page server, checked to be a plain address. */
+static int lazy_source(const char *flags, char *out, size_t len, struct brig_err **err)
+{
+    const char *line = strstr(flags, MIG_FLAG_LAZY);
+    size_t n;
+
+    out[0] = '\0';
+    if (!line)
+        return 0;
+    line += strlen(MIG_FLAG_LAZY);
+    n = strcspn(line, "\n");
+    if (n == 0 || n >= len || strspn(line, "0123456789abcdefABCDEF.:[]") < n)
+        return brig_err_msg(err, EPROTO, "restore flags: lazy pages from `%.*s`: not ADDRESS:PORT", (int) n, line);
+    memcpy(out, line, n);
+    out[n] = '\0';
+    return 0;
+}
+
 static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err **err)
 {
     cleanup_free char *flags = NULL;
     cleanup_free char *image = NULL;
-    char pid[32];
+    char pid[64];
     struct brig_restore_opts r = {.id = a->id, .bundle = a->bundle, .detach = true, .ckpt = {.status_fd = -1}};
     cleanup_state struct brig_state *state = NULL;
+    char page_server[128] = "";
+    uint64_t start, took, daemon_ms = 0;
+    pid_t lazy = -1;
     int status = 0;
     int ret = mig_recv_data(a->conn, f, &flags, err);
 
@@ -157,23 +224,72 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
     if (!mig_name_ok(f->name) || strchr(f->name, '/'))
         return brig_err_msg(err, EPROTO, "restore of image `%s`: not an image directory's name", f->name);
     r.ckpt.tcp_established = strstr(flags, "tcp-established\n") != NULL;
-    ret = prepare_root(a, err);
+    r.cgroup_parent = a->opts->cgroup_parent;
+    ret = lazy_source(flags, page_server, sizeof(page_server), err);
+    if (ret == 0)
+        ret = prepare_root(a, err);
     if (ret < 0)
         return ret;
     if (asprintf(&image, "%s/%s/%s", a->bundle, IMAGES_DIR, f->name) < 0)
         return brig_err_set(err, ENOMEM, "image path");
-    r.ckpt.image_path = image;
-    r.ckpt.work_path = a->bundle;
-    ret = brig_container_restore(a->ctx, &r, &status, err);
+    ret = mig_unpack_rootfs(a->ctx, a->id, image, a->rootfs, &a->made_upper, err);
     if (ret < 0)
         return ret;
+    r.ckpt.image_path = image;
+    r.ckpt.work_path = a->bundle;
+    start = mig_now_ms();
+    /* Post-copy: the daemon listens first (restore hands it the userfaultfds), in restore's work path. */
+    if (page_server[0]) {
+        if (a->archive)
+            return brig_err_msg(err, EPROTO, "an archive's restore asks for lazy pages");
+        ret = brig_ckpt_lazy_daemon_start(a->ctx->criu, image, a->bundle, page_server, &lazy, err);
+        if (ret < 0)
+            return ret;
+        r.ckpt.lazy_pages = true;
+        daemon_ms = mig_now_ms() - start;
+    }
+    /* Before the restore: the restored socket may speak first (see netns/conntrack.c). */
+    if (a->conntrack && r.ckpt.tcp_established) {
+        cleanup_err struct brig_err *warn = NULL;
+        if (brig_net_conntrack_restore(a->conntrack, &warn) < 0)
+            brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (its TCP connections may not survive)",
+                     a->id, warn->msg);
+        a->conntrack_added = true;
+    }
+    ret = brig_container_restore(a->ctx, &r, &status, err);
+    if (ret < 0) {
+        brig_ckpt_lazy_daemon_kill(lazy);
+        return ret;
+    }
     a->restored = true;
+    took = mig_now_ms() - start;
+    /* A stop during the restore (which holds it back) undoes it: the source restores its own. */
+    ret = mig_stop_check("the receiver was stopped", err);
+    if (ret < 0 || a->archive) {
+        brig_ckpt_lazy_daemon_kill(lazy);
+        return ret;
+    }
     ret = brig_container_load_state(a->ctx, a->id, &state, err);
-    snprintf(pid, sizeof(pid), "%d", ret == 0 ? (int) state->pid : 0);
+    snprintf(pid, sizeof(pid), "%d %llu %llu", ret == 0 ? (int) state->pid : 0, (unsigned long long) took,
+             (unsigned long long) daemon_ms);
     brig_err_free(err);
-    /* Past this answer the source deletes its dump: a lost answer leaves the container here, and the source
-     * restoring its own (the one case of two: a connection lost after "restored" was sent). */
-    return answer(a, MIG_RESTORED, pid, err);
+    ret = answer(a, MIG_RESTORED, pid, err);
+    if (ret < 0 || lazy < 0) {
+        brig_ckpt_lazy_daemon_kill(lazy);
+        return ret < 0 ? ret : await_commit(a, err);
+    }
+    /* The tree runs, its memory not all here: the daemon's end says whether it ever will be. A fetch that
+     * failed leaves pages that would read as zeros, so undo() deletes the container. */
+    ret = brig_ckpt_lazy_daemon_wait(lazy, a->bundle, MIG_RESTORE_TIMEOUT, err);
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "post-copy: the source's pages stopped coming (the container here had only "
+                                       "part of its memory and is deleted)");
+    brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: every page fetched in %llu ms", a->id,
+             (unsigned long long) (mig_now_ms() - start - took));
+    /* Every page fetched: the source's dump has ended and its tree is gone, so this one stays (no COMMIT
+     * comes: there is nothing left there to restore). */
+    a->committed = true;
+    return answer(a, MIG_PAGES, "", err);
 }
 
 static int write_config(const struct arrival *a, const char *data, size_t len, struct brig_err **err)
@@ -193,7 +309,7 @@ static int serve(struct arrival *a, struct brig_err **err)
         struct mig_frame f;
         cleanup_free char *data = NULL;
 
-        ret = mig_recv_frame(a->conn, MIG_IO_TIMEOUT, &f, err);
+        ret = next_frame(a, &f, err);
         if (ret < 0)
             break;
         switch (f.type) {
@@ -214,6 +330,13 @@ static int serve(struct arrival *a, struct brig_err **err)
         case MIG_FILE:
         case MIG_LINK:
             ret = mig_recv_tree_entry(a->conn, a->images_fd, &f, err);
+            break;
+        case MIG_CONNTRACK:
+            ret = mig_recv_data(a->conn, &f, &data, err);
+            if (ret == 0) {
+                free(a->conntrack);
+                a->conntrack = steal_ptr(data);
+            }
             break;
         case MIG_ITERATION:
             brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: image `%s` received", a->id, f.name);
@@ -236,11 +359,15 @@ static void undo(struct arrival *a)
 {
     cleanup_err struct brig_err *ignored = NULL;
 
-    /* A restored container whose "restored" could not be sent: the source restores its own, so this one goes. */
-    if (a->restored)
+    /* Restored but not committed: the source restores its own (or has its own still), so this one goes. */
+    if (a->restored && !a->committed)
         brig_container_delete(a->ctx, a->id, true, false, NULL, &ignored);
+    if (a->conntrack_added && !a->committed)
+        brig_net_conntrack_forget(a->conntrack, &ignored);
     if (a->bundle)
         brig_remove_tree_at(AT_FDCWD, a->bundle, NULL);
+    if (a->made_upper)
+        brig_remove_tree_at(AT_FDCWD, a->made_upper, NULL);
 }
 
 /* After FAILED: what the source still sends is read and dropped until it reads our answer and goes. Closing
@@ -256,10 +383,11 @@ static void drain(int conn)
 }
 
 static int receive_one(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts, int conn,
-                       bool archive, struct brig_err **err)
+                       int stop_fd, bool archive, struct brig_err **err)
 {
-    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1, .archive = archive};
-    struct timeval tv = {.tv_sec = MIG_IO_TIMEOUT};
+    struct arrival a = {.ctx = ctx, .opts = opts, .conn = conn, .images_fd = -1, .archive = archive,
+                        .stop_fd = stop_fd, .timeout = opts->timeout ? opts->timeout : MIG_IO_TIMEOUT};
+    struct timeval tv = {.tv_sec = a.timeout};
     int ret;
 
     setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -286,6 +414,8 @@ static int receive_one(const struct brig_context *ctx, const struct brig_migrate
         close(a.images_fd);
     free(a.bundle);
     free(a.rootfs);
+    free(a.conntrack);
+    free(a.made_upper);
     return ret;
 }
 
@@ -293,6 +423,7 @@ int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrat
                         const char *path, struct brig_err **err)
 {
     cleanup_close int fd = -1;
+    sigset_t previous;
     int ret = opts->new_id ? brig_validate_id(opts->new_id, err) : 0;
 
     if (ret == 0)
@@ -302,10 +433,68 @@ int brig_migrate_import(const struct brig_context *ctx, const struct brig_migrat
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return brig_err_sys(err, "import `%s`", path);
-    ret = receive_one(ctx, opts, fd, true, err);
+    mig_stop_block(&previous);
+    ret = receive_one(ctx, opts, fd, -1, true, err);
+    mig_stop_unblock(&previous);
     while (waitpid(-1, NULL, WNOHANG) > 0)
         ;
     return ret < 0 ? brig_err_wrap(err, ret, "import `%s`", path) : 0;
+}
+
+/* Listens until a migration comes (*conn) or a stop does (*conn -1). */
+static int wait_connection(int s, int stop_fd, const char *listen, int *conn, struct brig_err **err)
+{
+    for (;;) {
+        struct pollfd p[2] = {{.fd = s, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+        int n = poll(p, stop_fd >= 0 ? 2 : 1, -1);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return brig_err_sys(err, "poll on `%s`", listen);
+        if (p[1].revents & POLLIN) {
+            *conn = -1;
+            return 0;
+        }
+        *conn = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+        if (*conn >= 0)
+            return 0;
+        if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+            return brig_err_sys(err, "accept on `%s`", listen);
+    }
+}
+
+static int serve_connections(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts, int s,
+                             int stop_fd, struct brig_err **err)
+{
+    for (;;) {
+        struct brig_err *one_err = NULL;
+        int conn = -1, ret = wait_connection(s, stop_fd, opts->listen, &conn, err);
+
+        if (ret < 0)
+            return ret;
+        /* A stop while idle: nothing was made. With --once the one migration never came: an error. */
+        if (conn < 0) {
+            ret = mig_stop_check("--listen", err);
+            if (opts->once)
+                return brig_err_wrap(err, ret < 0 ? ret : -EINTR, "`%s`: before a migration came", opts->listen);
+            brig_err_free(err);
+            return 0;
+        }
+        ret = receive_one(ctx, opts, conn, stop_fd, false, &one_err);
+        close(conn);
+        /* Restored containers are our children until we go: their exits must not pile up as zombies. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        /* A stop ends the serving too, after the migration it ended. */
+        if (opts->once || (ret < 0 && one_err && one_err->errnum == EINTR)) {
+            *err = one_err;
+            return ret;
+        }
+        if (ret < 0)
+            brig_log_error(ctx, one_err);
+        brig_err_free(&one_err);
+    }
 }
 
 int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migrate_receive_opts *opts,
@@ -314,6 +503,8 @@ int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migra
     struct sockaddr_storage addr;
     socklen_t len = 0;
     cleanup_close int s = -1;
+    cleanup_close int stop_fd = -1;
+    sigset_t previous;
     int one = 1;
     int ret = brig_migrate_parse_address(opts->listen, false, &addr, &len, err);
 
@@ -333,26 +524,9 @@ int brig_migrate_receive(const struct brig_context *ctx, const struct brig_migra
     if (listen(s, 4) < 0)
         return brig_err_sys(err, "--listen `%s`", opts->listen);
     brig_log(ctx, BRIG_LOG_INFO, "migrate-receive: listening on %s", opts->listen);
-    for (;;) {
-        int conn = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-        struct brig_err *one_err = NULL;
-
-        if (conn < 0) {
-            if (errno == EINTR)
-                continue;
-            return brig_err_sys(err, "accept on `%s`", opts->listen);
-        }
-        ret = receive_one(ctx, opts, conn, false, &one_err);
-        close(conn);
-        /* Restored containers are our children until we go: their exits must not pile up as zombies. */
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        if (opts->once) {
-            *err = one_err;
-            return ret;
-        }
-        if (ret < 0)
-            brig_log_error(ctx, one_err);
-        brig_err_free(&one_err);
-    }
+    mig_stop_block(&previous);
+    stop_fd = mig_stop_fd();
+    ret = serve_connections(ctx, opts, s, stop_fd, err);
+    mig_stop_unblock(&previous);
+    return ret;
 }

@@ -1,5 +1,6 @@
 /* The source's side: the container is dumped through brig's checkpoint (pre-dumps first in live mode), its
  * images go over the connection, and its dump stands only once the receiver answers "restored". */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../netns/netns.h"
 #include "../util/util.h"
 
 #define FINAL_DIR "final"
@@ -24,9 +26,15 @@ struct migration {
     char *work;   /* <root>/.migrate-out/ID.XXXXXX: the images, until the receiver has restored them */
     int work_fd;
     bool dumped;  /* the container is gone here: a failure from now on restores it from FINAL_DIR */
+    /* COMMIT sent and no DONE: the receiver may keep it or may not, so it is not restored here (it could
+     * run twice) and its image stays for a restore by hand. */
+    bool uncertain;
+    int stop_fd;
     struct sockaddr_storage addr;
     socklen_t addr_len;
     bool archive_made; /* export: removed again on failure */
+    char *kept_upper;  /* an overlay root's upper, kept by the final dump: removed once the move succeeded */
+    uint64_t rootfs_ms; /* packing the root's changes, in the downtime */
 };
 
 static int open_archive(struct migration *m, struct brig_err **err)
@@ -77,8 +85,31 @@ static int expect(const struct migration *m, uint32_t want, unsigned timeout, ch
     return 0;
 }
 
+/* An overlay root's lowest layer, root.path (absolute, as the receiver's bundle links it): the overlay
+ * itself is mounted under our state directory, which the receiver has not. NULL for a plain root. */
+static int root_of(const struct migration *m, char **root, struct brig_err **err)
+{
+    cleanup_spec struct brig_spec *spec = NULL;
+    int ret;
+
+    *root = NULL;
+    if (!m->state->n_overlay_lowers)
+        return 0;
+    ret = brig_spec_load(m->state->config_path, &spec, err);
+    if (ret < 0)
+        return ret;
+    if (!spec->root_path || !*spec->root_path)
+        return brig_err_msg(err, EINVAL, "an overlay root without root.path");
+    if (spec->root_path[0] == '/')
+        *root = strdup(spec->root_path);
+    else if (asprintf(root, "%s/%s", m->state->bundle, spec->root_path) < 0)
+        *root = NULL;
+    return *root ? 0 : brig_err_set(err, ENOMEM, "root");
+}
+
 static int send_config(const struct migration *m, struct brig_err **err)
 {
+    cleanup_free char *root = NULL;
     cleanup_free char *config = NULL;
     size_t len = 0;
     int ret = brig_read_file_at(AT_FDCWD, m->state->config_path, &config, &len, err);
@@ -86,7 +117,9 @@ static int send_config(const struct migration *m, struct brig_err **err)
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_CONFIG, NULL, config, len, err);
     if (ret == 0)
-        ret = mig_send_frame(m->conn, MIG_ROOTFS, m->state->rootfs, NULL, 0, err);
+        ret = root_of(m, &root, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ROOTFS, root ? root : m->state->rootfs, NULL, 0, err);
     return ret;
 }
 
@@ -107,6 +140,40 @@ static int make_work_dir(struct migration *m, struct brig_err **err)
     if (m->work_fd < 0)
         return brig_err_sys(err, "work directory `%s`", m->work);
     return 0;
+}
+
+/* The bytes of CRIU's page files in <work>/dir (pages-N.img: the memory itself, 4 KiB a page). */
+static uint64_t page_bytes(const struct migration *m, const char *dir)
+{
+    int fd = openat(m->work_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    uint64_t total = 0;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (strncmp(e->d_name, "pages-", 6) == 0 && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            total += (uint64_t) st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* One line per dump sent, for a person watching (the caller gives a terminal's fd, or -1). */
+static void progress(const struct migration *m, const char *dir, bool pre_dump, uint64_t bytes, uint64_t ms)
+{
+    double mib = (double) bytes / (1024.0 * 1024.0);
+
+    if (!m->opts->progress)
+        return;
+    dprintf(STDERR_FILENO, "migrate: iteration %s (%s): %llu pages, %.1f MiB sent in %.1f s, %.1f MB/s\n",
+            dir, pre_dump ? "pre-dump" : "final dump", (unsigned long long) (page_bytes(m, dir) / 4096), mib,
+            (double) ms / 1000.0, ms ? (double) bytes / 1000.0 / (double) ms : 0.0);
 }
 
 /* One dump into <work>/dir through brig's checkpoint (which keeps the container running after a pre-dump or a
@@ -130,13 +197,28 @@ static int dump_and_send(struct migration *m, const char *dir, const char *paren
         return ret;
     if (!pre_dump)
         m->dumped = true;
+    /* A stop that came during the dump (checkpoint holds it back) ends the migration before anything of
+     * this dump goes: a pre-dump left the container running, a final dump is restored here. */
+    ret = mig_stop_check(pre_dump ? "pre-copy" : "final dump", err);
+    if (ret < 0)
+        return ret;
+    if (!pre_dump) {
+        start = mig_now_ms();
+        ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+        m->rootfs_ms = mig_now_ms() - start;
+        if (ret < 0)
+            return ret;
+    }
     start = mig_now_ms();
     *bytes = 0;
     ret = mig_send_tree(m->conn, m->work_fd, dir, bytes, err);
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_ITERATION, dir, NULL, 0, err);
     *send_ms = mig_now_ms() - start;
-    return ret < 0 ? brig_err_wrap(err, ret, "send image `%s` to `%s`", dir, m->opts->target) : 0;
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "send image `%s` to `%s`", dir, m->opts->target);
+    progress(m, dir, pre_dump, *bytes, *send_ms);
+    return mig_stop_check(pre_dump ? "pre-copy" : "sending the final dump", err);
 }
 
 /* A receiver that failed says so at once (FAILED) while we still send: checked after each image. */
@@ -199,6 +281,86 @@ static int restore_here(struct migration *m, struct brig_err **err)
     return brig_container_restore(m->ctx, &r, &status, err);
 }
 
+/* Until the receiver's next frame is there (0), `timeout` s pass (0: mig_recv_frame then says so) or a stop
+ * comes (-EINTR, consumed). */
+static int await_answer(const struct migration *m, unsigned timeout, struct brig_err **err)
+{
+    uint64_t deadline = mig_now_ms() + (uint64_t) timeout * 1000u;
+
+    for (;;) {
+        struct pollfd p[2] = {{.fd = m->conn, .events = POLLIN}, {.fd = m->stop_fd, .events = POLLIN}};
+        uint64_t now = mig_now_ms();
+        int n;
+
+        if (now >= deadline)
+            return 0;
+        n = poll(p, m->stop_fd >= 0 ? 2 : 1, (int) (deadline - now));
+        if (n < 0 && errno != EINTR)
+            return brig_err_sys(err, "poll");
+        if (n > 0 && (p[1].revents & POLLIN))
+            return mig_stop_check("waiting for the receiver's restore", err);
+        if (n > 0 && p[0].revents)
+            return 0;
+    }
+}
+
+/* RESTORE sent: the receiver restores and answers RESTORED (or FAILED), we answer COMMIT, it confirms with
+ * DONE. Only COMMIT lets it keep the container: until then (a stop, a failure, no answer) it deletes what it
+ * restored, so a FAILED sent by us, or its own FAILED or end, means it does not run there. A stop while it
+ * restores is answered once it has said so: restoring here before would run the container twice. */
+static int commit(struct migration *m, char **pid, struct brig_err **err)
+{
+    int ret = await_answer(m, MIG_RESTORE_TIMEOUT, err);
+
+    if (ret == -EINTR) {
+        cleanup_err struct brig_err *ignored = NULL;
+        struct mig_frame f;
+
+        mig_send_frame(m->conn, MIG_FAILED, NULL, (*err)->msg, strlen((*err)->msg), &ignored);
+        /* Its answer to the restore, then (after a RESTORED) its answer to our FAILED, or its end. */
+        for (int i = 0; i < 2; i++) {
+            cleanup_free char *data = NULL;
+            brig_err_free(&ignored);
+            if (mig_recv_frame(m->conn, MIG_RESTORE_TIMEOUT, &f, &ignored) < 0 || f.type != MIG_RESTORED ||
+                mig_recv_data(m->conn, &f, &data, &ignored) < 0)
+                break;
+        }
+        return ret;
+    }
+    if (ret == 0)
+        ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, pid, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_COMMIT, NULL, NULL, 0, err);
+    if (ret < 0)
+        return ret;
+    ret = expect(m, MIG_DONE, MIG_IO_TIMEOUT, NULL, err);
+    /* Its FAILED says it let the container go (our COMMIT came too late); anything else leaves it unknown. */
+    if (ret < 0 && !(*err && (*err)->errnum == ECANCELED))
+        m->uncertain = true;
+    return ret;
+}
+
+/* With --tcp-established, the container's inbound connections' conntrack entries (its address's here): the
+ * destination makes them before its restore, so that whoever speaks first there finds its entry. Dumped, the
+ * container no longer uses them here; they lapse with conntrack's timeouts. */
+static int send_conntrack(const struct migration *m, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    cleanup_err struct brig_err *warn = NULL;
+    int ret;
+
+    if (!m->opts->tcp_established || !m->state->net_ip)
+        return 0;
+    if (brig_net_conntrack_save(m->state->net_ip, &text, &warn) < 0) {
+        brig_log(m->ctx, BRIG_LOG_WARNING, "migrate: %s (its TCP connections may not survive the move)", warn->msg);
+        return 0;
+    }
+    if (!text)
+        return 0;
+    ret = mig_send_frame(m->conn, MIG_CONNTRACK, NULL, text, strlen(text), err);
+    return ret < 0 ? brig_err_wrap(err, ret, "send the conntrack entries to `%s`", m->opts->target) : 0;
+}
+
 static int check_container(const struct migration *m, struct brig_err **err)
 {
     cleanup_spec struct brig_spec *spec = NULL;
@@ -206,13 +368,112 @@ static int check_container(const struct migration *m, struct brig_err **err)
 
     if (strcmp(m->state->status, "running") != 0)
         return brig_err_msg(err, EINVAL, "it is %s, not running", m->state->status);
-    if (m->state->n_overlay_lowers)
-        return brig_err_msg(err, ENOTSUP, "an overlay root (--layer, --image): not supported yet (its changes "
-                                          "are not sent)");
+    /* The lazy dump keeps the overlay mounted until every page is fetched: its upper is not kept yet. */
+    if (m->state->n_overlay_lowers && m->opts->lazy_pages)
+        return brig_err_msg(err, ENOTSUP, "--lazy-pages: not supported yet for an overlay root (--layer, --image)");
     ret = brig_spec_load(m->state->config_path, &spec, err);
     if (ret == 0 && spec->process && spec->process->terminal)
         ret = brig_err_msg(err, ENOTSUP, "process.terminal: not supported yet (the new pty has no console socket)");
     return ret;
+}
+
+/* "<the error> (<what became of the container>)", the error's number kept. */
+static int with_outcome(struct brig_err **err, int ret, const char *outcome)
+{
+    struct brig_err *joined = NULL;
+
+    brig_err_msg(&joined, ret < 0 ? -ret : EIO, "%s (%s)", *err && (*err)->msg ? (*err)->msg : "?", outcome);
+    brig_err_free(err);
+    *err = joined;
+    return ret;
+}
+
+/* RESTORED's data: "PID" or "PID RESTORE_MS [DAEMON_MS]" (the receiver's own measure of its restore, and of
+ * the lazy-pages daemon's start within it). */
+static uint64_t restore_ms_of(const char *answer, unsigned field)
+{
+    const char *p = answer;
+
+    for (unsigned i = 0; p && i < field; i++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return p ? strtoull(p, NULL, 10) : 0;
+}
+
+/* Post-copy: the final dump leaves the memory in the frozen tree and serves it; the destination restores at
+ * once and fetches it. Until "restored" a failure abandons the dump (the tree runs on here, nothing to
+ * restore); after it the dump's own end decides: every page fetched (gone here), or CRIU resumed it here. */
+static int lazy_move(struct migration *m, struct brig_migrate_figures *fig, uint64_t freeze, struct brig_err **err)
+{
+    cleanup_free char *image = NULL;
+    cleanup_free char *logs = NULL;
+    cleanup_free char *flags = NULL;
+    cleanup_free char *pid = NULL;
+    cleanup_err struct brig_err *answer_err = NULL;
+    struct mig_lazy l;
+    uint64_t bytes = 0, start, restored;
+    int ret;
+
+    /* The dump's logs apart from its image: CRIU still writes them while the image is being sent. */
+    if (asprintf(&image, "%s/%s", m->work, FINAL_DIR) < 0 || asprintf(&logs, "%s/lazy-logs", m->work) < 0)
+        return brig_err_set(err, ENOMEM, "image path");
+    ret = mig_lazy_dump_start(m->ctx, m->opts->id, image, logs, m->conn, m->opts->tcp_established, &l, err);
+    if (ret < 0)
+        return ret;
+    /* The tree is frozen from here on: its root changes no more. */
+    start = mig_now_ms();
+    ret = mig_pack_rootfs(m->state, image, &m->kept_upper, err);
+    fig->rootfs_ms = mig_now_ms() - start;
+    if (ret < 0) {
+        mig_lazy_abandon(&l);
+        return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
+    }
+    start = mig_now_ms();
+    fig->dump_ms = start - freeze - fig->rootfs_ms;
+    ret = mig_send_tree(m->conn, m->work_fd, FINAL_DIR, &bytes, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_ITERATION, FINAL_DIR, NULL, 0, err);
+    fig->send_ms = mig_now_ms() - start;
+    fig->bytes[fig->n_bytes++] = bytes;
+    fig->iterations = fig->n_bytes;
+    if (ret == 0 && asprintf(&flags, "%s%s\n%s", MIG_FLAG_LAZY, l.page_server,
+                             m->opts->tcp_established ? "tcp-established\n" : "") < 0)
+        ret = brig_err_set(err, ENOMEM, "restore flags");
+    if (ret == 0)
+        ret = send_conntrack(m, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, flags, strlen(flags), err);
+    if (ret == 0)
+        ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, &pid, err);
+    if (ret < 0) {
+        mig_lazy_abandon(&l);
+        return with_outcome(err, ret, "the lazy dump was abandoned: it runs on here");
+    }
+    restored = mig_now_ms();
+    fig->downtime_ms = restored - freeze;
+    fig->restore_ms = restore_ms_of(pid, 1);
+    fig->daemon_ms = restore_ms_of(pid, 2);
+    if (m->opts->progress)
+        dprintf(STDERR_FILENO, "migrate: runs on `%s` (pid %.*s), downtime %llu ms; fetching its pages\n",
+                m->opts->target, (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);
+    brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` runs on `%s` as pid %s, its pages being fetched", m->opts->id,
+             m->opts->target, pid);
+    ret = mig_lazy_dump_wait(&l, err);
+    if (ret < 0) {
+        /* The receiver's FAILED says why the fetch stopped; its container there is deleted. */
+        int a = expect(m, MIG_PAGES, MIG_IO_TIMEOUT, NULL, &answer_err);
+        if (a < 0 && answer_err)
+            brig_err_wrap(err, ret, "%s", answer_err->msg);
+        brig_err_wrap(err, ret, "post-copy stopped before every page was fetched");
+        return with_outcome(err, ret, "CRIU resumed it here");
+    }
+    fig->pages_ms = mig_now_ms() - restored;
+    ret = expect(m, MIG_PAGES, MIG_IO_TIMEOUT, NULL, err);
+    if (ret < 0)
+        return with_outcome(err, ret, "every page was fetched, so it is gone here");
+    return 0;
 }
 
 static int run_migration(struct migration *m, struct brig_migrate_figures *fig, struct brig_err **err)
@@ -245,20 +506,31 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     if (ret < 0)
         return ret;
     freeze = mig_now_ms();
+    if (m->opts->lazy_pages)
+        return lazy_move(m, fig, freeze, err);
     ret = dump_and_send(m, FINAL_DIR, last[0] ? last : NULL, false, &bytes, &ms, err);
     if (ret < 0)
         return ret;
+    fig->send_ms = ms;
+    fig->rootfs_ms = m->rootfs_ms;
+    fig->dump_ms = mig_now_ms() - freeze - ms - m->rootfs_ms;
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
-    ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
+    ret = send_conntrack(m, err);
+    if (ret == 0)
+        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
                          m->opts->tcp_established ? strlen("tcp-established\n") : 0, err);
     if (ret == 0 && m->opts->export_path && fsync(m->conn) < 0)
         ret = brig_err_sys(err, "export `%s`", m->opts->export_path);
     if (ret == 0 && !m->opts->export_path)
-        ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, &pid, err);
+        ret = commit(m, &pid, err);
     if (ret < 0)
         return ret;
     fig->downtime_ms = mig_now_ms() - freeze;
+    if (m->opts->progress)
+        dprintf(STDERR_FILENO, "migrate: restored on `%s` (pid %.*s), downtime %llu ms\n", m->opts->target,
+                (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);
+    fig->restore_ms = restore_ms_of(pid, 1);
     brig_log(m->ctx, BRIG_LOG_DEBUG, "migrate: `%s` restored on `%s` as pid %s", m->opts->id, m->opts->target, pid);
     return 0;
 }
@@ -269,10 +541,17 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
     struct migration m = {.ctx = ctx, .opts = opts, .conn = -1, .work_fd = -1};
     uint64_t start = mig_now_ms();
     bool keep_work = false;
+    sigset_t previous;
     int ret;
 
     memset(figures, 0, sizeof(*figures));
+    mig_stop_block(&previous);
+    m.stop_fd = mig_stop_fd();
     ret = brig_validate_id(opts->id, err);
+    if (ret == 0 && opts->lazy_pages && (opts->live || opts->export_path))
+        ret = brig_err_msg(err, EINVAL, "--lazy-pages: not with %s (%s)", opts->live ? "--live" : "export",
+                           opts->live ? "pre-copied pages would be restored eagerly, the downtime post-copy saves"
+                                      : "an archive has no page server to fetch from");
     if (ret == 0)
         ret = run_migration(&m, figures, err);
     if (ret < 0 && m.conn >= 0 && !opts->export_path) {
@@ -281,7 +560,14 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         cleanup_err struct brig_err *ignored = NULL;
         mig_send_frame(m.conn, MIG_FAILED, NULL, msg, strlen(msg), &ignored);
     }
-    if (ret < 0 && m.dumped && *err) {
+    if (ret < 0 && m.uncertain && *err) {
+        struct brig_err *joined = NULL;
+        keep_work = true;
+        brig_err_msg(&joined, (*err)->errnum, "%s: after our commit, so it may run there (not restored here, which "
+                     "could run it twice; its image is kept in `%s`)", (*err)->msg, m.work);
+        brig_err_free(err);
+        *err = joined;
+    } else if (ret < 0 && m.dumped && *err) {
         cleanup_err struct brig_err *local = NULL;
         struct brig_err *joined = NULL;
         if (restore_here(&m, &local) == 0) {
@@ -304,8 +590,15 @@ int brig_migrate(const struct brig_context *ctx, const struct brig_migrate_opts 
         close(m.work_fd);
     if (m.work && !keep_work)
         brig_remove_tree_at(AT_FDCWD, m.work, NULL);
+    /* Moved: its changes live in the receiver's upper now. */
+    if (ret == 0 && m.kept_upper)
+        brig_remove_tree_at(AT_FDCWD, m.kept_upper, NULL);
+    free(m.kept_upper);
     free(m.work);
     brig_state_free(m.state);
+    if (m.stop_fd >= 0)
+        close(m.stop_fd);
+    mig_stop_unblock(&previous);
     figures->total_ms = mig_now_ms() - start;
     return ret;
 }

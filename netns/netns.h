@@ -142,6 +142,14 @@ const char *brig_net_resolv_path(const struct brig_net *net);
  * none. Runs in the host's network namespace. Safe to repeat. */
 int brig_net_teardown(const char *root, int state_dir_fd, bool netns_gone, struct brig_err **err);
 
+/* Conntrack (conntrack.c): a container's inbound TCP connections (whose replies come from `ip`) in this
+ * network namespace's conntrack, as text (NULL when there are none), for brig_net_conntrack_restore on the
+ * host the container moves to (migrate --tcp-established): the same entries, established, with the published
+ * port's DNAT. _forget deletes what _restore added (a migration that failed there). */
+int brig_net_conntrack_save(const char *ip, char **text, struct brig_err **err);
+int brig_net_conntrack_restore(const char *text, struct brig_err **err);
+int brig_net_conntrack_forget(const char *text, struct brig_err **err);
+
 /* User-mode networking (usermode.c): the helper is started by brig_net_attach() through a small keeper
  * process, which holds slirp4netns' --exit-fd (pasta's pid) and stops the helper when the container's init
  * exits, or when the create dies before brig_net_commit(). Both pids are recorded in the state directory

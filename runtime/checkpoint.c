@@ -659,6 +659,19 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         if (ret < 0)
             brig_err_wrap(err, ret, "linux.cgroupsPath");
     }
+    if (ret == 0 && opts->cgroup_parent) {
+        char *below = NULL;
+        if (opts->cgroup_parent[0] != '/' || strstr(opts->cgroup_parent, "..") ||
+            asprintf(&below, "%s%s", opts->cgroup_parent, p->cgroup_path) < 0) {
+            below = NULL;
+            ret = brig_err_msg(err, EINVAL, "cgroup parent `%s`: not an absolute path without `..`",
+                               opts->cgroup_parent);
+        }
+        if (below) {
+            free(p->cgroup_path);
+            p->cgroup_path = below;
+        }
+    }
     if (ret < 0)
         return ret;
 

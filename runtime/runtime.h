@@ -183,6 +183,9 @@ struct brig_restore_opts {
     const char *console_socket;
     bool detach;
     bool no_subreaper;
+    /* The cgroup goes below this absolute path (the config's path under it), as on a host whose containers
+     * live elsewhere in its hierarchy (migrate-receive --cgroup-parent); NULL: the config's path. */
+    const char *cgroup_parent;
     struct brig_ckpt_opts ckpt;
 };
 /* Restores a checkpoint as container `id` of `bundle` (a new cgroup from its config, its rootfs). Unless

@@ -37,13 +37,15 @@ assert_no_migration_left() {
 	for args in "" "c1" "c1 tcp:127.0.0.1:1 extra" "--offline --live c1 tcp:127.0.0.1:1" \
 		"--max-iterations 3 c1 tcp:127.0.0.1:1" "--live --max-iterations 0 c1 tcp:127.0.0.1:1" \
 		"--live --max-iterations 65 c1 tcp:127.0.0.1:1" "--live --downtime-target x c1 tcp:127.0.0.1:1" \
-		"--nosuch c1 tcp:127.0.0.1:1"; do
+		"--nosuch c1 tcp:127.0.0.1:1" "--live --lazy-pages c1 tcp:127.0.0.1:1"; do
 		# shellcheck disable=SC2086
 		run brig migrate $args
 		assert_one_line_error
 		assert_output_contains "brig: migrate: "
 	done
-	for args in "" "--listen" "--listen 127.0.0.1:1 extra" "--nosuch --listen 127.0.0.1:1"; do
+	for args in "" "--listen" "--listen 127.0.0.1:1 extra" "--nosuch --listen 127.0.0.1:1" \
+		"--timeout 0 --listen 127.0.0.1:1" "--timeout 86401 --listen 127.0.0.1:1" "--timeout x --listen 127.0.0.1:1" \
+		"--listen 127.0.0.1:1 --cgroup-parent rel" "--listen 127.0.0.1:1 --cgroup-parent /a/../b"; do
 		# shellcheck disable=SC2086
 		run brig migrate-receive $args
 		assert_one_line_error

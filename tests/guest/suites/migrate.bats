@@ -47,6 +47,13 @@ setup() {
 
 teardown() {
 	[ -z "${RECEIVER:-}" ] || kill "$RECEIVER" 2>/dev/null || true
+	# The rootfs test's own roots (tmpfs: an overlay's upper cannot be on the guest's overlay /).
+	if [ -n "${OV_A:-}" ]; then
+		host_teardown "$HOST_A" "$OV_A"
+		host_teardown "$HOST_B" "$OV_B"
+		umount -R "$OV_A" "$OV_B" 2>/dev/null || true
+		OV_A= OV_B=
+	fi
 	[ -s "$TEST_DIR/recv.out" ] && echo "# receiver's output: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tail -3)" >&3
 	# Each host's leftovers deleted from its own network namespace, where their veth and nft elements are.
 	host_teardown "$HOST_A" "$BRIG_ROOT"
@@ -163,7 +170,7 @@ check_moved() {
 	assert_success
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
-	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[[0-9]+\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"rootfs_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	echo "# offline: $output" >&3
 	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
@@ -189,7 +196,7 @@ check_moved() {
 	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
 	RECEIVER=
 	echo "# live: $output" >&3
-	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+\}$ ]] ||
+	[[ "$output" =~ ^\{\"iterations\":([0-9]+),\"bytes\":\[([0-9,]+)\],\"downtime_ms\":[0-9]+,\"total_ms\":[0-9]+,\"dump_ms\":[0-9]+,\"rootfs_ms\":[0-9]+,\"send_ms\":[0-9]+,\"restore_ms\":[0-9]+\}$ ]] ||
 		fail "figures: $output"
 	n=${BASH_REMATCH[1]}
 	local -a bytes
@@ -211,6 +218,163 @@ check_moved() {
 	[ ! -e "$ROOT_B/$new" ] || fail "state left on B after delete"
 	! on "$HOST_B" nft list ruleset 2>/dev/null | grep -q "$ip" || fail "B's nft still names $ip after delete"
 	rm -f "$ROOTFS/bin/memtouch"
+}
+
+# descendants PID: PID and every process below it (the lazy dump's child leads a process group of its own).
+descendants() {
+	local p
+	echo "$1"
+	for p in $(pgrep -P "$1"); do descendants "$p"; done
+}
+
+@test "migrate --lazy-pages: memtouch runs on the other host before its memory is there, every page fetched and intact; a source lost mid-fetch is one line there and nothing is left" {
+	# userfaultfd (CONFIG_USERFAULTFD) is what a lazy restore faults pages in with.
+	[ -e /proc/sys/vm/unprivileged_userfaultfd ] || skip "kernel without userfaultfd"
+	local id=mz-$RAND id2=mzk-$RAND ip last_a pids i
+	local thp=/sys/kernel/mm/transparent_hugepage/enabled was_thp=
+	[ -w "$thp" ] && was_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp") && echo never >"$thp"
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	# 16 MiB read back before each count: a page never fetched, or fetched wrong, prints "corrupt page N".
+	start_counter "$id" '["memtouch", "16", "0", "check"]' 2
+	ip=$(state_ip "$BRIG_ROOT" "$id")
+	# One kernel for both "hosts": the frozen source holds its cgroup until every page is fetched, so B's
+	# containers live elsewhere in the hierarchy, as on another host. Without that B's restore fails (the
+	# cgroup is A's): before "restored", so A abandons its lazy dump and the container counts on there.
+	receiver
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --lazy-pages "$id" "tcp:10.251.9.2:$PORT"
+	assert_failure
+	assert_output_contains "the lazy dump was abandoned: it runs on here"
+	wait "$RECEIVER" && fail "the receiver succeeded"
+	RECEIVER=
+	lane_status "$id"
+	[ "$REPLY" = running ] || fail "after an abandoned lazy dump: $REPLY"
+	[ -z "$(ls -A "$BRIG_ROOT/.migrate-out" 2>/dev/null)" ] || fail "work directory left on A"
+	[ ! -e "$ROOT_B/$id" ] || fail "B kept state"
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	wait_count "$TEST_DIR/$id.out" $((last_a + 2))
+	receiver --cgroup-parent "$CG_PREFIX/host-b"
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --lazy-pages "$id" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# lazy: $output" >&3
+	[[ "$output" =~ ^\{\"iterations\":1,\"bytes\":\[([0-9]+)\],\"downtime_ms\":[0-9]+,.*\"restore_ms\":[0-9]+,\"pages_ms\":[0-9]+,\"daemon_ms\":[0-9]+\}$ ]] ||
+		fail "figures: $output"
+	# The image without its memory: far less than the 16 MiB.
+	[ "${BASH_REMATCH[1]}" -lt $((4 << 20)) ] || fail "the lazy image is ${BASH_REMATCH[1]} B"
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	check_moved "$id" "$ip" "$last_a"
+	! grep -q corrupt "$TEST_DIR/recv.out" || fail "$(grep corrupt "$TEST_DIR/recv.out")"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+
+	# The source lost while the destination fetches (the link slowed so that 64 MiB take a while): the
+	# daemon there loses its page server, the receiver deletes what runs on part of its memory, one line.
+	modprobe sch_netem 2>/dev/null || true
+	on "$HOST_A" tc qdisc add dev "mga-$RAND" root netem rate 16mbit 2>/dev/null || skip "no netem qdisc"
+	start_counter "$id2" '["memtouch", "64", "0"]' 2
+	receiver --cgroup-parent "$CG_PREFIX/host-b"
+	on "$HOST_A" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" migrate --lazy-pages "$id2" \
+		"tcp:10.251.9.2:$PORT" </dev/null >"$TEST_DIR/migrate2.out" 2>&1 &
+	local src=$!
+	for ((i = 0; i < 600; i++)); do
+		grep -qx '[0-9]*' "$TEST_DIR/recv.out" && break
+		sleep 0.1
+	done
+	grep -qx '[0-9]*' "$TEST_DIR/recv.out" || fail "not running on B: $(cat "$TEST_DIR/recv.out" "$TEST_DIR/migrate2.out")"
+	pids=$(descendants "$src")
+	kill -9 $pids 2>/dev/null || true
+	wait "$src" 2>/dev/null || true
+	on "$HOST_A" tc qdisc del dev "mga-$RAND" root 2>/dev/null || true
+	wait "$RECEIVER" && fail "the receiver succeeded after its source was killed: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# receiver: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tail -n 1)" >&3
+	[ "$(grep -vcx '[0-9]*' "$TEST_DIR/recv.out")" -eq 1 ] || fail "receiver: not one line: $(cat "$TEST_DIR/recv.out")"
+	grep -q "the source's pages stopped coming" "$TEST_DIR/recv.out" || fail "receiver: $(cat "$TEST_DIR/recv.out")"
+	[ ! -e "$ROOT_B/$id2" ] || fail "B kept a container with part of its memory"
+	[ ! -e "$ROOT_B/.migrate/$id2" ] || fail "B kept its bundle"
+	# What the killed source leaves is a dead host's: its work directory and the container's state (its tree,
+	# CRIU gone, runs on frozen). The later tests look at A's work directories.
+	rm -rf "$BRIG_ROOT/.migrate-out/$id2".*
+	run on "$HOST_A" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$BRIG_ROOT" delete --force "$id2"
+	assert_success
+	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
+	rm -f "$ROOTFS/bin/memtouch"
+}
+
+# receiver_own_root COPY ARGS...: receiver() in a mount namespace of its own where COPY is bound over
+# $ROOTFS: host B has its own copy of the plain root, at the same path.
+receiver_own_root() {
+	local copy=$1
+	shift
+	: >"$TEST_DIR/recv.out"
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" unshare -m --propagation private \
+		sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ "$copy" "$ROOTFS" \
+		"$BRIG" --root "$ROOT_B" migrate-receive --once --listen "10.251.9.2:$PORT" "$@" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+}
+
+@test "migrate: the root's changes move with it: a plain root's files changed since create (B has its own copy), an overlay root's upper (additions and a deletion)" {
+	local id=mr-$RAND ov=mrv-$RAND copy=$TEST_DIR/rootfs-b layer=$TEST_DIR/layer-$RAND
+	# Plain root: B's copy is taken before the container writes; no network of brig's (B's brig runs in a
+	# mount namespace of its own, where a network's mounts would be out of A's sight).
+	cp -a "$ROOTFS" "$copy"
+	lane_bundle "$id" '["sh", "-c", "echo before >/before-move; i=0; while [ ! -e /stop ]; do i=$((i+1)); echo $i; echo $i >/count; sleep 0.2; done"]'
+	mkdir -p "$TEST_DIR/b-$id"
+	mv "$TEST_DIR/$id.json" "$TEST_DIR/b-$id/config.json"
+	OUT=$id brig_on "$HOST_A" "$BRIG_ROOT" run -d -b "$TEST_DIR/b-$id" "$id"
+	assert_success
+	wait_count "$TEST_DIR/$id.out" 3
+	[ ! -e "$copy/before-move" ] || fail "B's copy has the file already"
+	receiver_own_root "$copy"
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate "$id" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	[ "$(cat "$copy/before-move" 2>/dev/null)" = before ] || fail "B's root has no /before-move"
+	[ -n "$(cat "$copy/count" 2>/dev/null)" ] || fail "B's root has no /count"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" exec "$id" cat /before-move
+	assert_success
+	[ "$output" = before ] || fail "in the moved container: $output"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+
+	# Overlay root (--layer): each host's --root a tmpfs of its own.
+	OV_A=$TEST_DIR/ov-a OV_B=$TEST_DIR/ov-b
+	mkdir -p "$OV_A" "$OV_B" "$layer"
+	mount -t tmpfs brig-ova "$OV_A"
+	mount -t tmpfs brig-ovb "$OV_B"
+	echo from-layer >"$layer/layered"
+	lane_bundle "$ov" '["sh", "-c", "echo changed >/changes; rm /layered; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done"]'
+	mkdir -p "$TEST_DIR/b-$ov"
+	mv "$TEST_DIR/$ov.json" "$TEST_DIR/b-$ov/config.json"
+	OUT=$ov brig_on "$HOST_A" "$OV_A" run -d -b "$TEST_DIR/b-$ov" --layer "$layer" "$ov"
+	assert_success
+	wait_count "$TEST_DIR/$ov.out" 3
+	: >"$TEST_DIR/recv.out"
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" "$BRIG" --root "$OV_B" \
+		migrate-receive --once --listen "10.251.9.2:$PORT" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+	OUT=migrate brig_on "$HOST_A" "$OV_A" migrate "$ov" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	[ -z "$(ls -A "$OV_A/.upper" 2>/dev/null)" ] || fail "A kept the upper it sent: $(ls "$OV_A/.upper")"
+	[ -n "$(ls -A "$OV_B/.upper" 2>/dev/null)" ] || fail "no upper of B's own under $OV_B/.upper"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$OV_B" exec "$ov" sh -c 'cat /changes; test -e /layered && echo back || echo deleted'
+	assert_success
+	[ "${lines[0]}" = changed ] || fail "the upper's file on B: ${lines[0]}"
+	[ "${lines[1]}" = deleted ] || fail "the whiteout of /layered on B: ${lines[1]}"
+	[ "$(cat "$layer/layered")" = from-layer ] || fail "the layer itself changed"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$OV_B" delete --force "$ov"
+	assert_success
+	umount -R "$OV_A" "$OV_B"
+	OV_A= OV_B=
+	rm -rf "$copy"
 }
 
 # mig_frame TYPE NAME DATA: one frame of the protocol (migrate/NOTES.md) on stdout.
@@ -252,7 +416,7 @@ mig_frame() {
 
 	# A receiver that answers hello, takes 64 KiB and dies: the dump is under way or sent, so the source
 	# restores its container from it (same id, address, count).
-	mig_frame 1 "$id" "brig-migrate/1" >"$TEST_DIR/hello.bin"
+	mig_frame 1 "$id" "brig-migrate/2" >"$TEST_DIR/hello.bin"
 	printf '#!/bin/sh\ncat %s\nexec head -c 65536 >/dev/null\n' "$TEST_DIR/hello.bin" >"$TEST_DIR/fake-receiver"
 	chmod +x "$TEST_DIR/fake-receiver"
 	on "$HOST_B" socat "TCP-LISTEN:$PORT,bind=10.251.9.2,reuseaddr" "EXEC:$TEST_DIR/fake-receiver" &
@@ -278,7 +442,7 @@ mig_frame() {
 
 	# The real receiver, its source dying mid-transfer: it removes what it made and reports one line.
 	receiver
-	{ mig_frame 1 "$id" "brig-migrate/1"; mig_frame 4 "1" ""; printf '\0\0\0\5\0\0\0\7'; be_bytes 1000 8; printf '1/x.imgabc'; } |
+	{ mig_frame 1 "$id" "brig-migrate/2"; mig_frame 4 "1" ""; printf '\0\0\0\5\0\0\0\7'; be_bytes 1000 8; printf '1/x.imgabc'; } |
 		on "$HOST_A" timeout 10 socat -t 2 - "TCP:10.251.9.2:$PORT" >/dev/null || true
 	wait "$RECEIVER" && fail "the receiver succeeded"
 	RECEIVER=
