@@ -201,43 +201,15 @@ pod_gone() {
 	done <"$CRI_DIR/argv.log"
 }
 
-@test "cri: RuntimeDefault seccomp: the container has containerd's default filter (no user namespace), an Unconfined one beside it has none" {
-	local pod def unc
-	pod_config sec
-	local pcfg=$REPLY
-	local args=(RunPodSandbox '{"config":'"$pcfg"',"runtime_handler":"brig"}')
-	ctr_config def '["sleep", "100000"]' 1 ',"seccomp":{"profile_type":"RuntimeDefault"}'
-	args+=(CreateContainer '{"pod_sandbox_id":"@POD@","config":'"$REPLY"',"sandbox_config":'"$pcfg"'}' StartContainer '{"container_id":"@CTR@"}')
-	ctr_config unc '["sleep", "100000"]' 1 ',"seccomp":{"profile_type":"Unconfined"}'
-	args+=(CreateContainer '{"pod_sandbox_id":"@POD@","config":'"$REPLY"',"sandbox_config":'"$pcfg"'}' StartContainer '{"container_id":"@CTR@"}')
-	run cri "${args[@]}"
-	assert_success
-	local ids=()
-	mapfile -t ids < <(grep -o '"container_id":"[0-9a-f]*"' <<<"$output" | cut -d'"' -f4)
-	[[ $output =~ \"pod_sandbox_id\":\"([0-9a-f]+)\" ]] || fail "no pod id"
-	pod=${BASH_REMATCH[1]}
-	def=${ids[0]} unc=${ids[1]}
-	[ -n "$def" ] && [ -n "$unc" ] || fail "container ids: $output"
-
-	exec_in "$def" '["sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true && echo unshared"]'
-	[[ $REPLY_OUT == *'Seccomp:\t2\n'* ]] || fail "RuntimeDefault: not in seccomp filter mode: $REPLY_OUT"
-	[[ $REPLY_OUT != *unshared* ]] || fail "RuntimeDefault: unshare(CLONE_NEWUSER) allowed"
-	exec_in "$unc" '["sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true && echo unshared"]'
-	[[ $REPLY_OUT == *'Seccomp:\t0\n'*unshared* ]] || fail "Unconfined: $REPLY_OUT $REPLY_ERR"
-
-	run cri StopPodSandbox '{"pod_sandbox_id":"'"$pod"'"}' RemovePodSandbox '{"pod_sandbox_id":"'"$pod"'"}'
-	assert_success
-	pod_gone "$pod" sec "$def" "$unc"
-}
-
-@test "cri: a pod of two containers in one pid namespace talk over localhost; the pod's address is on the CNI bridge" {
+@test "cri: a pod of two containers in one pid namespace talk over localhost; the pod's address is on the CNI bridge; RuntimeDefault seccomp (containerd's filter: no user namespace) beside Unconfined" {
 	local pod srv cli ip
 	pod_config duo 0
 	local pcfg=$REPLY
 	local args=(RunPodSandbox '{"config":'"$pcfg"',"runtime_handler":"brig"}')
-	ctr_config srv '["sh", "-c", "printf \"#!/bin/sh\\necho hello from \\$(hostname)\\n\" >/srv.sh; chmod 755 /srv.sh; exec nc -ll -p 8080 -e /srv.sh"]' 0
+	ctr_config srv '["sh", "-c", "printf \"#!/bin/sh\\necho hello from \\$(hostname)\\n\" >/srv.sh; chmod 755 /srv.sh; exec nc -ll -p 8080 -e /srv.sh"]' 0 \
+		',"seccomp":{"profile_type":"Unconfined"}'
 	args+=(CreateContainer '{"pod_sandbox_id":"@POD@","config":'"$REPLY"',"sandbox_config":'"$pcfg"'}' StartContainer '{"container_id":"@CTR@"}')
-	ctr_config cli '["sleep", "100000"]' 0
+	ctr_config cli '["sleep", "100000"]' 0 ',"seccomp":{"profile_type":"RuntimeDefault"}'
 	args+=(CreateContainer '{"pod_sandbox_id":"@POD@","config":'"$REPLY"',"sandbox_config":'"$pcfg"'}' StartContainer '{"container_id":"@CTR@"}')
 	args+=(PodSandboxStatus '{"pod_sandbox_id":"@POD@"}')
 	run cri "${args[@]}"
@@ -261,6 +233,13 @@ pod_gone() {
 	[[ $REPLY_OUT == *"inet $ip/24"* ]] || fail "eth0 has not the pod's address $ip: $REPLY_OUT"
 	# One pid namespace (POD): the pause's shell, the server and the client container's sleep.
 	[[ $output == *"nc -ll -p 8080"* && $output == *"sleep 2147483647 & wait"* ]] || fail "not one pid namespace: $output"
+	# Seccomp: the client has containerd's default filter, which refuses unshare(CLONE_NEWUSER) without
+	# CAP_SYS_ADMIN; the server, Unconfined, has none and may.
+	exec_in "$cli" '["sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true && echo unshared"]'
+	[[ $REPLY_OUT == *'Seccomp:\t2\n'* ]] || fail "RuntimeDefault: not in seccomp filter mode: $REPLY_OUT"
+	[[ $REPLY_OUT != *unshared* ]] || fail "RuntimeDefault: unshare(CLONE_NEWUSER) allowed"
+	exec_in "$srv" '["sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -U true && echo unshared"]'
+	[[ $REPLY_OUT == *'Seccomp:\t0\n'*unshared* ]] || fail "Unconfined: $REPLY_OUT $REPLY_ERR"
 	# And from the guest through the bridge.
 	run busybox nc -w 5 "$ip" 8080 </dev/null
 	[ "$output" = "hello from duo" ] || fail "through the bridge: $output"
