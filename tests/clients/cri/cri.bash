@@ -55,7 +55,7 @@ cri_field() {
 # has no handler for), and CRI_BB_IMAGE (sh). Plain tar and sha256sum: under TCG, umoci and skopeo cost
 # seconds.
 cri_image_layout() {
-	local dir=$1 blobs=$1/blobs/sha256 layer diff size name entry cfg mf idx=() sum
+	local dir=$1 blobs=$1/blobs/sha256 diff size name entry cfg mf ent idx=() sum
 	mkdir -p "$blobs"
 	tar -C "$ROOTFS_CACHE" --exclude ./.complete --numeric-owner -cf "$dir/layer.tar" .
 	read -r diff _ < <(sha256sum "$dir/layer.tar")
@@ -75,7 +75,8 @@ cri_image_layout() {
 		printf '%s' "$mf" >"$dir/blob"
 		read -r sum _ < <(sha256sum "$dir/blob")
 		mv "$dir/blob" "$blobs/$sum"
-		idx+=('{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:'$sum'","size":'${#mf}',"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"'$name'","org.opencontainers.image.ref.name":"'${name##*:}'"}}')
+		ent='{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:'$sum'","size":'${#mf}',"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"'$name'","org.opencontainers.image.ref.name":"'${name##*:}'"}}'
+		idx+=("$ent")
 	done
 	printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
 	local IFS=,
@@ -197,8 +198,8 @@ cri_remove_pods() {
 
 # cri_kill_naming STRING: SIGKILL to every process whose command line holds STRING, until none is left.
 cri_kill_naming() {
-	local s=$1 p i pids args
-	for i in $(seq 20); do
+	local s=$1 p pids args
+	for _ in $(seq 20); do
 		pids=()
 		for p in /proc/[0-9]*; do
 			[ "${p#/proc/}" = "$$" ] && continue
@@ -216,11 +217,11 @@ cri_kill_naming() {
 # mounts and the directory.
 cri_stop() {
 	[ -n "${CRI_DIR:-}" ] && [ -d "$CRI_DIR" ] || return 0
-	local pid i u m
+	local pid u m
 	[ -S "$CRI_DIR/containerd.sock" ] && cri_remove_pods
 	pid=$(cat "$CRI_DIR/containerd.pid" 2>/dev/null)
 	if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
-		for i in $(seq 50); do
+		for _ in $(seq 50); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
