@@ -29,6 +29,7 @@ TEST_PACKAGES=(
 # podman               issue 6: podman tests
 # umoci skopeo         issue 6: OCI images for ctr
 # socat                IPv6 masquerade and sctp forwarding tests (tests/integration/network.bats)
+# containernetworking-plugins python3-grpcio protobuf-compiler   issue 12: CRI tests in the systemd guest
 LATER_PACKAGES=(
 	# issue 6: real clients drive brig (tests/integration/containerd.bats, podman.bats)
 	containerd            # ctr, containerd-shim-runc-v2
@@ -50,6 +51,10 @@ LATER_PACKAGES=(
 	# issue 13: rootless networks (--network slirp4netns|pasta, tests/integration/rootless_net.bats,
 	# bench/net-run.sh; slirp4netns and iperf3 are listed above)
 	passt                 # pasta (Debian 12: 0.0~git20230309)
+	# issue 12: containerd's CRI with brig in the systemd guest (tests/guest/systemd/cri.bats, bench/cri-pod.sh)
+	containernetworking-plugins # the CNI bridge, host-local and loopback plugins (/usr/lib/cni)
+	python3-grpcio protobuf-compiler # the project's CRI client (tests/clients/cri): grpc, and protoc for its
+	                                 # cri.proto (python3-protobuf comes with python3-grpcio)
 )
 # ---- Guest lane (issue 4; owned by tests/guest/): qemu TCG guest on Debian's own 6.1 kernel for the
 # cgroup v2 and CRIU tests. busybox-static also builds the guest's initramfs (its cpio applet).
