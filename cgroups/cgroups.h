@@ -26,6 +26,12 @@ int brig_cgroup_detect(enum brig_cgroup_mode *mode, struct brig_err **err);
 /* The absolute cgroup path for a container: an absolute cgroupsPath is used as is; an empty one becomes
  * BRIG_CGROUP_PARENT/<id>; a relative one BRIG_CGROUP_PARENT/<path>. Rejects "..". Returns a malloc'd string. */
 int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **out, struct brig_err **err);
+/* The same with relative paths placed under `parent` (an absolute cgroup path, "/" for the root). */
+int brig_cgroup_resolve_path_in(const char *cgroups_path, const char *id, const char *parent, char **out,
+                                struct brig_err **err);
+/* The parent of the calling process's own cgroup2 cgroup (from /proc/self/cgroup), malloc'd: where a rootless
+ * user is delegated cgroups, as runc and systemd's user@.service have it. */
+int brig_cgroup_own_parent(char **out, struct brig_err **err);
 
 /* Where a resource cannot be applied exactly as asked but the container still works (kernel memory on v2,
  * ...), the cgroups library says so through this callback; NULL drops the message. */

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,15 @@ static int append_components(char *out, size_t *out_len, const char *in)
 
 int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **out, struct brig_err **err)
 {
+    return brig_cgroup_resolve_path_in(cgroups_path, id, BRIG_CGROUP_PARENT, out, err);
+}
+
+int brig_cgroup_resolve_path_in(const char *cgroups_path, const char *id, const char *parent, char **out,
+                                struct brig_err **err)
+{
+    /* The root cgroup as the parent: its children are "/x", not "//x". */
+    size_t parent_len = strcmp(parent, "/") ? strlen(parent) : 0;
+
     cleanup_free char *buf = NULL;
     size_t len = 0;
     int n;
@@ -67,13 +77,12 @@ int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **ou
         return 0;
     }
 
-    buf = malloc(strlen(BRIG_CGROUP_PARENT) + strlen(cgroups_path) + 2);
+    buf = malloc(parent_len + strlen(cgroups_path) + 2);
     if (!buf)
         return brig_err_set(err, ENOMEM, "cgroup: resolve path `%s`", cgroups_path);
     if (cgroups_path[0] != '/') {
-        /* Relative paths are placed under brig's own parent, never beside the caller's cgroup. */
-        len = strlen(BRIG_CGROUP_PARENT);
-        memcpy(buf, BRIG_CGROUP_PARENT, len);
+        len = parent_len;
+        memcpy(buf, parent, len);
     }
     n = append_components(buf, &len, cgroups_path);
     if (n < 0)
@@ -82,4 +91,35 @@ int brig_cgroup_resolve_path(const char *cgroups_path, const char *id, char **ou
         return brig_err_set(err, 0, "linux.cgroupsPath `%s`: names no cgroup below the root", cgroups_path);
     *out = steal_ptr(buf);
     return 0;
+}
+
+int brig_cgroup_own_parent(char **out, struct brig_err **err)
+{
+    cleanup_free char *text = NULL;
+    size_t len = 0;
+    int ret = brig_read_file_at(AT_FDCWD, "/proc/self/cgroup", &text, &len, err);
+
+    if (ret < 0)
+        return ret;
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n'), *slash;
+
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "0::/", 4) != 0) {
+            line = next;
+            continue;
+        }
+        /* Its parent: the own cgroup holds processes, so on v2 it cannot also have controllers enabled for a
+         * child; the delegated cgroup is the one above (runc's rootless rule; systemd's user@.service too). */
+        line += 3;
+        slash = strrchr(line, '/');
+        if (slash == line)
+            slash[1] = '\0'; /* in "/x" or "/": the root */
+        else
+            *slash = '\0';
+        *out = strdup(line);
+        return *out ? 0 : brig_err_set(err, ENOMEM, "cgroup: own cgroup");
+    }
+    return brig_err_msg(err, ENOENT, "cgroup: /proc/self/cgroup has no cgroup2 entry");
 }

@@ -430,13 +430,19 @@ static bool resources_requested(const struct brig_resources *r)
  * with no cgroupsPath and no limits the container runs without a cgroup; limits, or a cgroupsPath the
  * config names (a delegated place the caller means), are an error. Returns true when the failure was
  * absorbed (and says so in debug output). */
-static bool rootless_without_cgroups(const struct brig_context *ctx, const struct brig_spec *spec, int ret,
-                                     struct brig_err **err)
+static bool rootless_without_cgroups(const struct brig_context *ctx, const struct brig_spec *spec,
+                                     const char *placed, int ret, struct brig_err **err)
 {
     const char *asked = spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL;
 
     if (!(ctx->rootless || geteuid() != 0) || (ret != -EACCES && ret != -EPERM && ret != -EROFS))
         return false;
+    if (asked && *asked && asked[0] != '/' && placed) {
+        brig_err_wrap(err, ret, "linux.cgroupsPath `%s` (as `%s`, below the caller's cgroup's parent): rootless, "
+                                "no permission for this cgroup (is it delegated to uid %u?)", asked, placed,
+                      (unsigned) geteuid());
+        return false;
+    }
     if (asked && *asked) {
         brig_err_wrap(err, ret, "linux.cgroupsPath `%s`: rootless, no permission for this cgroup (is it "
                                 "delegated to uid %u?)", asked, (unsigned) geteuid());
@@ -451,6 +457,26 @@ static bool rootless_without_cgroups(const struct brig_context *ctx, const struc
              (*err)->msg);
     brig_err_free(err);
     return true;
+}
+
+/* Rootless on cgroup v2, a relative cgroupsPath goes below the cgroup the user is delegated, the parent of
+ * the caller's own (runc's rule; crun reads it from the root): brig's /brig parent is root's. Whether the
+ * user may write there is found when it is made (rootless_without_cgroups). */
+static int resolve_cgroup_path(const struct brig_context *ctx, const struct brig_spec *spec, const char *id,
+                               enum brig_cgroup_mode mode, char **out, struct brig_err **err)
+{
+    const char *asked = spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL;
+    cleanup_free char *parent = NULL;
+    int ret;
+
+    if (ctx->systemd_cgroup)
+        return brig_cgroup_systemd_path(asked, id, out, err);
+    if (!(ctx->rootless || geteuid() != 0) || mode != BRIG_CGROUP_V2 || !asked || !*asked || asked[0] == '/')
+        return brig_cgroup_resolve_path(asked, id, out, err);
+    ret = brig_cgroup_own_parent(&parent, err);
+    if (ret == 0)
+        ret = brig_cgroup_resolve_path_in(asked, id, parent, out, err);
+    return ret;
 }
 
 /* Opens what the terminal needs: the --console-socket, or for a foreground `run`, a private socket pair
@@ -605,6 +631,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     __attribute__((cleanup(image_layers_clear))) struct image_layers image_layers = {0};
     struct brig_create_opts with_image;
     cleanup_root_layers struct brig_root_layers layers = {0};
+    const char *placed;
     int ret;
 
     memset(&ns_plan, 0, sizeof(ns_plan));
@@ -656,8 +683,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     if (ret < 0)
         return ret;
     progress.systemd = ctx->systemd_cgroup;
-    ret = (ctx->systemd_cgroup ? brig_cgroup_systemd_path : brig_cgroup_resolve_path)(
-        spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL, opts->id, &progress.cgroup_path, err);
+    ret = resolve_cgroup_path(ctx, spec, opts->id, progress.cgroup_mode, &progress.cgroup_path, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "linux.cgroupsPath");
     ret = brig_ns_plan_init(spec, &ns_plan, err);
@@ -715,7 +741,8 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
      * through the entry's fds (v1), neither of which waits for an RCU grace period as a pid write does. */
     ret = brig_runtime_cgroup_create(ctx, spec, opts->id, progress.cgroup_mode, progress.cgroup_path,
                                      &cgroup_entry, &progress.cgroup_joined, err);
-    if (ret < 0 && rootless_without_cgroups(ctx, spec, ret, err)) {
+    placed = progress.cgroup_mode == BRIG_CGROUP_V2 ? progress.cgroup_path : NULL;
+    if (ret < 0 && rootless_without_cgroups(ctx, spec, placed, ret, err)) {
         free(state->cgroup_path);
         state->cgroup_path = NULL;
         ret = brig_store_save(&progress.dir, state, err);

@@ -58,6 +58,17 @@ static void test_resolve_path(void **state)
     expect_rejected("/", "x", "names no cgroup");
     expect_rejected(".", "x", "names no cgroup");
     expect_rejected("", "", "container id");
+    {
+        cleanup_err struct brig_err *err = NULL;
+        cleanup_free char *a = NULL, *b = NULL, *c = NULL;
+        /* Rootless v2: under the delegated parent; the root as a parent gives no "//". */
+        assert_int_equal(brig_cgroup_resolve_path_in("ctr/x", "id", "/user.slice/u", &a, &err), 0);
+        assert_string_equal(a, "/user.slice/u/ctr/x");
+        assert_int_equal(brig_cgroup_resolve_path_in("ctr", "id", "/", &b, &err), 0);
+        assert_string_equal(b, "/ctr");
+        assert_int_equal(brig_cgroup_resolve_path_in("/abs", "id", "/user.slice/u", &c, &err), 0);
+        assert_string_equal(c, "/abs");
+    }
     expect_rejected(NULL, "a/b", "container id `a/b`");
     expect_rejected(NULL, "..", "container id");
 }

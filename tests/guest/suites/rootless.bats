@@ -63,9 +63,10 @@ teardown() {
 # as_user ARGS...: brig as the user, from the delegated subtree's leaf (root moves the shell there, then
 # setpriv drops to the user: su's PAM stack costs seconds of execs under TCG). Sets $status and $output as
 # `run` does; ARGS may hold redirections.
+# $AS_USER_CG, when set, is the cgroup to run it from instead.
 as_user() {
 	run sh -c 'echo $$ >"$0/cgroup.procs" && cd "$1" && exec setpriv --reuid="$2" --regid="$2" --init-groups \
-		sh -c "$3"' "$CGROUP2_ROOT$RL_CG/shell" "$RL_DIR" "$RL_USER" \
+		sh -c "$3"' "$CGROUP2_ROOT${AS_USER_CG:-$RL_CG/shell}" "$RL_DIR" "$RL_USER" \
 		"XDG_RUNTIME_DIR=$RL_XDG BRIG_TEST_TOKEN=$TOKEN exec timeout -k 5 30 $TEST_DIR/brig-rl $*"
 }
 
@@ -143,6 +144,32 @@ config() {
 	assert_success
 	[[ "$output" == *"0::$RL_CG/shell"* ]] || [[ "$output" == "0::/" ]] || fail "cgroup: $output"
 	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT/brig/$id" ]
+}
+
+@test "rootless, relative cgroupsPath: placed below the parent of the caller's cgroup (the delegated one), limits hold, delete removes it; undelegated there, one clear error" {
+	local id=rlrel-$RAND dir=$CGROUP2_ROOT$RL_CG/rel-$RAND
+	config '.process.args = ["sh", "-c", "cat /proc/self/cgroup; exec sleep 1000"]
+		| .linux.cgroupsPath = "rel-'"$RAND"'" | .linux.resources = {pids: {limit: 15}}'
+	as_user run -d "$id" "</dev/null >$RL_DIR/$id.out 2>&1"
+	[ "$status" = 0 ] || fail "run -d: $output $(cat "$RL_DIR/$id.out")"
+	[ -d "$dir" ] || fail "no cgroup $dir (in $CGROUP2_ROOT$RL_CG: $(ls "$CGROUP2_ROOT$RL_CG"))"
+	[ "$(stat -c %U "$dir")" = "$RL_USER" ]
+	cg_check "$dir" pids.max=15
+	lane_wait_file "$RL_DIR/$id.out" 30
+	[ "$(cat "$RL_DIR/$id.out")" = "0::$RL_CG/rel-$RAND" ] || fail "the init's cgroup: $(cat "$RL_DIR/$id.out")"
+	as_user delete --force "$id"
+	assert_success
+	[ ! -d "$dir" ] || fail "cgroup left after delete: $dir"
+	[ ! -e "$RL_XDG/brig/$id" ]
+	# From a leaf whose parent is root's: the same relative path is refused there, and names where.
+	local leaf=$CG_PREFIX/nope-leaf-$RAND
+	mkdir "$CGROUP2_ROOT$leaf"
+	config '.process.args = ["true"] | .linux.cgroupsPath = "rel-'"$RAND"'"'
+	AS_USER_CG=$leaf as_user run "$id"
+	assert_one_line_error
+	assert_output_contains "linux.cgroupsPath \`rel-$RAND\`" "\`$CG_PREFIX/rel-$RAND\`" "no permission"
+	[ ! -e "$RL_XDG/brig/$id" ] && [ ! -d "$CGROUP2_ROOT$CG_PREFIX/rel-$RAND" ]
+	rmdir "$CGROUP2_ROOT$leaf"
 }
 
 @test "rootless overlay root on 6.1: the init mounts it in the user's namespaces (fuse-overlayfs where the kernel refuses), in a delegated cgroup; run leaves nothing" {
