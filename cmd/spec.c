@@ -38,6 +38,7 @@ int cmd_spec(struct brig_context *ctx, int argc, char **argv)
     const char *image = NULL;
     const char *store = NULL;
     cleanup_free char *json = NULL;
+    cleanup_free char *notice = NULL;
     cleanup_free char *path = NULL;
     cleanup_close int fd = -1;
     int opt, ret;
@@ -74,7 +75,7 @@ int cmd_spec(struct brig_context *ctx, int argc, char **argv)
         return cmd_fail(ctx, err);
     }
     if (image)
-        ret = brig_image_spec_json(image, store, ctx->rootless, rootless, geteuid(), getegid(), &json, &err);
+        ret = brig_image_spec_json(image, store, ctx->rootless, rootless, geteuid(), getegid(), &json, &notice, &err);
     else
         ret = brig_spec_default_json(rootless, geteuid(), getegid(), &json, &err);
     if (ret < 0)
@@ -95,5 +96,7 @@ int cmd_spec(struct brig_context *ctx, int argc, char **argv)
         brig_err_set(&err, -ret, "spec: write `%s`", path);
         return cmd_fail(ctx, err);
     }
+    if (notice)
+        brig_log(ctx, BRIG_LOG_WARNING, "%s", notice);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../spec/spec.h"
@@ -92,8 +93,11 @@ static void free_strv(char **v)
 }
 
 int brig_image_spec_json(const char *ref, const char *store, bool rootless, bool rootless_config, uid_t uid,
-                         gid_t gid, char **json, struct brig_err **err)
+                         gid_t gid, char **json, char **notice, struct brig_err **err)
 {
+    struct brig_subid_maps subid;
+    const struct brig_id_maps *maps = NULL;
+    char why[160] = "";
     cleanup_image struct brig_image *img = NULL;
     cleanup_free char *store_path = NULL;
     struct image_process p = {0};
@@ -110,7 +114,17 @@ int brig_image_spec_json(const char *ref, const char *store, bool rootless, bool
     ret = check_config(img->config, err);
     if (ret < 0)
         return brig_err_wrap(err, ret, "image `%s`", ref);
-    ret = brig_image_unpack(img, store_path, rootless, &layers, &n_layers, err);
+    *notice = NULL;
+    if (rootless && rootless_config && geteuid() != 0) {
+        brig_ns_subid_maps(&subid, why, sizeof(why));
+        if (subid.subordinate)
+            maps = &subid.maps;
+        else if (asprintf(notice, "spec --rootless --image: %s: the container maps only uid %u and gid %u (files "
+                                  "of the image's other owners are the user's, their owners kept in an xattr)",
+                          why, (unsigned) uid, (unsigned) gid) < 0)
+            *notice = NULL;
+    }
+    ret = brig_image_unpack(img, store_path, rootless, maps, &layers, &n_layers, err);
     if (ret < 0)
         return ret;
     ret = build_process(img, layers, n_layers, &p, err);
@@ -129,8 +143,13 @@ int brig_image_spec_json(const char *ref, const char *store, bool rootless, bool
             .n_additional_gids = p.user.n_gids,
             .annotations = p.annotations,
             .n_annotations = p.n_annotations,
+            .uid_mappings = maps ? maps->uid : NULL,
+            .n_uid_mappings = maps ? maps->n_uid : 0,
+            .gid_mappings = maps ? maps->gid : NULL,
+            .n_gid_mappings = maps ? maps->n_gid : 0,
         };
-        ret = brig_spec_image_json(rootless, uid, gid, &s, json, err);
+        /* A user's config is rootless even without --rootless: it could not run otherwise. */
+        ret = brig_spec_image_json(rootless || rootless_config, uid, gid, &s, json, err);
     }
     image_process_clear(&p);
     free_strv(layers);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../namespaces/namespaces.h"
 #include "../util/error.h"
 
 /* The annotation a config from `spec --image` carries: the image it was made from, pinned to its manifest
@@ -40,9 +41,19 @@ const char *brig_image_pinned(const struct brig_image *image);
 
 /* Unpacks every layer of the image the store does not hold yet (concurrent unpacks of one layer wait for each
  * other; a failed one leaves nothing) and returns the layers' directories, lowest first, as a malloc'd
- * NULL-terminated vector. `rootless`: unpack as an unprivileged user (see image/unpack.c). */
-int brig_image_unpack(const struct brig_image *image, const char *store, bool rootless, char ***dirs,
-                      size_t *n_dirs, struct brig_err **err);
+ * NULL-terminated vector. `rootless`: unpack as an unprivileged user (see image/unpack.c); `maps`: the
+ * container's user namespace maps (NULL: none), which pick the store below `store` (brig_image_layers_store). */
+int brig_image_unpack(const struct brig_image *image, const char *store, bool rootless, const struct brig_id_maps *maps,
+                      char ***dirs, size_t *n_dirs, struct brig_err **err);
+
+/* Where the layers of a container with user namespace `maps` go. Rootless with maps beyond the user's own
+ * ids (its subordinate ones, as rootless Podman has them): <store>/idmap-<the maps>, unpacked as root of a
+ * user namespace with those maps, so the image's owners are those ids on disk and the container sees them
+ * as in the image. Else (root, no maps, or only the user's own ids) `store` itself, where a rootless unpack
+ * keeps the user's own ids and other owners in an xattr. A store is thus never used under other maps than
+ * its own. *out is malloc'd. */
+int brig_image_layers_store(const char *store, bool rootless, const struct brig_id_maps *maps, char **out,
+                            struct brig_err **err);
 
 /* Removes what unpacks into `store` that died left (a temporary directory, lock files) and no live unpack
  * holds. brig_image_unpack does it first; delete --force does it for a create killed while unpacking. */
@@ -51,8 +62,10 @@ void brig_image_store_sweep(const char *store);
 /* The config.json of `spec --image REF`: runc's defaults (`rootless_config` as `spec --rootless`) with the
  * image config's process (Entrypoint + Cmd, Env, WorkingDir, User resolved to numbers in the image's own
  * /etc/passwd and /etc/group), its labels as annotations, BRIG_IMAGE_ANNOTATION, and no root.path. Unpacks the
- * image on the way, into `store` (NULL: the default store; `rootless`: the caller is unprivileged). */
+ * image on the way, into `store` (NULL: the default store; `rootless`: the caller is unprivileged). Rootless
+ * with `rootless_config`, the maps are rootless Podman's (brig_ns_subid_maps) where the user has subordinate
+ * ids; where not, its own ids only, as `spec --rootless`, and *notice (malloc'd, else NULL) says so in a line. */
 int brig_image_spec_json(const char *ref, const char *store, bool rootless, bool rootless_config, uid_t uid,
-                         gid_t gid, char **json, struct brig_err **err);
+                         gid_t gid, char **json, char **notice, struct brig_err **err);
 
 #endif

@@ -228,35 +228,100 @@ static int store_layer(const struct brig_image *img, size_t i, const char *store
     return ret;
 }
 
-int brig_image_unpack(const struct brig_image *img, const char *store, bool rootless, char ***dirs,
-                      size_t *n_dirs, struct brig_err **err)
+struct unpack_all {
+    const struct brig_image *img;
+    const char *store;
+    bool rootless;
+};
+
+/* Every layer the store lacks: in this process, or as root of the user namespace of the maps (layers_in). */
+static int unpack_all(void *data, struct brig_err **err)
+{
+    const struct unpack_all *a = data;
+    cleanup_close int store_fd = -1;
+    int ret = brig_mkdir_p(a->store, 0700, err);
+
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "layer store");
+    store_fd = open(a->store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (store_fd < 0)
+        return brig_err_sys(err, "layer store `%s`", a->store);
+    sweep_store(store_fd, a->store);
+    for (size_t i = 0; ret == 0 && i < a->img->manifest->n_layers; i++)
+        ret = store_layer(a->img, i, a->store, store_fd, a->rootless, err);
+    return ret;
+}
+
+/* "idmap-0-1000-1.1-100000-65536_0-1000-1.1-100000-65536": the uid then the gid ranges, each
+ * "container-host-size". No `:` or `,`, which overlay's lowerdir option would split at. */
+static int idmap_key(const struct brig_id_maps *maps, char *out, size_t size)
+{
+    size_t len = (size_t) snprintf(out, size, "idmap-");
+
+    for (int g = 0; g < 2; g++) {
+        const struct brig_id_mapping *m = g ? maps->gid : maps->uid;
+        size_t n = g ? maps->n_gid : maps->n_uid;
+
+        for (size_t i = 0; i < n && len < size; i++)
+            len += (size_t) snprintf(out + len, size - len, "%s%u-%u-%u", i ? "." : g ? "_" : "",
+                                     (unsigned) m[i].container_id, (unsigned) m[i].host_id, (unsigned) m[i].size);
+    }
+    return len < size ? 0 : -ENAMETOOLONG;
+}
+
+int brig_image_layers_store(const char *store, bool rootless, const struct brig_id_maps *maps, char **out,
+                            struct brig_err **err)
+{
+    char key[256];
+
+    if (!rootless || !maps || geteuid() == 0 || brig_ns_maps_self_only(maps))
+        *out = strdup(store);
+    else if (idmap_key(maps, key, sizeof(key)) < 0)
+        return brig_err_msg(err, ENAMETOOLONG, "layer store: too many id ranges in linux.uidMappings and "
+                                               "linux.gidMappings to name a store after");
+    else if (asprintf(out, "%s/%s", store, key) < 0)
+        *out = NULL;
+    return *out ? 0 : brig_err_set(err, ENOMEM, "layer store");
+}
+
+int brig_image_unpack(const struct brig_image *img, const char *store, bool rootless, const struct brig_id_maps *maps,
+                      char ***dirs, size_t *n_dirs, struct brig_err **err)
 {
     size_t n = img->manifest->n_layers;
-    cleanup_close int store_fd = -1;
+    cleanup_free char *where = NULL;
+    struct unpack_all all = {.img = img, .rootless = rootless};
     char **out;
-    int ret = brig_mkdir_p(store, 0700, err);
+    int ret;
 
     *dirs = NULL;
     *n_dirs = 0;
+    ret = brig_image_layers_store(store, rootless, maps, &where, err);
     if (ret < 0)
-        return brig_err_wrap(err, ret, "image `%s`: layer store", img->given);
-    store_fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (store_fd < 0)
-        return brig_err_sys(err, "image `%s`: layer store `%s`", img->given, store);
-    sweep_store(store_fd, store);
+        return brig_err_wrap(err, ret, "image `%s`", img->given);
+    all.store = where;
+    if (strcmp(where, store) != 0) {
+        /* The store itself is the user's; below it, the layers keep the image's owners as the maps give them,
+         * which only root of a namespace with those maps can write. */
+        ret = brig_mkdir_p(store, 0700, err);
+        if (ret < 0)
+            brig_err_wrap(err, ret, "layer store");
+        if (ret == 0)
+            ret = brig_ns_run_as_root(maps, unpack_all, &all, err);
+    } else {
+        ret = unpack_all(&all, err);
+    }
+    if (ret < 0)
+        return brig_err_wrap(err, ret, "image `%s`", img->given);
     out = calloc(n + 1, sizeof(*out));
     if (!out)
         return brig_err_set(err, ENOMEM, "image `%s`", img->given);
     for (size_t i = 0; i < n; i++) {
-        ret = store_layer(img, i, store, store_fd, rootless, err);
-        if (ret == 0 && asprintf(&out[i], "%s/%s", store, img->config->diff_ids[i] + 7) < 0)
-            ret = brig_err_set(err, ENOMEM, "image");
-        if (ret < 0) {
+        if (asprintf(&out[i], "%s/%s", where, img->config->diff_ids[i] + 7) < 0) {
             out[i] = NULL;
             for (size_t j = 0; j < i; j++)
                 free(out[j]);
             free(out);
-            return brig_err_wrap(err, ret, "image `%s`", img->given);
+            return brig_err_set(err, ENOMEM, "image `%s`", img->given);
         }
     }
     *dirs = out;

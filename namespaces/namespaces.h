@@ -40,6 +40,33 @@ int brig_ns_join_in_child(struct brig_ns_plan *plan, struct brig_err **err);
  * As non-root, goes through newuidmap/newgidmap. */
 int brig_ns_write_id_maps(const struct brig_spec *spec, pid_t pid, struct brig_err **err);
 
+/* A user namespace's uid and gid maps. */
+struct brig_id_maps {
+    const struct brig_id_mapping *uid;
+    size_t n_uid;
+    const struct brig_id_mapping *gid;
+    size_t n_gid;
+};
+int brig_ns_write_maps(pid_t pid, const struct brig_id_maps *maps, struct brig_err **err);
+/* Maps nothing but the caller's own uid and gid (to any one id): what an unprivileged user may write alone. */
+bool brig_ns_maps_self_only(const struct brig_id_maps *maps);
+
+/* Runs fn(data) in a child made root of a new user namespace with `maps` (through newuidmap/newgidmap
+ * unless they map only the caller), and returns its result, its error message carried back. */
+int brig_ns_run_as_root(const struct brig_id_maps *maps, int (*fn)(void *data, struct brig_err **err), void *data,
+                        struct brig_err **err);
+
+/* The maps rootless Podman gives the calling user: 0 the user, 1..N its first range in /etc/subuid and
+ * /etc/subgid. Without such ranges (or without newuidmap/newgidmap), only 0 the user, `subordinate` false
+ * and `why` says what is missing, in one phrase. */
+struct brig_subid_maps {
+    struct brig_id_mapping uid[2];
+    struct brig_id_mapping gid[2];
+    struct brig_id_maps maps; /* points into uid[] and gid[]: not to be copied */
+    bool subordinate;
+};
+int brig_ns_subid_maps(struct brig_subid_maps *out, char *why, size_t why_size);
+
 
 int brig_ns_clone_flag(enum brig_ns_type type);
 

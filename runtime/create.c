@@ -128,21 +128,32 @@ static int add_image_layers(const struct brig_context *ctx, const struct brig_sp
 {
     const char *annotation = brig_spec_annotation(spec, BRIG_IMAGE_ANNOTATION);
     const char *ref = opts->image ? opts->image : annotation;
+    const struct brig_namespace *user = brig_spec_namespace(spec, BRIG_NS_USER);
     cleanup_image struct brig_image *image = NULL;
+    cleanup_free char *base = NULL;
     cleanup_free char *store = NULL;
+    struct brig_id_maps maps = {0};
     int note_fd = -1;
     int ret;
 
     *with = *opts;
     if (!ref)
         return 0;
-    ret = brig_image_store_path(opts->store, ctx->rootless, &store, err);
+    ret = brig_image_store_path(opts->store, ctx->rootless, &base, err);
+    /* The container's own maps pick the store (image.h): layers unpacked under other maps would show other
+     * owners. A user namespace joined by path has maps of its own, which the config does not say. */
+    if (ret == 0 && user && !(user->path && *user->path) && spec->linux_cfg)
+        maps = (struct brig_id_maps){spec->linux_cfg->uid_mappings, spec->linux_cfg->n_uid_mappings,
+                                     spec->linux_cfg->gid_mappings, spec->linux_cfg->n_gid_mappings};
+    if (ret == 0)
+        ret = brig_image_layers_store(base, ctx->rootless, maps.n_uid ? &maps : NULL, &store, err);
     if (ret == 0)
         ret = brig_image_open(ref, &image, err);
     if (ret == 0)
         ret = brig_store_note_unpack(ctx, store, &note_fd, err);
     if (ret == 0) {
-        ret = brig_image_unpack(image, store, ctx->rootless, &layers->dirs, &layers->n_dirs, err);
+        ret = brig_image_unpack(image, base, ctx->rootless, maps.n_uid ? &maps : NULL, &layers->dirs,
+                                &layers->n_dirs, err);
         brig_store_unnote_unpack(ctx, &note_fd);
     }
     if (ret < 0)

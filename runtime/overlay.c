@@ -369,57 +369,14 @@ int brig_as_container_root(const struct brig_state *state, int (*fn)(void *data,
 {
     cleanup_spec struct brig_spec *spec = NULL;
     cleanup_err struct brig_err *spec_err = NULL;
-    int sv[2];
-    char buf[4096];
-    pid_t pid;
-    ssize_t n;
-    int ret, status = 0;
+    struct brig_id_maps maps;
 
     if (!state->config_path || brig_spec_load(state->config_path, &spec, &spec_err) < 0 ||
         !brig_spec_namespace(spec, BRIG_NS_USER) || !spec->linux_cfg || !spec->linux_cfg->n_uid_mappings)
         return brig_err_msg(err, EPERM, "no user namespace of the container to act in");
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return brig_err_sys(err, "socketpair");
-    pid = fork();
-    if (pid < 0) {
-        ret = brig_err_sys(err, "fork");
-        close(sv[0]);
-        close(sv[1]);
-        return ret;
-    }
-    if (pid == 0) {
-        struct brig_err *child_err = NULL;
-        char go;
-
-        close(sv[0]);
-        if (unshare(CLONE_NEWUSER) < 0 || send(sv[1], "u", 1, MSG_NOSIGNAL) != 1 || recv(sv[1], &go, 1, 0) != 1 ||
-            setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-            _exit(2);
-        if (fn(data, &child_err) < 0) {
-            buf[0] = 'e';
-            n = brig_err_encode(child_err, buf + 1, (int) sizeof(buf) - 1);
-            send(sv[1], buf, (size_t) n + 1, MSG_NOSIGNAL);
-            _exit(1);
-        }
-        _exit(0);
-    }
-    close(sv[1]);
-    ret = recv(sv[0], buf, 1, 0) == 1 ? brig_ns_write_id_maps(spec, pid, err)
-                                      : brig_err_msg(err, EPERM, "no user namespace of the container to act in");
-    if (ret == 0 && send(sv[0], "g", 1, MSG_NOSIGNAL) != 1)
-        ret = brig_err_sys(err, "user namespace child");
-    if (ret < 0)
-        kill(pid, SIGKILL);
-    n = ret == 0 ? recv(sv[0], buf, sizeof(buf), 0) : 0;
-    waitpid(pid, &status, 0);
-    close(sv[0]);
-    if (ret < 0)
-        return ret;
-    if (n > 1 && buf[0] == 'e')
-        return brig_err_decode(err, buf + 1, (int) n - 1);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return brig_err_msg(err, EPERM, "user namespace child exited with status %d", WEXITSTATUS(status));
-    return 0;
+    maps = (struct brig_id_maps){spec->linux_cfg->uid_mappings, spec->linux_cfg->n_uid_mappings,
+                                 spec->linux_cfg->gid_mappings, spec->linux_cfg->n_gid_mappings};
+    return brig_ns_run_as_root(&maps, fn, data, err);
 }
 
 struct remove_args {

@@ -141,20 +141,29 @@ static int gen_mounts(yajl_gen g, bool rootless)
     return 0;
 }
 
-static int gen_id_mapping(yajl_gen g, const char *key, uint32_t host_id)
+/* `maps` when given, else the one range 0 -> host_id. */
+static int gen_id_mapping(yajl_gen g, const char *key, uint32_t host_id, const struct brig_id_mapping *maps, size_t n)
 {
+    const struct brig_id_mapping own = {0, host_id, 1};
+
+    if (!n) {
+        maps = &own;
+        n = 1;
+    }
     GEN(jgen_str(g, key));
     GEN(yajl_gen_array_open(g));
-    GEN(yajl_gen_map_open(g));
-    GEN(jgen_key_u64(g, "containerID", 0));
-    GEN(jgen_key_u64(g, "hostID", host_id));
-    GEN(jgen_key_u64(g, "size", 1));
-    GEN(yajl_gen_map_close(g));
+    for (size_t i = 0; i < n; i++) {
+        GEN(yajl_gen_map_open(g));
+        GEN(jgen_key_u64(g, "containerID", maps[i].container_id));
+        GEN(jgen_key_u64(g, "hostID", maps[i].host_id));
+        GEN(jgen_key_u64(g, "size", maps[i].size));
+        GEN(yajl_gen_map_close(g));
+    }
     GEN(yajl_gen_array_close(g));
     return 0;
 }
 
-static int gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
+static int gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid, const struct brig_spec_image *image)
 {
     static const char *const namespaces[] = { "pid", "network", "ipc", "uts", "mount" };
     static const char *const rootless_namespaces[] = { "pid", "ipc", "uts", "mount", "user" };
@@ -164,8 +173,10 @@ static int gen_linux(yajl_gen g, bool rootless, uid_t uid, gid_t gid)
     GEN(jgen_str(g, "linux"));
     GEN(yajl_gen_map_open(g));
     if (rootless) {
-        JTRY(gen_id_mapping(g, "uidMappings", uid));
-        JTRY(gen_id_mapping(g, "gidMappings", gid));
+        JTRY(gen_id_mapping(g, "uidMappings", uid, image ? image->uid_mappings : NULL,
+                            image ? image->n_uid_mappings : 0));
+        JTRY(gen_id_mapping(g, "gidMappings", gid, image ? image->gid_mappings : NULL,
+                            image ? image->n_gid_mappings : 0));
     } else {
         /* Rootless containers usually cannot write a device cgroup, so only the privileged config asks. */
         GEN(jgen_str(g, "resources"));
@@ -214,7 +225,7 @@ static int gen_config(yajl_gen g, bool rootless, uid_t uid, gid_t gid, const str
             GEN(jgen_key_str(g, image->annotations[i].key, image->annotations[i].value));
         GEN(yajl_gen_map_close(g));
     }
-    JTRY(gen_linux(g, rootless, uid, gid));
+    JTRY(gen_linux(g, rootless, uid, gid, image));
     GEN(yajl_gen_map_close(g));
     return 0;
 }

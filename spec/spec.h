@@ -421,6 +421,11 @@ struct brig_spec_image {
     size_t n_additional_gids;
     const struct brig_kv *annotations;
     size_t n_annotations;
+    /* Rootless: the user namespace's maps (n 0: 0 the caller's uid and gid, as `spec --rootless`). */
+    const struct brig_id_mapping *uid_mappings;
+    size_t n_uid_mappings;
+    const struct brig_id_mapping *gid_mappings;
+    size_t n_gid_mappings;
 };
 int brig_spec_image_json(bool rootless, uid_t uid, gid_t gid, const struct brig_spec_image *image, char **out,
                          struct brig_err **err);

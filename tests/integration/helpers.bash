@@ -393,11 +393,16 @@ make_device_node() {
 # An unprivileged user for the test, with subordinate uid and gid ranges of its own: useradd gives none
 # when /etc/subuid is missing or SUB_UID_COUNT is 0, so the test adds them itself (a free range above every
 # range already listed, under a lock, since test files run in parallel). userdel removes user and ranges.
-# make_test_user NAME [COUNT]
+# make_test_user NAME [COUNT]: COUNT subordinate uids and gids (65536); 0 for none.
 make_test_user() {
 	local name=$1 count=${2:-65536}
 	(
 		flock 9
+		if [ "$count" = 0 ]; then
+			useradd -M -d /nonexistent -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$name" || exit 1
+			! grep -q "^$name:" /etc/subuid /etc/subgid 2>/dev/null || exit 1
+			exit 0
+		fi
 		useradd -M -d /nonexistent -s /bin/sh "$name" || exit 1
 		local file opt start
 		for file in subuid subgid; do

@@ -427,9 +427,9 @@ add("big", data=os.urandom(6 << 20))'
 	[ "$left" = ".locks .tmp-$live $live" ] || fail "left in the store: $left"
 }
 
-@test "rootless: layers go to \$XDG_DATA_HOME/brig/layers, overlay markers are user.overlay.*, owners kept in an xattr, device nodes refused" {
+@test "rootless without subordinate ids: layers go to \$XDG_DATA_HOME/brig/layers, said in one line, overlay markers are user.overlay.*, owners kept in an xattr, device nodes refused" {
 	RL_USER=brigim${RAND:0:6}
-	make_test_user "$RL_USER"
+	make_test_user "$RL_USER" 0
 	local xdg=$TEST_DIR/xdg b=$TEST_DIR/rl
 	mkdir -p "$xdg" "$b"
 	chown "$RL_USER" "$xdg" "$b"
@@ -440,6 +440,9 @@ add("o", tarfile.DIRTYPE, mode=0o755); add("o/.wh..wh..opq"); add(".wh.gone")'
 	chmod -R a+rX "$LAYOUT"
 	run su "$RL_USER" -c "XDG_DATA_HOME=$xdg BRIG_TEST_TOKEN=$TOKEN $TEST_DIR/brig-rl spec --rootless -b $b --image $LAYOUT:bb"
 	assert_success
+	[ "${#lines[@]}" = 1 ] || fail "more than the one line: $output"
+	assert_output_contains "no subordinate ids for \`$RL_USER\`" "maps only uid $(id -u "$RL_USER")"
+	[ "$(jq -c '[.linux.uidMappings, .linux.gidMappings] | map(length)' "$b/config.json")" = "[1,1]" ]
 	local store=$xdg/brig/layers ids uid
 	uid=$(id -u "$RL_USER")
 	mapfile -t ids < <(diff_ids "$LAYOUT" bb)
@@ -463,9 +466,9 @@ add("o", tarfile.DIRTYPE, mode=0o755); add("o/.wh..wh..opq"); add(".wh.gone")'
 	[ -z "$(find "$store" -maxdepth 1 -name '.tmp-*')" ]
 }
 
-@test "rootless run --image end to end: the image's layers under an overlay in the user's namespace, brig diff, delete keeps only the shared store" {
+@test "rootless run --image end to end (no subordinate ids): the image's layers under an overlay in the user's namespace, brig diff, delete keeps only the shared store" {
 	RL_USER=brigir${RAND:0:6}
-	make_test_user "$RL_USER"
+	make_test_user "$RL_USER" 0
 	local xdg=$TEST_DIR/xdg rt=$TEST_DIR/xdgrun b=$TEST_DIR/rl
 	mkdir -p "$xdg" "$rt" "$b"
 	chown "$RL_USER" "$xdg" "$rt" "$b"
@@ -504,6 +507,77 @@ add("o", tarfile.DIRTYPE, mode=0o755); add("o/.wh..wh..opq"); add(".wh.gone")'
 	[ -z "$(grep -F " $b" /proc/self/mountinfo; grep -F "$rt" /proc/self/mountinfo)" ]
 	[ -z "$(token_pids)" ] || fail "processes left: $(token_pids)"
 	[ "$(ls "$store" | wc -l)" = 5 ]
+}
+
+@test "rootless with subordinate ids: rootless Podman's maps, layers unpacked with them (the image's owners inside), a non-root uid writes its own files and not root's, delete leaves the store only" {
+	RL_USER=brigis${RAND:0:6}
+	make_test_user "$RL_USER"
+	local xdg=$TEST_DIR/xdg rt=$TEST_DIR/xdgrun b=$TEST_DIR/rl uid gid sub_u sub_g
+	mkdir -p "$xdg" "$rt" "$b"
+	chown "$RL_USER" "$xdg" "$rt" "$b"
+	chmod 700 "$rt"
+	cp "$BRIG" "$TEST_DIR/brig-rl" && chmod 755 "$TEST_DIR/brig-rl"
+	uid=$(id -u "$RL_USER")
+	gid=$(id -g "$RL_USER")
+	sub_u=$(awk -F: -v u="$RL_USER" '$1 == u { print $2 }' /etc/subuid)
+	sub_g=$(awk -F: -v u="$RL_USER" '$1 == u { print $2 }' /etc/subgid)
+	[ -n "$sub_u" ] && [ -n "$sub_g" ] || fail "make_test_user gave $RL_USER no subordinate ids"
+	# Root's files, a user's (1000) and www-data's (33), and an owner beyond the 65536 subordinate ids.
+	make_tar "$TEST_DIR/l.tar" 'add("data", tarfile.DIRTYPE, mode=0o777); add("data/root", data=b"r\n")
+add("data/u1000", data=b"u\n", uid=1000, gid=1000)
+add("home", tarfile.DIRTYPE, mode=0o755); add("home/u", tarfile.DIRTYPE, uid=1000, gid=1000, mode=0o755)
+add("var/www", tarfile.DIRTYPE, uid=33, gid=33, mode=0o755)
+add("var/www/index", data=b"w\n", uid=33, gid=33, mode=0o640)
+add("far", data=b"f", uid=70000, gid=70001, mode=0o600)'
+	bare_with_layer "$TEST_DIR/l.tar"
+	chmod -R a+rX "$LAYOUT"
+	local as_user="cd $b && XDG_DATA_HOME=$xdg XDG_RUNTIME_DIR=$rt BRIG_TEST_TOKEN=$TOKEN $TEST_DIR/brig-rl"
+	run su "$RL_USER" -c "$as_user spec --rootless --image $LAYOUT:bb"
+	assert_success
+	[ -z "$output" ] || fail "spec said: $output"
+	[ "$(jq -c '[.linux.uidMappings, .linux.gidMappings]' "$b/config.json")" = \
+		"[[{\"containerID\":0,\"hostID\":$uid,\"size\":1},{\"containerID\":1,\"hostID\":$sub_u,\"size\":65536}],[{\"containerID\":0,\"hostID\":$gid,\"size\":1},{\"containerID\":1,\"hostID\":$sub_g,\"size\":65536}]]" ] ||
+		fail "maps: $(jq -c '[.linux.uidMappings, .linux.gidMappings]' "$b/config.json")"
+	# On disk: the image's owners shifted into the subordinate range, root the user itself.
+	local store=$xdg/brig/layers/idmap-0-$uid-1.1-$sub_u-65536_0-$gid-1.1-$sub_g-65536 ids top
+	mapfile -t ids < <(diff_ids "$LAYOUT" bb)
+	top=$store/${ids[1]}
+	[ -d "$top" ] || fail "no layer in $store: $(ls -a "$xdg/brig/layers" "$store" 2>&1)"
+	[ "$(ls "$xdg/brig/layers")" = "$(basename "$store")" ] || fail "other stores: $(ls "$xdg/brig/layers")"
+	[ "$(stat -c %u:%g "$top/data/root")" = "$uid:$gid" ]
+	[ "$(stat -c %u:%g "$top/data/u1000")" = "$((sub_u + 999)):$((sub_g + 999))" ]
+	[ "$(stat -c %u:%g "$top/var/www/index")" = "$((sub_u + 32)):$((sub_g + 32))" ]
+	[ "$(stat -c %u:%g "$store/${ids[0]}/bin/busybox")" = "$uid:$gid" ]
+	[ "$(xattr_of "$top/far" user.containers.override_stat)" = 70000:70001:0600 ]
+	# Inside, as uid 1000: the owners as in the image; its own files writable, root's and www-data's not.
+	local probe='stat -c "%u:%g %n" /data/root /data/u1000 /home/u /var/www/index; id -u
+echo more >>/data/u1000 && echo wrote-own; echo bad 2>/dev/null >>/data/root || echo root-denied
+cat /var/www/index 2>/dev/null || echo www-denied; echo new >/home/u/new; exec sleep 1000'
+	jq --arg p "$probe" '.process.user = {uid: 1000, gid: 1000} | .process.terminal = false |
+		.process.args = ["sh", "-c", "(\($p)) >/home/u/out 2>&1"]' "$b/config.json" >"$b/c.json"
+	mv "$b/c.json" "$b/config.json"
+	chown "$RL_USER" "$b/config.json"
+	RL_DELETE="$as_user delete --force rl1"
+	run su "$RL_USER" -c "$as_user run -d --image $LAYOUT:bb rl1 </dev/null >/dev/null 2>$b/run.err"
+	[ "$status" = 0 ] || fail "rootless run --image failed: $(cat "$b/run.err")"
+	local upper=$rt/brig/rl1/upper i
+	for i in $(seq 100); do [ -e "$upper/home/u/new" ] && break; sleep 0.1; done
+	[ "$(cat "$upper/home/u/out")" = "$(printf '0:0 /data/root\n1000:1000 /data/u1000\n1000:1000 /home/u\n33:33 /var/www/index\n1000\nwrote-own\nroot-denied\nwww-denied')" ] ||
+		fail "inside the container: $(cat "$upper/home/u/out")"
+	[ "$(stat -c %u "$upper/home/u/new")" = $((sub_u + 999)) ] && [ "$(cat "$upper/data/u1000")" = "$(printf 'u\nmore')" ]
+	[ "$(cat "$upper/data/root" 2>/dev/null)" != bad ] && [ "$(cat "$top/data/root")" = r ]
+	# exec as the config's user; an owner beyond the maps is the container's root, its own kept in the xattr.
+	run su "$RL_USER" -c "$as_user exec rl1 sh -c 'id -u; ls -ln /far /home/u/new'"
+	assert_success
+	[ "${lines[0]}" = 1000 ] || fail "exec: $output"
+	[[ "${lines[1]}" =~ ^-rw-------\ +1\ 0\ +0\ .*/far$ ]] || fail "ls -ln: $output"
+	[[ "${lines[2]}" =~ ^-rw-r--r--\ +1\ 1000\ +1000\ .*/home/u/new$ ]] || fail "ls -ln: $output"
+	run su "$RL_USER" -c "$as_user delete --force rl1"
+	assert_success
+	[ ! -e "$rt/brig/rl1" ] || fail "state left: $(find "$rt/brig/rl1")"
+	[ -z "$(grep -F "$rt" /proc/self/mountinfo)" ]
+	[ -z "$(token_pids)" ] || fail "processes left: $(token_pids)"
+	[ "$(ls "$store" | wc -l)" = 2 ] && [ -z "$(find "$store" -maxdepth 1 -name '.tmp-*')" ]
 }
 
 @test "image references: LAYOUT:REF, the only manifest or \`latest\`, LAYOUT@sha256:DIGEST; bad ones are one clear error" {
