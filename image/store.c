@@ -161,12 +161,69 @@ static void sweep_store(int store_fd, const char *store)
     }
 }
 
+#define MAX_KEY_RANGES 8
+
+/* The maps an idmap_key() names ("idmap-0-1000-1.1-100000-65536_0-1000-1.1-100000-65536"). */
+static bool parse_idmap_key(const char *name, struct brig_id_mapping *uid, struct brig_id_mapping *gid,
+                            struct brig_id_maps *maps)
+{
+    const char *p = name + strlen("idmap-");
+
+    if (strncmp(name, "idmap-", strlen("idmap-")) != 0)
+        return false;
+    *maps = (struct brig_id_maps){uid, 0, gid, 0};
+    for (int g = 0; g < 2; g++) {
+        struct brig_id_mapping *m = g ? gid : uid;
+        size_t *n = g ? &maps->n_gid : &maps->n_uid;
+
+        for (;;) {
+            unsigned c, h, sz;
+            int used = 0;
+
+            if (*n == MAX_KEY_RANGES || sscanf(p, "%u-%u-%u%n", &c, &h, &sz, &used) != 3)
+                return false;
+            m[(*n)++] = (struct brig_id_mapping){c, h, sz};
+            p += used;
+            if (*p != '.')
+                break;
+            p++;
+        }
+        if (*p != (g ? '\0' : '_'))
+            return false;
+        p++;
+    }
+    return true;
+}
+
+struct sweep_args {
+    const char *store;
+};
+
+static int sweep_fn(void *data, struct brig_err **err)
+{
+    const struct sweep_args *a = data;
+    cleanup_close int store_fd = open(a->store, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    (void) err;
+    if (store_fd >= 0)
+        sweep_store(store_fd, a->store);
+    return 0;
+}
+
 void brig_image_store_sweep(const char *store)
 {
-    cleanup_close int store_fd = open(store, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const char *base = strrchr(store, '/');
+    struct brig_id_mapping uid[MAX_KEY_RANGES], gid[MAX_KEY_RANGES];
+    struct brig_id_maps maps;
+    struct sweep_args args = {.store = store};
+    cleanup_err struct brig_err *ignored = NULL;
 
-    if (store_fd >= 0)
-        sweep_store(store_fd, store);
+    /* A store of a user namespace's maps holds files of its ids, which only its root may remove; the maps
+     * are in its name (and newuidmap checks them against the user's own ranges). */
+    if (geteuid() != 0 && base && parse_idmap_key(base + 1, uid, gid, &maps) && !brig_ns_maps_self_only(&maps) &&
+        brig_ns_run_as_root(&maps, sweep_fn, &args, &ignored) == 0)
+        return;
+    sweep_fn(&args, &ignored);
 }
 
 /* Under the layer's lock: <store>/.tmp-<hex> can only be what an unpack that died left. */
