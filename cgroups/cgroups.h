@@ -18,7 +18,8 @@ enum brig_cgroup_mode {
 };
 
 /* Where containers with no or a relative cgroupsPath go: never beside the caller, whose own cgroup may
- * belong to something else (on the development machine that is the machine's init). */
+ * belong to something else (on the development machine that is the machine's init). Rootless on v2 a
+ * relative one goes below the caller's cgroup's parent instead (brig_cgroup_own_parent), the delegated one. */
 #define BRIG_CGROUP_PARENT "/brig"
 
 int brig_cgroup_detect(enum brig_cgroup_mode *mode, struct brig_err **err);

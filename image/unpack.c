@@ -9,7 +9,9 @@
  * overlay.opaque=x, as kernels since 6.7 read), `.wh..wh..opq` the overlay.opaque=y xattr on its directory.
  * Owners, modes, times, xattrs, hard links and symlinks are kept. Unpacking as root uses trusted.overlay.*;
  * rootless uses user.overlay.* (overlay's userxattr), refuses device nodes, and keeps owners it cannot give
- * in user.containers.override_stat, as containers/storage and fuse-overlayfs do. */
+ * in user.containers.override_stat, as containers/storage and fuse-overlayfs do. Rootless with subordinate
+ * ids the unpack runs as root of a user namespace with the container's maps (image/store.c): owners are given
+ * as in the image, and only those beyond the maps go to the xattr. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
