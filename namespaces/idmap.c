@@ -172,7 +172,8 @@ int brig_ns_write_id_maps(const struct brig_spec *spec, pid_t pid, struct brig_e
 
 bool brig_ns_maps_self_only(const struct brig_id_maps *maps)
 {
-    return self_map_only(maps->uid, maps->n_uid, geteuid()) && self_map_only(maps->gid, maps->n_gid, getegid());
+    return (!maps->n_uid || self_map_only(maps->uid, maps->n_uid, geteuid())) &&
+           (!maps->n_gid || self_map_only(maps->gid, maps->n_gid, getegid()));
 }
 
 int brig_ns_run_as_root(const struct brig_id_maps *maps, int (*fn)(void *data, struct brig_err **err), void *data,

@@ -48,7 +48,8 @@ struct brig_id_maps {
     size_t n_gid;
 };
 int brig_ns_write_maps(pid_t pid, const struct brig_id_maps *maps, struct brig_err **err);
-/* Maps nothing but the caller's own uid and gid (to any one id): what an unprivileged user may write alone. */
+/* Maps nothing but the caller's own uid and gid (to any one id; no map at all counts too): what an
+ * unprivileged user may write alone. */
 bool brig_ns_maps_self_only(const struct brig_id_maps *maps);
 
 /* Runs fn(data) in a child made root of a new user namespace with `maps` (through newuidmap/newgidmap
