@@ -6,7 +6,7 @@
 #
 #   sudo bench/checkpoint.sh [--runs N] [--mem MIB] [--build-dir DIR] [BRIG_BINARY]
 #
-# BRIG_BINARY defaults to build-release/brig (built if missing; no sanitizers). DIR (default build) holds
+# BRIG_BINARY defaults to build-release/brig (built, or brought up to date; no sanitizers). DIR (default build) holds
 # the guest lane's kernel cache and tests/helpers/memtouch.
 set -euo pipefail
 
@@ -28,11 +28,7 @@ while [ $# -gt 0 ]; do
 done
 
 if ! $inner; then
-	if [ -z "$brig" ]; then
-		brig=$repo/build-release/brig
-		[ -x "$brig" ] || { cmake -S "$repo" -B "$repo/build-release" -DCMAKE_BUILD_TYPE=Release -DBRIG_TESTS=OFF >/dev/null &&
-			cmake --build "$repo/build-release" -j2 --target brig >/dev/null; }
-	fi
+	[ -n "$brig" ] || brig=$("$repo/scripts/release-brig.sh" "$repo/build-release")
 	brig=$(realpath "$brig")
 	[ -x "$build/tests/helpers/memtouch" ] || { echo "no $build/tests/helpers/memtouch: build the tests first" >&2; exit 1; }
 	(export BRIG=$brig BRIG_BUILD=$build; source "$repo/tests/integration/helpers.bash"; build_rootfs_cache)

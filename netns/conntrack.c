@@ -126,6 +126,22 @@ static struct nlmsghdr *ct_msg(char *buf, uint16_t type, uint16_t flags, uint32_
     return nlh;
 }
 
+/* An nfnetlink socket and a receive buffer for it, both or neither. */
+static int ct_open(struct net_nl *nl, char **buf, struct brig_err **err)
+{
+    int ret;
+
+    *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+    if (!*buf)
+        return brig_err_set(err, ENOMEM, "conntrack");
+    ret = net_nl_open(NETLINK_NETFILTER, -1, nl, err);
+    if (ret < 0) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return ret;
+}
+
 int brig_net_conntrack_save(const char *ip, char **text, struct brig_err **err)
 {
     struct net_nl nl;
@@ -137,14 +153,9 @@ int brig_net_conntrack_save(const char *ip, char **text, struct brig_err **err)
     *text = NULL;
     if (inet_pton(AF_INET, ip, &d.ip) != 1)
         return brig_err_msg(err, EINVAL, "conntrack: `%s`: not an IPv4 address", ip);
-    buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-    if (!buf)
-        return brig_err_set(err, ENOMEM, "conntrack");
-    ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
-    if (ret < 0) {
-        free(buf);
+    ret = ct_open(&nl, &buf, err);
+    if (ret < 0)
         return ret;
-    }
     nlh = ct_msg(buf, IPCTNL_MSG_CT_GET, NLM_F_DUMP, nl.seq);
     ret = mnl_socket_sendto(nl.sock, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
     while (ret == 0) {
@@ -220,14 +231,9 @@ static int conntrack_each(const char *text, bool add, struct brig_err **err)
 
     if (!text || !*text)
         return 0;
-    buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-    if (!buf)
-        return brig_err_set(err, ENOMEM, "conntrack");
-    ret = net_nl_open(NETLINK_NETFILTER, -1, &nl, err);
-    if (ret < 0) {
-        free(buf);
+    ret = ct_open(&nl, &buf, err);
+    if (ret < 0)
         return ret;
-    }
     for (; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         struct ct_tuple o, c, r;
         struct nlmsghdr *nlh;

@@ -219,6 +219,8 @@ struct brig_net {
 };
 
 int net_state_file_path(int dir_fd, const char *name, char **out);
+/* hosts_path and resolv_path: the files written in the network's state directory. */
+int net_etc_paths(struct brig_net *net, struct brig_err **err);
 
 /* ---- user-mode helpers (usermode.c) ---- */
 

@@ -63,6 +63,14 @@ int net_state_file_path(int dir_fd, const char *name, char **out)
     return asprintf(out, "%s/%s", dir, name) < 0 ? -ENOMEM : 0;
 }
 
+int net_etc_paths(struct brig_net *net, struct brig_err **err)
+{
+    if (net_state_file_path(net->state_dir_fd, BRIG_NET_HOSTS_FILE, &net->hosts_path) < 0 ||
+        net_state_file_path(net->state_dir_fd, BRIG_NET_RESOLV_FILE, &net->resolv_path) < 0)
+        return brig_err_set(err, ENOMEM, "network: state file paths");
+    return 0;
+}
+
 static int copy_ports(const struct brig_net_opts *opts, struct brig_net *net)
 {
     if (!opts->n_ports)
@@ -194,9 +202,9 @@ int brig_net_prepare(const char *root, int state_dir_fd, const char *id, const c
         ret = net_write_resolv(net->state_dir_fd, err);
     if (ret < 0)
         return ret;
-    if (net_state_file_path(net->state_dir_fd, BRIG_NET_HOSTS_FILE, &net->hosts_path) < 0 ||
-        net_state_file_path(net->state_dir_fd, BRIG_NET_RESOLV_FILE, &net->resolv_path) < 0)
-        return brig_err_set(err, ENOMEM, "network: state file paths");
+    ret = net_etc_paths(net, err);
+    if (ret < 0)
+        return ret;
     *out = steal_ptr(net);
     return 0;
 }

@@ -130,10 +130,7 @@ int net_user_prepare(struct brig_net *net, const char *hostname, const struct br
                                    err);
     if (ret < 0)
         return ret;
-    if (net_state_file_path(net->state_dir_fd, BRIG_NET_HOSTS_FILE, &net->hosts_path) < 0 ||
-        net_state_file_path(net->state_dir_fd, BRIG_NET_RESOLV_FILE, &net->resolv_path) < 0)
-        return brig_err_set(err, ENOMEM, "network: state file paths");
-    return 0;
+    return net_etc_paths(net, err);
 }
 
 /* ---- the keeper ---- */

@@ -63,7 +63,7 @@ in_container() {
 serve_http() {
 	nsenter -t "$1" -n busybox httpd -f -p "$2" -h "$TEST_DIR/www" </dev/null >/dev/null 2>&1 3>&- &
 	PIDS+=($!)
-	sleep 0.1
+	wait_listening in_container "$1" -t "$2"
 }
 
 # get NS-COMMAND... URL: the body, within 3 seconds.
@@ -119,13 +119,14 @@ bridge_gone_soon() {
 	fail "bridge $1 still there 5 s after its last container's teardown"
 }
 
-# wait_listening NS-COMMAND... SS-FLAGS PORT: until a socket listens on PORT (ss -t for tcp, -S for sctp).
+# wait_listening NS-COMMAND... SS-FLAGS PORT: until a socket listens on PORT (ss -t for tcp, -u for a bound udp
+# socket, -S for sctp); a fixed sleep lost the race to a server starting under load.
 wait_listening() {
 	local port=${!#}
 	set -- "${@:1:$#-1}"
 	local flags=${!#}
 	set -- "${@:1:$#-1}"
-	for _ in $(seq 100); do
+	for _ in $(seq 250); do
 		[ -n "$("$@" ss -Hln "$flags" "sport = :$port")" ] && return 0
 		sleep 0.02
 	done
@@ -160,7 +161,7 @@ network_six() {
 	# The outside host has no route to 10.89.0.0/24: only a masqueraded connection gets its answer.
 	ip netns exec "$OUT" busybox httpd -f -p 80 -h "$TEST_DIR/www" </dev/null >/dev/null 2>&1 3>&- &
 	PIDS+=($!)
-	sleep 0.1
+	wait_listening ip netns exec "$OUT" -t 80
 	run get in_container "$c1" http://192.168.77.2/
 	[ "$output" = "hello from the container" ]
 }
@@ -204,7 +205,7 @@ for _ in range(2):
     s.sendto(data.upper(), peer)
 ' </dev/null >/dev/null 2>&1 3>&- &
 	PIDS+=($!)
-	sleep 0.3
+	wait_listening in_container "$c1" -u 53
 	[ "$(udp_ask ip netns exec "$HOST" 127.0.0.1 5353)" = PING-UDP ]
 	run udp_ask ip netns exec "$OUT" 192.168.77.1 5353
 	[ "$output" != PING-UDP ] # bound to 127.0.0.1 only
