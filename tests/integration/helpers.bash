@@ -393,6 +393,18 @@ make_device_node() {
 # An unprivileged user for the test, with subordinate uid and gid ranges of its own: useradd gives none
 # when /etc/subuid is missing or SUB_UID_COUNT is 0, so the test adds them itself (a free range above every
 # range already listed, under a lock, since test files run in parallel). userdel removes user and ranges.
+# remove_test_user NAME: kills the user's processes, waits for them to be gone (userdel refuses a user with a
+# process, and a SIGKILLed slirp4netns or pasta takes a moment to die), then removes the user and its ranges.
+remove_test_user() {
+	local name=$1 i
+	id -u "$name" >/dev/null 2>&1 || return 0
+	for i in $(seq 100); do
+		pkill -KILL -u "$name" 2>/dev/null || break
+		sleep 0.05
+	done
+	userdel "$name" 2>/dev/null || userdel -f "$name" 2>/dev/null || true
+}
+
 # make_test_user NAME [COUNT]: COUNT subordinate uids and gids (65536); 0 for none.
 make_test_user() {
 	local name=$1 count=${2:-65536}

@@ -69,7 +69,7 @@ setup() {
 teardown() {
 	# A rootless container outlives a failed test: its processes carry no token, so delete it as its user.
 	[ -n "${RL_DELETE:-}" ] && su "$RL_USER" -c "$RL_DELETE" >/dev/null 2>&1
-	[ -n "${RL_USER:-}" ] && userdel "$RL_USER" 2>/dev/null
+	[ -z "${RL_USER:-}" ] || remove_test_user "$RL_USER"
 	common_teardown
 }
 

@@ -349,8 +349,7 @@ rootless_setup() {
 rootless_teardown() {
 	[ -n "${RL_USER:-}" ] || return 0
 	su "$RL_USER" -c "XDG_RUNTIME_DIR=$RL_XDG $TEST_DIR/brig-rl delete --force rl1" >/dev/null 2>&1 || true
-	pkill -KILL -u "$RL_USER" 2>/dev/null || true
-	userdel "$RL_USER" 2>/dev/null || true
+	remove_test_user "$RL_USER"
 }
 
 teardown() {

@@ -77,7 +77,7 @@ teardown() {
 		pids=$(pgrep -u "$RL_USER" || true)
 		[ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
 		umount_under "$TEST_DIR"
-		userdel "$RL_USER" 2>/dev/null || true
+		remove_test_user "$RL_USER"
 	fi
 	common_teardown
 }

@@ -24,8 +24,7 @@ setup() {
 teardown() {
 	# The user's containers first, then the user.
 	su "$RL_USER" -c "XDG_RUNTIME_DIR=$RL_XDG $TEST_DIR/brig-rl delete --force rl1" >/dev/null 2>&1 || true
-	pkill -KILL -u "$RL_USER" 2>/dev/null || true
-	userdel "$RL_USER" 2>/dev/null || true
+	remove_test_user "$RL_USER"
 	common_teardown
 }
 

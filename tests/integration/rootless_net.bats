@@ -45,8 +45,7 @@ setup() {
 teardown() {
 	as_user delete --force rl1 >/dev/null 2>&1 || true
 	for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-	pkill -KILL -u "$RL_USER" 2>/dev/null || true
-	userdel "$RL_USER" 2>/dev/null || true
+	remove_test_user "$RL_USER"
 	common_teardown
 }
 

@@ -40,8 +40,7 @@ setup_file() {
 
 teardown_file() {
 	[ -n "${RL_USER:-}" ] || return 0
-	pkill -KILL -u "$RL_USER" 2>/dev/null || true
-	userdel "$RL_USER" 2>/dev/null || true
+	remove_test_user "$RL_USER"
 	lane_teardown_file
 }
 
