@@ -13,6 +13,10 @@
 # Needs: containerd ctr containerd-shim-runc-v2 (containerd), /usr/lib/cni (containernetworking-plugins),
 # /usr/bin/python3 with grpc (python3-grpcio), protoc (protobuf-compiler).
 
+# kill_pids_with_arg
+# shellcheck source=../clients.bash
+source "$(dirname "${BASH_SOURCE[0]}")/../clients.bash"
+
 CRI_CLIENT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CRI_PAUSE_IMAGE=localhost/brig-pause:1
 CRI_BB_IMAGE=localhost/brig-busybox:1
@@ -196,22 +200,6 @@ cri_remove_pods() {
 	return 0
 }
 
-# cri_kill_naming STRING: SIGKILL to every process whose command line holds STRING, until none is left.
-cri_kill_naming() {
-	local s=$1 p pids args
-	for _ in $(seq 20); do
-		pids=()
-		for p in /proc/[0-9]*; do
-			[ "${p#/proc/}" = "$$" ] && continue
-			mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
-			[[ "${args[*]}" == *"$s"* ]] && pids+=("${p#/proc/}")
-		done
-		[ ${#pids[@]} -eq 0 ] && return 0
-		kill -9 "${pids[@]}" 2>/dev/null || true
-		sleep 0.1
-	done
-}
-
 # cri_stop: removes what cri_start made, whatever state the tests left: pods (through CRI), containerd, the
 # shims and anything else naming CRI_DIR, the scopes and pod slices, the netns CNI made, the bridge, the
 # mounts and the directory.
@@ -230,7 +218,7 @@ cri_stop() {
 		done
 		kill -9 "$pid" 2>/dev/null || true
 	fi
-	cri_kill_naming "$CRI_DIR"
+	kill_pids_with_arg "$CRI_DIR"
 	for u in $(systemctl list-units --all --plain --no-legend 'cri-containerd-*.scope' 'kubepods*.slice' 2>/dev/null | cut -d' ' -f1); do
 		systemctl stop "$u" >/dev/null 2>&1
 		systemctl reset-failed "$u" >/dev/null 2>&1

@@ -67,7 +67,7 @@ teardown_file() {
 		kill -9 "$pid" 2>/dev/null || true
 	fi
 	# Shims, conmon, `podman container cleanup`, brig and criu all name files under CL_DIR.
-	cl_kill_naming "$CL_DIR"
+	kill_pids_with_arg "$CL_DIR"
 	lane_remove_cgroup "$CGROUP2_ROOT$CG_PREFIX"
 	umount_under "$CL_DIR"
 	umount -l "$CL_DIR" 2>/dev/null || true
@@ -80,23 +80,6 @@ setup() {
 	# scripts/setup.sh installs them all: a missing one is a broken setup, which a skip would hide.
 	require_commands podman conmon containerd ctr containerd-shim-runc-v2 umoci skopeo
 	[ -n "${CL_DIR:-}" ] && [ -f "$CONTAINERS_CONF" ] || fail "setup_file failed"
-}
-
-# cl_kill_naming STRING: SIGKILL to every process whose command line holds STRING, until none is left (~2 s).
-# clients.bash's kill_pids_with_arg forks a grep per process, seconds under TCG: this reads with builtins.
-cl_kill_naming() {
-	local s=$1 p i pids args
-	for i in $(seq 20); do
-		pids=()
-		for p in /proc/[0-9]*; do
-			[ "${p#/proc/}" = "$$" ] && continue
-			mapfile -d '' args <"$p/cmdline" 2>/dev/null || continue
-			[[ "${args[*]}" == *"$s"* ]] && pids+=("${p#/proc/}")
-		done
-		[ ${#pids[@]} -eq 0 ] && return 0
-		kill -9 "${pids[@]}" 2>/dev/null || true
-		sleep 0.1
-	done
 }
 
 # cl_wrapper NAME [BRIG_ARGS...]: $CL_DIR/bin-NAME/brig, which logs its argv to $CL_DIR/argv-NAME.log and
