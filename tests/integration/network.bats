@@ -5,6 +5,8 @@
 
 NETNS_TOOL=${NETNS_TOOL:-${BRIG_BUILD:?set BRIG_BUILD or NETNS_TOOL}/tests/netns_tool}
 
+load host_pair
+
 setup() {
 	TEST_DIR=$(mktemp -d /tmp/brig-net.XXXXXX)
 	ROOT=$TEST_DIR/root
@@ -14,16 +16,8 @@ setup() {
 	tag=$$-${BATS_TEST_NUMBER}
 	HOST=brignet-h-$tag
 	OUT=brignet-o-$tag
-	ip netns add "$HOST"
-	ip netns add "$OUT"
-	ip -n "$HOST" link set lo up
-	ip -n "$OUT" link set lo up
 	# The host's uplink to an outside host: 192.168.77.1 (host) <-> 192.168.77.2 (outside).
-	ip -n "$HOST" link add uplink type veth peer name eth0 netns "$OUT"
-	ip -n "$HOST" addr add 192.168.77.1/24 dev uplink
-	ip -n "$HOST" link set uplink up
-	ip -n "$OUT" addr add 192.168.77.2/24 dev eth0
-	ip -n "$OUT" link set eth0 up
+	make_host_pair "$HOST" "$OUT" 192.168.77
 	HOST_NS=/run/netns/$HOST
 	PIDS=()
 }

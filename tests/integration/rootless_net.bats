@@ -6,6 +6,7 @@
 # so nothing touches the machine's own interfaces.
 
 load helpers
+load host_pair
 
 setup() {
 	common_setup
@@ -29,14 +30,7 @@ setup() {
 	O=brigrn-o-$RAND
 	echo "$H" >>"$TEST_DIR/netns"
 	echo "$O" >>"$TEST_DIR/netns"
-	ip netns add "$H"
-	ip netns add "$O"
-	ip -n "$H" link set lo up
-	ip -n "$H" link add uplink type veth peer name eth0 netns "$O"
-	ip -n "$H" addr add 192.168.79.1/24 dev uplink
-	ip -n "$H" link set uplink up
-	ip -n "$O" addr add 192.168.79.2/24 dev eth0
-	ip -n "$O" link set eth0 up
+	make_host_pair "$H" "$O" 192.168.79
 	# pasta takes the interface of the default route (and its gateway) as the container's.
 	ip -n "$H" route add default via 192.168.79.2
 	PIDS=()
