@@ -204,6 +204,12 @@ if [ -f "$work/i-podman" ]; then
 	g_podman=$(median <"$work/i-podman")
 	printf '  podman + slirp4netns  %6.2f Gbit/s  (brig/podman on slirp4netns: x%.2f)\n' "$g_podman" \
 		"$(awk -v a="$g_slirp" -v b="$g_podman" 'BEGIN { print a / b }')"
+	# Paired: each round's brig/Podman ratio (their client runs are next to each other, under the same load),
+	# then the median and the spread of those ratios, and how many rounds brig was ahead.
+	paste "$work/i-slirp" "$work/i-podman" | awk '{ print $1 / $2 }' >"$work/r-slirp"
+	printf '  brig/podman on slirp4netns, paired by round: median x%.2f, range x%.2f-x%.2f, brig ahead in %d of %d\n' \
+		"$(median <"$work/r-slirp")" "$(sort -n "$work/r-slirp" | head -1)" "$(sort -n "$work/r-slirp" | tail -1)" \
+		"$(awk '$1 >= 1' "$work/r-slirp" | wc -l)" "$(wc -l <"$work/r-slirp")"
 	as_user "$work/podman" rm -f -t 0 pm >/dev/null 2>&1
 	for ((i = 0; i < 5; i++)); do
 		t0=${EPOCHREALTIME/./}
