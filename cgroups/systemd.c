@@ -338,17 +338,29 @@ static int append_pairs(struct sd *sd, sd_bus_message *m, const char *name, cons
         if ((ret = sd->sd_bus_message_append(m, "(st)", path, pairs[i].value)) < 0)
             return ret;
     }
-    if ((ret = sd->sd_bus_message_close_container(m)) < 0 || (ret = sd->sd_bus_message_close_container(m)) < 0 ||
-        (ret = sd->sd_bus_message_close_container(m)) < 0)
-        return ret;
+    /* The array, the variant, the struct. */
+    for (int i = 0; i < 3; i++)
+        if ((ret = sd->sd_bus_message_close_container(m)) < 0)
+            return ret;
     return 0;
 }
 
 #define BLKIO "linux.resources.blockIO."
 
-/* blockIO as IOWeight, IODeviceWeight and the four throttles. Leaf weights have no v2 form (the cgroupfs
- * code warns about them). */
-static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_io *b, struct brig_err **err)
+/* The longest of blockIO's device lists (at least 1). */
+static size_t io_pairs_most(const struct brig_block_io *b)
+{
+    const size_t n[] = {b->n_weight_device, b->n_throttle_read_bps, b->n_throttle_write_bps, b->n_throttle_read_iops,
+                        b->n_throttle_write_iops};
+    size_t most = 1;
+
+    for (size_t i = 0; i < ARRAY_SIZE(n); i++)
+        most = n[i] > most ? n[i] : most;
+    return most;
+}
+
+/* blockIO's per-device lists: IODeviceWeight and the four throttles. */
+static int append_io_devices(struct sd *sd, sd_bus_message *m, const struct brig_block_io *b, struct brig_err **err)
 {
     static const struct {
         const char *property;
@@ -359,50 +371,32 @@ static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_i
         {"IOReadIOPSMax", "throttleReadIOPSDevice"},
         {"IOWriteIOPSMax", "throttleWriteIOPSDevice"},
     };
-    cleanup_free struct io_pair *pairs = NULL;
-    size_t most;
-    uint64_t weight;
-    int ret;
+    cleanup_free struct io_pair *pairs = calloc(io_pairs_most(b), sizeof(*pairs));
+    size_t n = 0;
+    int ret = 0;
 
-    if (!b)
-        return 0;
-    most = b->n_weight_device;
-    most = b->n_throttle_read_bps > most ? b->n_throttle_read_bps : most;
-    most = b->n_throttle_write_bps > most ? b->n_throttle_write_bps : most;
-    most = b->n_throttle_read_iops > most ? b->n_throttle_read_iops : most;
-    most = b->n_throttle_write_iops > most ? b->n_throttle_write_iops : most;
-    if (most && !(pairs = calloc(most, sizeof(*pairs))))
+    if (!pairs)
         return brig_err_set(err, ENOMEM, "linux.resources.blockIO");
-    if (b->weight.set && b->weight.value) {
-        ret = io_weight(b->weight.value, BLKIO "weight", SIZE_MAX, &weight, err);
-        if (ret < 0)
-            return ret;
-        ret = append_u64(sd, m, "IOWeight", weight);
-        if (ret < 0)
-            return brig_err_set(err, -ret, "D-Bus message");
+    for (size_t i = 0; i < b->n_weight_device && ret == 0; i++) {
+        const struct brig_weight_device *w = &b->weight_device[i];
+        uint64_t weight = 0;
+        ret = device_number_ok(w->major, w->minor, BLKIO "weightDevice", i, err);
+        if (ret == 0 && w->weight.set)
+            ret = io_weight(w->weight.value, BLKIO "weightDevice", i, &weight, err);
+        if (ret == 0 && w->weight.set)
+            pairs[n++] = (struct io_pair){w->major, w->minor, weight};
     }
-    if (b->n_weight_device) {
-        size_t n = 0;
-        for (size_t i = 0; i < b->n_weight_device; i++) {
-            const struct brig_weight_device *w = &b->weight_device[i];
-            ret = device_number_ok(w->major, w->minor, BLKIO "weightDevice", i, err);
-            if (ret == 0 && w->weight.set)
-                ret = io_weight(w->weight.value, BLKIO "weightDevice", i, &weight, err);
-            if (ret < 0)
-                return ret;
-            if (w->weight.set)
-                pairs[n++] = (struct io_pair){w->major, w->minor, weight};
-        }
-        if (n && (ret = append_pairs(sd, m, "IODeviceWeight", pairs, n)) < 0)
-            return brig_err_set(err, -ret, "D-Bus message");
-    }
+    if (ret < 0)
+        return ret;
+    if (n && (ret = append_pairs(sd, m, "IODeviceWeight", pairs, n)) < 0)
+        return brig_err_set(err, -ret, "D-Bus message");
     for (size_t t = 0; t < ARRAY_SIZE(throttles); t++) {
         const struct brig_throttle_device *list = t == 0 ? b->throttle_read_bps : t == 1 ? b->throttle_write_bps
                                                   : t == 2 ? b->throttle_read_iops : b->throttle_write_iops;
-        size_t n = t == 0 ? b->n_throttle_read_bps : t == 1 ? b->n_throttle_write_bps
-                   : t == 2 ? b->n_throttle_read_iops : b->n_throttle_write_iops;
         char what[96];
 
+        n = t == 0 ? b->n_throttle_read_bps : t == 1 ? b->n_throttle_write_bps
+            : t == 2 ? b->n_throttle_read_iops : b->n_throttle_write_iops;
         if (!n)
             continue;
         snprintf(what, sizeof(what), BLKIO "%s", throttles[t].key);
@@ -419,6 +413,24 @@ static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_i
     return 0;
 }
 
+/* blockIO (not NULL) as IOWeight and the per-device properties. Leaf weights have no v2 form (the
+ * cgroupfs code warns about them). */
+static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_io *b, struct brig_err **err)
+{
+    uint64_t weight = 0;
+    int ret;
+
+    if (b->weight.set && b->weight.value) {
+        ret = io_weight(b->weight.value, BLKIO "weight", SIZE_MAX, &weight, err);
+        if (ret < 0)
+            return ret;
+        ret = append_u64(sd, m, "IOWeight", weight);
+        if (ret < 0)
+            return brig_err_set(err, -ret, "D-Bus message");
+    }
+    return append_io_devices(sd, m, b, err);
+}
+
 /* linux.resources.devices (with brig's defaults, as the cgroupfs code builds them) as DevicePolicy and
  * DeviceAllow, at create only: `update` leaves the device rules alone, and systemd keeps these for any
  * later realization of the unit. systemd attaches its program when it starts the scope; brig's own
@@ -428,7 +440,7 @@ static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_i
 static int append_devices(struct sd *sd, sd_bus_message *m, const struct brig_resources *r, struct brig_err **err)
 {
     cleanup_free struct brig_dev_rule *rules = NULL;
-    struct brig_dev_sd list;
+    struct brig_dev_sd list = {0};
     char path[64], access[4];
     size_t n = 0;
     int ret;
@@ -452,11 +464,8 @@ static int append_devices(struct sd *sd, sd_bus_message *m, const struct brig_re
         ret = sd->sd_bus_message_append(m, "(ss)", path, access);
     }
     free(list.entries);
-    if (ret >= 0)
-        ret = sd->sd_bus_message_close_container(m);
-    if (ret >= 0)
-        ret = sd->sd_bus_message_close_container(m);
-    if (ret >= 0)
+    /* The array, the variant, the struct. */
+    for (int i = 0; i < 3 && ret >= 0; i++)
         ret = sd->sd_bus_message_close_container(m);
     return ret < 0 ? brig_err_set(err, -ret, "D-Bus message") : 0;
 }
@@ -509,7 +518,7 @@ static int append_resources(struct sd *sd, sd_bus_message *m, const struct brig_
         ret = append_u64(sd, m, "TasksMax", limit_or_infinity(r->pids_limit.value));
     if (ret < 0)
         return brig_err_set(err, -ret, "D-Bus message");
-    return append_io(sd, m, r->block_io, err);
+    return r->block_io ? append_io(sd, m, r->block_io, err) : 0;
 }
 
 /* ---- jobs ---- */
