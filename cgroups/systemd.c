@@ -434,9 +434,9 @@ static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_i
 /* linux.resources.devices (with brig's defaults, as the cgroupfs code builds them) as DevicePolicy and
  * DeviceAllow, at create only: `update` leaves the device rules alone, and systemd keeps these for any
  * later realization of the unit. systemd attaches its program when it starts the scope; brig's own
- * (devices_ebpf.c) then replaces it, and where systemd attaches one again (a property change, a
- * daemon-reload) both hold: systemd's list is never narrower than the rules, so an allowed device still
- * opens, and brig's refuses what the rules refuse. */
+ * (devices_ebpf.c) then replaces it, and where systemd attaches one again (a change of a device property,
+ * as `systemctl set-property`) both hold: systemd's list is never narrower than the rules, so an allowed
+ * device still opens, and brig's refuses what the rules refuse. */
 static int append_devices(struct sd *sd, sd_bus_message *m, const struct brig_resources *r, struct brig_err **err)
 {
     cleanup_free struct brig_dev_rule *rules = NULL;

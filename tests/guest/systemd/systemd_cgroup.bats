@@ -250,7 +250,7 @@ sd_devices() {
 	sd_show "$unit" IOWeight=4950 "IOReadBandwidthMax=/dev/block/7:0 4194304" "IOWriteBandwidthMax=/dev/block/7:0 2097152"
 	cg_check "$dir" "io.max=7:0 rbps=4194304 wbps=2097152 riops=100 wiops=max" "io.weight=default 4950"
 
-	# systemd attaches its own program again on a change of the device policy (as on a daemon-reload):
+	# systemd attaches its own program again on a change of a device property:
 	# with both, the allowed devices still open and the denied ones stay denied.
 	run systemctl set-property --runtime "$unit" DevicePolicy=strict
 	assert_success
