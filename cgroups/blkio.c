@@ -8,8 +8,7 @@
 
 #define WHAT "linux.resources.blockIO."
 
-/* blkio weights (10..1000) onto io.weight (1..10000). */
-static uint64_t blkio_to_io_weight(uint64_t weight)
+uint64_t brig_cg_blkio_to_io_weight(uint64_t weight)
 {
     if (weight < 10)
         weight = 10;
@@ -115,7 +114,7 @@ static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hier
         if (bfq)
             snprintf(buf, sizeof(buf), "%llu", (unsigned long long) b->weight.value);
         else
-            snprintf(buf, sizeof(buf), "default %llu", (unsigned long long) blkio_to_io_weight(b->weight.value));
+            snprintf(buf, sizeof(buf), "default %llu", (unsigned long long) brig_cg_blkio_to_io_weight(b->weight.value));
         ret = brig_cg_write(a, h, bfq ? "io.bfq.weight" : "io.weight", buf, WHAT "weight", err);
         if (ret < 0)
             return ret;
@@ -130,7 +129,7 @@ static int apply_v2(const struct brig_cg_apply *a, const struct brig_cgroup_hier
             continue;
         snprintf(what, sizeof(what), WHAT "weightDevice[%zu].weight", i);
         snprintf(buf, sizeof(buf), "%lld:%lld %llu", (long long) w->major, (long long) w->minor,
-                 (unsigned long long) (bfq ? w->weight.value : blkio_to_io_weight(w->weight.value)));
+                 (unsigned long long) (bfq ? w->weight.value : brig_cg_blkio_to_io_weight(w->weight.value)));
         ret = brig_cg_write(a, h, bfq ? "io.bfq.weight" : "io.weight", buf, what, err);
         if (ret < 0)
             return ret;

@@ -77,6 +77,8 @@ int brig_cg_apply_devices(const struct brig_cg_apply *a, const struct brig_resou
 
 /* cpu.shares (v1, 2..262144) to cpu.weight (v2, 1..10000), as runc maps them; 0 stays 0 (unset). */
 uint64_t brig_cg_shares_to_weight(uint64_t shares);
+/* blkio weights (10..1000; below 10 counts as 10) onto io.weight (1..10000). */
+uint64_t brig_cg_blkio_to_io_weight(uint64_t weight);
 /* cpu.max text from quota and period ("max 100000", "50000 100000"); a missing period is 100000. */
 void brig_cg_cpu_max(char *buf, size_t size, bool quota_set, int64_t quota, bool period_set, uint64_t period);
 /* v2 memory.swap.max from the OCI swap (memory+swap total, v1 style) and memory limit: *out is -1 for
@@ -109,6 +111,28 @@ int brig_dev_rules_build(const struct brig_device_cgroup *cfg, size_t n_cfg, str
                          struct brig_err **err);
 /* "c 1:3 rwm" / "a *:* rwm", as v1 devices.allow and devices.deny take it. */
 void brig_dev_rule_text(const struct brig_dev_rule *rule, char *buf, size_t size);
+
+/* The rule list as systemd's unit properties: DevicePolicy=auto when it allows everything (allow_all),
+ * else DevicePolicy=strict with `entries` as DeviceAllow. A rule systemd cannot say exactly (a "*:N"
+ * number, a deny of part of an allowed range) makes systemd's list wider than the rules, never narrower
+ * (exact is false then): brig's own device program, attached after systemd's, refuses the rest. */
+struct brig_dev_sd_entry {
+    char type; /* 'c' or 'b' */
+    int64_t major; /* -1: any */
+    int64_t minor; /* -1: any */
+    unsigned access;
+};
+struct brig_dev_sd {
+    bool allow_all;
+    bool exact;
+    struct brig_dev_sd_entry *entries; /* malloc'd */
+    size_t n;
+};
+int brig_dev_rules_systemd(const struct brig_dev_rule *rules, size_t n, struct brig_dev_sd *out, struct brig_err **err);
+/* "char-*", "block-8" or "/dev/char/1:3" (systemd v240+ reads the numbers from such a path without the node),
+ * and "rwm". */
+void brig_dev_sd_entry_text(const struct brig_dev_sd_entry *e, char *path, size_t path_size, char *access,
+                            size_t access_size);
 
 /* A BPF_PROG_TYPE_CGROUP_DEVICE program equivalent to the rule list (last matching rule decides, nothing
  * matching is denied). `insns` is a malloc'd array of 8-byte struct bpf_insn. */

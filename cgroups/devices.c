@@ -193,3 +193,102 @@ int brig_cg_apply_devices(const struct brig_cg_apply *a, const struct brig_resou
         return brig_cg_unsupported(err, "linux.resources.devices", "no devices controller");
     return 0;
 }
+
+/* ---- the same rules as systemd's DevicePolicy= and DeviceAllow= ---- */
+
+/* Whether `deny` names every device of `e` (a rule's wildcard covers any number, a number only itself). */
+static bool deny_covers(const struct brig_dev_rule *deny, const struct brig_dev_sd_entry *e)
+{
+    return (deny->major < 0 || (e->major >= 0 && deny->major == e->major)) &&
+           (deny->minor < 0 || (e->minor >= 0 && deny->minor == e->minor));
+}
+
+static bool deny_touches(const struct brig_dev_rule *deny, const struct brig_dev_sd_entry *e)
+{
+    return (deny->major < 0 || e->major < 0 || deny->major == e->major) &&
+           (deny->minor < 0 || e->minor < 0 || deny->minor == e->minor);
+}
+
+int brig_dev_rules_systemd(const struct brig_dev_rule *rules, size_t n, struct brig_dev_sd *out, struct brig_err **err)
+{
+    /* Each rule adds at most one entry per type. */
+    cleanup_free struct brig_dev_sd_entry *e = calloc(2 * n + 1, sizeof(*e));
+    size_t count = 0, kept = 0;
+    bool all_char = false, all_block = false;
+
+    memset(out, 0, sizeof(*out));
+    out->exact = true;
+    if (!e)
+        return brig_err_set(err, ENOMEM, "linux.resources.devices");
+    /* systemd's allow list is a union: a request passes when one entry has its device and every access it
+     * asks for, which is the program's "last matching rule decides" as long as a deny takes whole entries
+     * away. A deny inside an entry (allow c 1:*, deny c 1:3) cannot be said; the entry stays, wider than
+     * the rules, and only brig's own program refuses that device. */
+    for (size_t i = 0; i < n; i++) {
+        const struct brig_dev_rule *r = &rules[i];
+        const char types[2] = {r->type == 'b' ? 'b' : 'c', r->type == 'a' ? 'b' : 0};
+
+        if (r->allow) {
+            for (size_t t = 0; t < 2 && types[t]; t++) {
+                if (!(r->access & ACC_ALL))
+                    continue;
+                e[count] = (struct brig_dev_sd_entry){.type = types[t], .major = r->major, .minor = r->minor,
+                                                      .access = r->access & ACC_ALL};
+                /* "*:N" has no systemd form (runc and crun drop it, and systemd's program would then refuse
+                 * what the rules allow): the whole type instead. */
+                if (r->major < 0 && r->minor >= 0) {
+                    e[count].minor = -1;
+                    out->exact = false;
+                }
+                count++;
+            }
+            continue;
+        }
+        for (size_t j = 0; j < count; j++) {
+            if (e[j].type != types[0] && e[j].type != types[1])
+                continue;
+            if (deny_covers(r, &e[j]))
+                e[j].access &= ~r->access;
+            else if (deny_touches(r, &e[j]) && (e[j].access & r->access))
+                out->exact = false;
+        }
+    }
+    for (size_t j = 0; j < count; j++) {
+        if (!e[j].access)
+            continue;
+        if (e[j].major < 0 && e[j].minor < 0 && e[j].access == ACC_ALL)
+            *(e[j].type == 'c' ? &all_char : &all_block) = true;
+        e[kept++] = e[j];
+    }
+    /* Everything allowed: DevicePolicy=auto with no list, as runc and crun say it. */
+    if (all_char && all_block) {
+        out->allow_all = true;
+        return 0;
+    }
+    out->entries = steal_ptr(e);
+    out->n = kept;
+    return 0;
+}
+
+void brig_dev_sd_entry_text(const struct brig_dev_sd_entry *e, char *path, size_t path_size, char *access,
+                            size_t access_size)
+{
+    const char *kind = e->type == 'b' ? "block" : "char";
+    size_t n = 0;
+
+    if (e->major < 0)
+        snprintf(path, path_size, "%s-*", kind);
+    else if (e->minor < 0)
+        snprintf(path, path_size, "%s-%lld", kind, (long long) e->major);
+    else
+        snprintf(path, path_size, "/dev/%s/%lld:%lld", kind, (long long) e->major, (long long) e->minor);
+    if (access_size < 4)
+        return;
+    if (e->access & ACC_READ)
+        access[n++] = 'r';
+    if (e->access & ACC_WRITE)
+        access[n++] = 'w';
+    if (e->access & ACC_MKNOD)
+        access[n++] = 'm';
+    access[n] = '\0';
+}

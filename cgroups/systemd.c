@@ -291,6 +291,185 @@ static int append_unified_memory(struct sd *sd, sd_bus_message *m, const struct 
     return *v && !*end ? append_u64(sd, m, property, n) : 0;
 }
 
+/* blkio weights as systemd's IO weights (1..10000), converted as the cgroupfs code writes io.weight. A weight
+ * above 1000 is refused here, by name: systemd's own refusal would name only its property. */
+static int io_weight(uint64_t weight, const char *what, size_t index, uint64_t *out, struct brig_err **err)
+{
+    char where[96];
+
+    if (index == SIZE_MAX)
+        snprintf(where, sizeof(where), "%s", what);
+    else
+        snprintf(where, sizeof(where), "%s[%zu].weight", what, index);
+    if (weight > 1000)
+        return brig_err_msg(err, EINVAL, "%s: %llu is out of range (10-1000)", where, (unsigned long long) weight);
+    *out = brig_cg_blkio_to_io_weight(weight);
+    return 0;
+}
+
+static int device_number_ok(int64_t major, int64_t minor, const char *what, size_t index, struct brig_err **err)
+{
+    if (major < 0 || minor < 0 || major > UINT32_MAX || minor > UINT32_MAX)
+        return brig_err_msg(err, EINVAL, "%s[%zu]: `%lld:%lld` is not a device number", what, index,
+                            (long long) major, (long long) minor);
+    return 0;
+}
+
+/* A list property of (path, value) pairs: the devices by systemd's /dev/block/MAJOR:MINOR name, which
+ * systemd reads without the node existing (no udev needed). */
+struct io_pair {
+    int64_t major;
+    int64_t minor;
+    uint64_t value;
+};
+
+static int append_pairs(struct sd *sd, sd_bus_message *m, const char *name, const struct io_pair *pairs, size_t n)
+{
+    char path[64];
+    int ret;
+
+    if ((ret = sd->sd_bus_message_open_container(m, 'r', "sv")) < 0 ||
+        (ret = sd->sd_bus_message_append(m, "s", name)) < 0 ||
+        (ret = sd->sd_bus_message_open_container(m, 'v', "a(st)")) < 0 ||
+        (ret = sd->sd_bus_message_open_container(m, 'a', "(st)")) < 0)
+        return ret;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/dev/block/%lld:%lld", (long long) pairs[i].major, (long long) pairs[i].minor);
+        if ((ret = sd->sd_bus_message_append(m, "(st)", path, pairs[i].value)) < 0)
+            return ret;
+    }
+    /* The array, the variant, the struct. */
+    for (int i = 0; i < 3; i++)
+        if ((ret = sd->sd_bus_message_close_container(m)) < 0)
+            return ret;
+    return 0;
+}
+
+#define BLKIO "linux.resources.blockIO."
+
+/* The longest of blockIO's device lists (at least 1). */
+static size_t io_pairs_most(const struct brig_block_io *b)
+{
+    const size_t n[] = {b->n_weight_device, b->n_throttle_read_bps, b->n_throttle_write_bps, b->n_throttle_read_iops,
+                        b->n_throttle_write_iops};
+    size_t most = 1;
+
+    for (size_t i = 0; i < ARRAY_SIZE(n); i++)
+        most = n[i] > most ? n[i] : most;
+    return most;
+}
+
+/* blockIO's per-device lists: IODeviceWeight and the four throttles. */
+static int append_io_devices(struct sd *sd, sd_bus_message *m, const struct brig_block_io *b, struct brig_err **err)
+{
+    static const struct {
+        const char *property;
+        const char *key;
+    } throttles[] = {
+        {"IOReadBandwidthMax", "throttleReadBpsDevice"},
+        {"IOWriteBandwidthMax", "throttleWriteBpsDevice"},
+        {"IOReadIOPSMax", "throttleReadIOPSDevice"},
+        {"IOWriteIOPSMax", "throttleWriteIOPSDevice"},
+    };
+    cleanup_free struct io_pair *pairs = calloc(io_pairs_most(b), sizeof(*pairs));
+    size_t n = 0;
+    int ret = 0;
+
+    if (!pairs)
+        return brig_err_set(err, ENOMEM, "linux.resources.blockIO");
+    for (size_t i = 0; i < b->n_weight_device && ret == 0; i++) {
+        const struct brig_weight_device *w = &b->weight_device[i];
+        uint64_t weight = 0;
+        ret = device_number_ok(w->major, w->minor, BLKIO "weightDevice", i, err);
+        if (ret == 0 && w->weight.set)
+            ret = io_weight(w->weight.value, BLKIO "weightDevice", i, &weight, err);
+        if (ret == 0 && w->weight.set)
+            pairs[n++] = (struct io_pair){w->major, w->minor, weight};
+    }
+    if (ret < 0)
+        return ret;
+    if (n && (ret = append_pairs(sd, m, "IODeviceWeight", pairs, n)) < 0)
+        return brig_err_set(err, -ret, "D-Bus message");
+    for (size_t t = 0; t < ARRAY_SIZE(throttles); t++) {
+        const struct brig_throttle_device *list = t == 0 ? b->throttle_read_bps : t == 1 ? b->throttle_write_bps
+                                                  : t == 2 ? b->throttle_read_iops : b->throttle_write_iops;
+        char what[96];
+
+        n = t == 0 ? b->n_throttle_read_bps : t == 1 ? b->n_throttle_write_bps
+            : t == 2 ? b->n_throttle_read_iops : b->n_throttle_write_iops;
+        if (!n)
+            continue;
+        snprintf(what, sizeof(what), BLKIO "%s", throttles[t].key);
+        for (size_t i = 0; i < n; i++) {
+            ret = device_number_ok(list[i].major, list[i].minor, what, i, err);
+            if (ret < 0)
+                return ret;
+            /* 0 lifts the limit, as in the cgroupfs code: systemd's infinity. */
+            pairs[i] = (struct io_pair){list[i].major, list[i].minor, list[i].rate ? list[i].rate : UINT64_MAX};
+        }
+        if ((ret = append_pairs(sd, m, throttles[t].property, pairs, n)) < 0)
+            return brig_err_set(err, -ret, "D-Bus message");
+    }
+    return 0;
+}
+
+/* blockIO (not NULL) as IOWeight and the per-device properties. Leaf weights have no v2 form (the
+ * cgroupfs code warns about them). */
+static int append_io(struct sd *sd, sd_bus_message *m, const struct brig_block_io *b, struct brig_err **err)
+{
+    uint64_t weight = 0;
+    int ret;
+
+    if (b->weight.set && b->weight.value) {
+        ret = io_weight(b->weight.value, BLKIO "weight", SIZE_MAX, &weight, err);
+        if (ret < 0)
+            return ret;
+        ret = append_u64(sd, m, "IOWeight", weight);
+        if (ret < 0)
+            return brig_err_set(err, -ret, "D-Bus message");
+    }
+    return append_io_devices(sd, m, b, err);
+}
+
+/* linux.resources.devices (with brig's defaults, as the cgroupfs code builds them) as DevicePolicy and
+ * DeviceAllow, at create only: `update` leaves the device rules alone, and systemd keeps these for any
+ * later realization of the unit. systemd attaches its program when it starts the scope; brig's own
+ * (devices_ebpf.c) then replaces it, and where systemd attaches one again (a change of a device property,
+ * as `systemctl set-property`) both hold: systemd's list is never narrower than the rules, so an allowed
+ * device still opens, and brig's refuses what the rules refuse. */
+static int append_devices(struct sd *sd, sd_bus_message *m, const struct brig_resources *r, struct brig_err **err)
+{
+    cleanup_free struct brig_dev_rule *rules = NULL;
+    struct brig_dev_sd list = {0};
+    char path[64], access[4];
+    size_t n = 0;
+    int ret;
+
+    ret = brig_dev_rules_build(r ? r->devices : NULL, r ? r->n_devices : 0, &rules, &n, err);
+    if (ret == 0)
+        ret = brig_dev_rules_systemd(rules, n, &list, err);
+    if (ret < 0)
+        return ret;
+    ret = sd->sd_bus_message_append(m, "(sv)", "DevicePolicy", "s", list.allow_all ? "auto" : "strict");
+    if (ret >= 0)
+        ret = sd->sd_bus_message_open_container(m, 'r', "sv");
+    if (ret >= 0)
+        ret = sd->sd_bus_message_append(m, "s", "DeviceAllow");
+    if (ret >= 0)
+        ret = sd->sd_bus_message_open_container(m, 'v', "a(ss)");
+    if (ret >= 0)
+        ret = sd->sd_bus_message_open_container(m, 'a', "(ss)");
+    for (size_t i = 0; ret >= 0 && i < list.n; i++) {
+        brig_dev_sd_entry_text(&list.entries[i], path, sizeof(path), access, sizeof(access));
+        ret = sd->sd_bus_message_append(m, "(ss)", path, access);
+    }
+    free(list.entries);
+    /* The array, the variant, the struct. */
+    for (int i = 0; i < 3 && ret >= 0; i++)
+        ret = sd->sd_bus_message_close_container(m);
+    return ret < 0 ? brig_err_set(err, -ret, "D-Bus message") : 0;
+}
+
 /* Appends what systemd can express of `r`; what it cannot is written to the files afterwards. */
 static int append_resources(struct sd *sd, sd_bus_message *m, const struct brig_resources *r,
                             struct brig_err **err)
@@ -337,11 +516,9 @@ static int append_resources(struct sd *sd, sd_bus_message *m, const struct brig_
     }
     if (ret >= 0 && r->pids_limit.set && r->pids_limit.value != 0)
         ret = append_u64(sd, m, "TasksMax", limit_or_infinity(r->pids_limit.value));
-    if (ret >= 0 && r->block_io && r->block_io->weight.set && r->block_io->weight.value)
-        ret = append_u64(sd, m, "IOWeight", 1 + (r->block_io->weight.value - 10) * 9999 / 990);
     if (ret < 0)
         return brig_err_set(err, -ret, "D-Bus message");
-    return 0;
+    return r->block_io ? append_io(sd, m, r->block_io, err) : 0;
 }
 
 /* ---- jobs ---- */
@@ -527,14 +704,16 @@ static int start_scope(struct sd *sd, const char *unit, const char *slice, pid_t
     if (ret >= 0)
         ret = sd->sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, (uint32_t) pid);
     if (ret >= 0)
-        ret = sd->sd_bus_message_append(m, "(sv)(sv)(sv)", "MemoryAccounting", "b", 1, "CPUAccounting", "b", 1,
-                                        "TasksAccounting", "b", 1);
+        ret = sd->sd_bus_message_append(m, "(sv)(sv)(sv)(sv)", "MemoryAccounting", "b", 1, "CPUAccounting", "b", 1,
+                                        "IOAccounting", "b", 1, "TasksAccounting", "b", 1);
     if (ret < 0) {
         if (m)
             sd->sd_bus_message_unref(m);
         return brig_err_set(err, -ret, "start unit `%s`: D-Bus message", unit);
     }
     ret = append_resources(sd, m, r, err);
+    if (ret == 0)
+        ret = append_devices(sd, m, r, err);
     if (ret < 0) {
         sd->sd_bus_message_unref(m);
         return ret;

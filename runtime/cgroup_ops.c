@@ -138,6 +138,23 @@ static int check_existing(void *data, const char *path, const pid_t *pids, size_
     return 0;
 }
 
+int brig_runtime_check_systemd(const struct brig_context *ctx, struct brig_err **err)
+{
+    struct stat st;
+
+    if (!ctx->systemd_cgroup)
+        return 0;
+    if (stat("/run/systemd/system", &st) < 0)
+        return brig_err_set(err, ENOTSUP,
+                            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); "
+                            "use the default cgroupfs driver");
+    /* The user's own systemd instance (runc's --rootless with systemd) is not brig's yet. */
+    if (ctx->rootless || geteuid() != 0)
+        return brig_err_msg(err, ENOTSUP, "--systemd-cgroup: rootless containers are not supported; "
+                                          "use the default cgroupfs driver");
+    return 0;
+}
+
 int brig_runtime_cgroup_create(const struct brig_context *ctx, const struct brig_spec *spec, const char *id,
                                enum brig_cgroup_mode mode, const char *path, struct brig_cgroup_entry *entry,
                                bool *joined, struct brig_err **err)

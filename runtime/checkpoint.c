@@ -442,6 +442,8 @@ struct restore_progress {
     char *cgroup_path;
     bool cgroup_made;
     bool cgroup_joined;
+    bool systemd;  /* the cgroup is a systemd scope: stopping the unit removes it */
+    pid_t holder;  /* systemd: keeps the new scope alive until the restored tree is in it */
     pid_t pid;
     const char *root;
     struct brig_root_layers layers; /* an overlay root */
@@ -465,7 +467,11 @@ static void undo_restore(struct restore_progress *p)
 
     if (p->pid > 0)
         kill(p->pid, SIGKILL);
-    if (p->cgroup_made && !p->cgroup_joined)
+    brig_cgroup_systemd_holder_end(p->holder);
+    p->holder = 0;
+    if (p->cgroup_made && p->systemd)
+        brig_cgroup_systemd_stop(p->cgroup_mode, p->cgroup_path, &ignored);
+    else if (p->cgroup_made && !p->cgroup_joined)
         brig_cgroup_destroy(p->cgroup_mode, p->cgroup_path, &ignored);
     if (p->pid > 0)
         waitpid(p->pid, NULL, 0);
@@ -638,6 +644,12 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     if (ret == 0)
         ret = check_supported(ctx, false, "restore", err);
     if (ret == 0)
+        ret = brig_runtime_check_systemd(ctx, err);
+    /* systemd names the scope's place from the cgroupsPath: a parent of brig's own has no part in it. */
+    if (ret == 0 && ctx->systemd_cgroup && opts->cgroup_parent)
+        ret = brig_err_msg(err, EINVAL, "--cgroup-parent: not with --systemd-cgroup (the cgroupsPath's slice "
+                                        "places the scope)");
+    if (ret == 0)
         ret = plan_root(ctx, spec, bundle, opts, &p->layers, err);
     if (ret == 0 && p->layers.enabled && !(rootfs = strdup(p->layers.ov.target)))
         ret = brig_err_set(err, ENOMEM, "rootfs");
@@ -654,8 +666,10 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     if (ret == 0)
         ret = brig_cgroup_detect(&p->cgroup_mode, err);
     if (ret == 0) {
-        ret = brig_cgroup_resolve_path(spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL, opts->id,
-                                       &p->cgroup_path, err);
+        /* With --systemd-cgroup the tree goes into a new scope with the properties, as create makes one. */
+        p->systemd = ctx->systemd_cgroup;
+        ret = (ctx->systemd_cgroup ? brig_cgroup_systemd_path : brig_cgroup_resolve_path)(
+            spec->linux_cfg ? spec->linux_cfg->cgroups_path : NULL, opts->id, &p->cgroup_path, err);
         if (ret < 0)
             brig_err_wrap(err, ret, "linux.cgroupsPath");
     }
@@ -709,6 +723,10 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
         if (ret < 0)
             return ret;
     }
+    /* systemd stops a scope once it is empty: its placeholder stays until the tree is in (undo_restore or
+     * the end of this function ends it). */
+    p->holder = entry.holder;
+    entry.holder = 0;
     brig_cgroup_entry_close(&entry);
     if (asprintf(&scratch, "%s/%s", ctx->root, opts->id) < 0)
         return brig_err_set(err, ENOMEM, "restore root");
@@ -762,6 +780,10 @@ static int restore_container(const struct brig_context *ctx, struct brig_restore
     opts->ckpt.empty_netns = true;
     ret = brig_ckpt_restore(&target, &opts->ckpt, &pid, &pty_master, err);
     stop_netns_holder(p);
+    if (ret == 0) {
+        brig_cgroup_systemd_holder_end(p->holder);
+        p->holder = 0;
+    }
     if (pid > 0)
         p->pid = pid;
     if (ret == 0 && net)

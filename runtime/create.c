@@ -414,23 +414,6 @@ int brig_state_set_init(struct brig_state *st, pid_t pid, struct brig_err **err)
     return 0;
 }
 
-static int check_systemd(const struct brig_context *ctx, struct brig_err **err)
-{
-    struct stat st;
-
-    if (!ctx->systemd_cgroup)
-        return 0;
-    if (stat("/run/systemd/system", &st) < 0)
-        return brig_err_set(err, ENOTSUP,
-                            "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); "
-                            "use the default cgroupfs driver");
-    /* The user's own systemd instance (runc's --rootless with systemd) is not brig's yet. */
-    if (ctx->rootless || geteuid() != 0)
-        return brig_err_msg(err, ENOTSUP, "--systemd-cgroup: rootless containers are not supported; "
-                                          "use the default cgroupfs driver");
-    return 0;
-}
-
 static bool resources_requested(const struct brig_resources *r)
 {
     return r && (r->memory || r->cpu || r->pids_limit.set || r->block_io || r->n_hugepage_limits ||
@@ -653,7 +636,7 @@ static int create_container(const struct brig_context *ctx, const struct brig_cr
     ret = brig_validate_id(opts->id, err);
     if (ret < 0)
         return ret;
-    ret = check_systemd(ctx, err);
+    ret = brig_runtime_check_systemd(ctx, err);
     if (ret < 0)
         return ret;
     ret = resolve_bundle(opts, &bundle, err);

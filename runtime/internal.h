@@ -213,6 +213,8 @@ int brig_as_container_root(const struct brig_state *state, int (*fn)(void *data,
 
 /* ---- cgroup setup at create (cgroup_ops.c) ---- */
 
+/* --systemd-cgroup needs systemd as PID 1 and root: one line saying which is missing (create, restore). */
+int brig_runtime_check_systemd(const struct brig_context *ctx, struct brig_err **err);
 /* brig_cgroup_create with the config's linux.resources and linux.devices, warnings going to the log.
  * A cgroup that exists already is refused when it is another container's: one of --root's containers
  * (other than `id`) has it, or a cgroup above or below it, or it holds processes in other namespaces than

@@ -119,7 +119,7 @@ start_sleeper() {
 	assert_nothing_left
 }
 
-@test "--systemd-cgroup without systemd as PID 1 (this host): one clear error, nothing left" {
+@test "--systemd-cgroup without systemd as PID 1 (this host): one clear error from create and restore, nothing left" {
 	require_brig
 	[ ! -d /run/systemd/system ] || skip "systemd runs here: the driver is tested in the systemd guest (lane.sh --systemd)"
 	bundle_jq '.linux.cgroupsPath = "system.slice:brig:'"$ID"'"'
@@ -127,6 +127,13 @@ start_sleeper() {
 	assert_failure
 	assert_one_line_error
 	assert_output_contains "--systemd-cgroup: systemd is not running on this host" "cgroupfs"
+	assert_nothing_left
+	# restore says the same, before it looks at CRIU or the image: no tree in a cgroup of the wrong kind.
+	mkdir -p "$BUNDLE/no-image"
+	run "$BRIG" --root "$BRIG_ROOT" --systemd-cgroup restore --bundle "$BUNDLE" --image-path "$BUNDLE/no-image" "$ID"
+	assert_failure
+	assert_one_line_error
+	assert_output_contains "restore container \`$ID\`" "--systemd-cgroup: systemd is not running on this host"
 	assert_nothing_left
 }
 

@@ -363,6 +363,105 @@ static void test_bpf_large_numbers(void **state)
     free(p.insns);
 }
 
+/* ---- the rules as systemd's DeviceAllow: never narrower than brig's program, equal when exact ---- */
+
+static bool sd_allows(const struct brig_dev_sd *l, uint32_t type, uint32_t access, uint32_t major, uint32_t minor)
+{
+    if (l->allow_all)
+        return true;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct brig_dev_sd_entry *e = &l->entries[i];
+        if ((e->type == 'b') != (type == BLK))
+            continue;
+        if ((e->major >= 0 && (uint32_t) e->major != major) || (e->minor >= 0 && (uint32_t) e->minor != minor))
+            continue;
+        if ((access & e->access) == access)
+            return true;
+    }
+    return false;
+}
+
+/* Every request of a grid through both: returns the systemd list (to be freed) for more checks. */
+static struct brig_dev_sd sd_compare(const struct brig_device_cgroup *cfg, size_t n_cfg, bool want_exact)
+{
+    static const uint32_t majors[] = {1, 5, 7, 8, 10, 136, 200}, minors[] = {0, 1, 3, 5, 7, 9, 11, 200};
+    cleanup_err struct brig_err *err = NULL;
+    cleanup_free struct brig_dev_rule *rules = NULL;
+    struct brig_dev_sd l;
+    struct prog p = build(cfg, n_cfg);
+    size_t n = 0;
+
+    assert_int_equal(brig_dev_rules_build(cfg, n_cfg, &rules, &n, &err), 0);
+    assert_int_equal(brig_dev_rules_systemd(rules, n, &l, &err), 0);
+    assert_int_equal(l.exact, want_exact);
+    for (uint32_t type = BLK; type <= CHR; type++)
+        for (size_t a = 0; a < ARRAY_SIZE(majors); a++)
+            for (size_t b = 0; b < ARRAY_SIZE(minors); b++)
+                for (uint32_t acc = 1; acc <= 7; acc++) {
+                    int prog = run_prog(p.insns, p.n, type, acc, majors[a], minors[b]);
+                    bool sd = sd_allows(&l, type, acc, majors[a], minors[b]);
+                    if ((prog && !sd) || (want_exact && !prog && sd))
+                        fail_msg("%c %u:%u access %u: program %d, systemd %d", type == BLK ? 'b' : 'c', majors[a],
+                                 minors[b], acc, prog, sd);
+                }
+    free(p.insns);
+    return l;
+}
+
+static void sd_has(const struct brig_dev_sd *l, const char *want_path, const char *want_access)
+{
+    char path[64], access[4];
+
+    for (size_t i = 0; i < l->n; i++) {
+        brig_dev_sd_entry_text(&l->entries[i], path, sizeof(path), access, sizeof(access));
+        if (!strcmp(path, want_path) && !strcmp(access, want_access))
+            return;
+    }
+    fail_msg("no DeviceAllow %s %s", want_path, want_access);
+}
+
+static void test_devices_systemd(void **state)
+{
+    struct brig_device_cgroup usual[] = {rule(false, NULL, -1, -1, "rwm"), rule(true, "c", 10, 229, "rwm"),
+                                         rule(true, "b", 7, -1, "r"), rule(false, "c", 1, 3, "rwm"),
+                                         rule(false, "c", 1, 7, "w")};
+    struct brig_device_cgroup wild_major[] = {rule(true, "c", -1, 11, "rw")};
+    struct brig_device_cgroup hole[] = {rule(true, "c", 1, -1, "rw"), rule(false, "c", 1, 9, "rwm")};
+    struct brig_device_cgroup all[] = {rule(true, "a", -1, -1, "rwm")};
+    struct brig_device_cgroup all_but[] = {rule(true, NULL, -1, -1, "rwm"), rule(false, "b", 8, 0, "w")};
+    struct brig_device_cgroup both_types[] = {rule(true, "a", 9, 1, "r"), rule(true, "c", 1, 20, "r"),
+                                              rule(true, "c", 1, 20, "w")};
+    struct brig_dev_sd l;
+
+    l = sd_compare(usual, ARRAY_SIZE(usual), true);
+    assert_false(l.allow_all);
+    sd_has(&l, "/dev/char/10:229", "rwm");
+    sd_has(&l, "block-7", "r");
+    sd_has(&l, "/dev/char/1:3", "m");   /* a denied default: the node may be made, not opened */
+    sd_has(&l, "/dev/char/1:7", "rm");
+    sd_has(&l, "/dev/char/1:5", "rwm");
+    sd_has(&l, "char-136", "rwm");
+    sd_has(&l, "char-*", "m");
+    sd_has(&l, "block-*", "m");
+    free(l.entries);
+    l = sd_compare(wild_major, ARRAY_SIZE(wild_major), false);
+    sd_has(&l, "char-*", "rw");
+    free(l.entries);
+    l = sd_compare(hole, ARRAY_SIZE(hole), false);
+    free(l.entries);
+    l = sd_compare(all, ARRAY_SIZE(all), true);
+    assert_true(l.allow_all);
+    l = sd_compare(all_but, ARRAY_SIZE(all_but), false);
+    assert_true(l.allow_all);
+    l = sd_compare(both_types, ARRAY_SIZE(both_types), true);
+    sd_has(&l, "/dev/char/9:1", "r");
+    sd_has(&l, "/dev/block/9:1", "r");
+    free(l.entries);
+    l = sd_compare(NULL, 0, true);
+    assert_int_equal(l.n, 12);
+    free(l.entries);
+}
+
 /* update --resources: a lone linux.resources object through the spec parser. */
 static void test_parse_resources(void **state)
 {
@@ -409,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_bpf_partial_access),
         cmocka_unit_test(test_bpf_allow_all),
         cmocka_unit_test(test_bpf_large_numbers),
+        cmocka_unit_test(test_devices_systemd),
         cmocka_unit_test(test_parse_resources),
     };
 
