@@ -180,6 +180,19 @@ require_overlay() {
 	"$BRIG" create --help 2>/dev/null | grep -q -- '--layer' || skip "needs the overlay root (create --layer), not in this brig yet"
 }
 
+# rl_image_run BUNDLE AS_USER UID OUT PROBE: the user's `run -d --image` of rl1 from BUNDLE's config, running
+# the shell PROBE as UID (and its gid) with its output in the container's file OUT.
+rl_image_run() {
+	local b=$1 as_user=$2 uid=$3 out=$4 probe=$5
+	jq --arg p "$probe" --arg out "$out" --argjson id "$uid" '.process.user = {uid: $id, gid: $id} |
+		.process.terminal = false | .process.args = ["sh", "-c", "(\($p)) >\($out) 2>&1"]' "$b/config.json" >"$b/c.json"
+	mv "$b/c.json" "$b/config.json"
+	chown "$RL_USER" "$b/config.json"
+	RL_DELETE="$as_user delete --force rl1"
+	run su "$RL_USER" -c "$as_user run -d --image $LAYOUT:bb rl1 </dev/null >/dev/null 2>$b/run.err"
+	[ "$status" = 0 ] || fail "rootless run --image failed: $(cat "$b/run.err")"
+}
+
 @test "spec --image fills the process from the image config, drops root.path and records the image" {
 	local digest
 	digest=$(jq -r '.manifests[0].digest' "$LAYOUT/index.json")
@@ -480,13 +493,7 @@ add("o", tarfile.DIRTYPE, mode=0o755); add("o/.wh..wh..opq"); add(".wh.gone")'
 	# Root inside is the user outside: the image's svc user has no id in a one-id map. The checks run as the
 	# container's own process and land in the upper directory, which the host reads; exec checks the rest.
 	local probe='cat /etc/motd; ls /opt; ls /srv; stat -c %u /bin/busybox; id -u; rm /etc/motd; echo done >/srv/new; exec sleep 1000'
-	jq --arg p "$probe" '.process.user = {uid: 0, gid: 0} | .process.terminal = false |
-		.process.args = ["sh", "-c", "(\($p)) >/srv/out 2>&1"]' "$b/config.json" >"$b/c.json"
-	mv "$b/c.json" "$b/config.json"
-	chown "$RL_USER" "$b/config.json"
-	RL_DELETE="$as_user delete --force rl1"
-	run su "$RL_USER" -c "$as_user run -d --image $LAYOUT:bb rl1 </dev/null >/dev/null 2>$b/run.err"
-	[ "$status" = 0 ] || fail "rootless run --image failed: $(cat "$b/run.err")"
+	rl_image_run "$b" "$as_user" 0 /srv/out "$probe"
 	local upper=$rt/brig/rl1/upper i
 	for i in $(seq 50); do [ -e "$upper/srv/new" ] && break; sleep 0.1; done
 	[ "$(cat "$upper/srv/out")" = "$(printf 'two\nb\nkeep\nout\n0\n0')" ] || fail "inside the container: $(cat "$upper/srv/out")"
@@ -553,13 +560,7 @@ add("far", data=b"f", uid=70000, gid=70001, mode=0o600)'
 	local probe='stat -c "%u:%g %n" /data/root /data/u1000 /home/u /var/www/index; id -u
 echo more >>/data/u1000 && echo wrote-own; echo bad 2>/dev/null >>/data/root || echo root-denied
 cat /var/www/index 2>/dev/null || echo www-denied; echo new >/home/u/new; exec sleep 1000'
-	jq --arg p "$probe" '.process.user = {uid: 1000, gid: 1000} | .process.terminal = false |
-		.process.args = ["sh", "-c", "(\($p)) >/home/u/out 2>&1"]' "$b/config.json" >"$b/c.json"
-	mv "$b/c.json" "$b/config.json"
-	chown "$RL_USER" "$b/config.json"
-	RL_DELETE="$as_user delete --force rl1"
-	run su "$RL_USER" -c "$as_user run -d --image $LAYOUT:bb rl1 </dev/null >/dev/null 2>$b/run.err"
-	[ "$status" = 0 ] || fail "rootless run --image failed: $(cat "$b/run.err")"
+	rl_image_run "$b" "$as_user" 1000 /home/u/out "$probe"
 	local upper=$rt/brig/rl1/upper i
 	for i in $(seq 100); do [ -e "$upper/home/u/new" ] && break; sleep 0.1; done
 	[ "$(cat "$upper/home/u/out")" = "$(printf '0:0 /data/root\n1000:1000 /data/u1000\n1000:1000 /home/u\n33:33 /var/www/index\n1000\nwrote-own\nroot-denied\nwww-denied')" ] ||
