@@ -273,3 +273,27 @@ add_ptrace_cap() {
 	assert_output_not_contains wrote
 	[ "$(sha256sum <"$BRIG")" = "$before" ] || fail "brig's binary changed: $output"
 }
+
+@test "escape: an exec joining the container holds no host directory while its container can see it (CVE-2024-21626 class)" {
+	# Until it execs, the clone `brig exec` makes in the container's pid namespace had every fd of brig's:
+	# the state directory, --root, cgroup directories. A process with CAP_SYS_PTRACE reads them there.
+	# (exe_grab also writes any binary it grabs: a copy of brig's.)
+	cp "$BRIG" "$TEST_DIR/brig-copy"
+	local BRIG=$TEST_DIR/brig-copy
+	bundle_add_helper exe_grab
+	add_ptrace_cap
+	bundle_set_args sh -c 'exe_grab --dirs 8 >/tmp/grab; sleep 1000'
+	brig_detached "$ID" run -d --bundle "$BUNDLE"
+	assert_success
+	local i
+	for i in $(seq 1 30); do
+		brig exec "$ID" true
+	done
+	for i in $(seq 200); do
+		grep -q '^done' "$ROOTFS/tmp/grab" 2>/dev/null && break
+		sleep 0.1
+	done
+	run cat "$ROOTFS/tmp/grab"
+	assert_output_contains done
+	assert_output_not_contains "dir "
+}
