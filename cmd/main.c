@@ -124,6 +124,13 @@ static void log_command_debug(const struct brig_context *ctx, int argc, char **a
     free(line);
 }
 
+/* The commands whose clones join a container before they exec its program: they run from a sealed copy of
+ * brig, which a process in the container cannot overwrite through their /proc/PID/exe. */
+static bool enters_container(const char *command)
+{
+    return !strcmp(command, "create") || !strcmp(command, "run") || !strcmp(command, "exec");
+}
+
 static int run_command(struct brig_context *ctx, int argc, char **argv)
 {
     static const struct option options[] = {
@@ -219,6 +226,14 @@ static int run_command(struct brig_context *ctx, int argc, char **argv)
             /* 0, not 1: glibc then starts afresh and takes each command's own ordering (most let options
              * follow the id, as runc does; exec and ps stop at the first argument). */
             optind = 0;
+            if (enters_container(commands[i].name)) {
+                struct brig_err *err = NULL;
+                if (brig_run_sealed_copy(argv, &err) < 0) {
+                    free(default_root);
+                    free(absolute_root);
+                    return cmd_fail(ctx, err);
+                }
+            }
             log_command_debug(ctx, sub_argc, sub_argv);
             status = commands[i].fn(ctx, sub_argc, sub_argv);
             if (ctx->debug)

@@ -82,6 +82,29 @@ int brig_console_connect(const char *path, int *fd, struct brig_err **err)
     return 0;
 }
 
+/* /dev/console must be the terminal, as in runc and crun; a missing /dev, or a /dev/console that is a symlink,
+ * just skips it. The mount goes from the slave we hold onto the node as opened here: no path is looked up
+ * again, so a symlink swapped in meanwhile cannot move the terminal onto another file, nor another file onto
+ * /dev/console (CVE-2025-52565). */
+static int bind_dev_console_to(int slave, const char *slave_name, struct brig_err **err)
+{
+    cleanup_close int node = -1;
+    cleanup_close int tree = -1;
+    struct stat st;
+    int made;
+
+    made = open("/dev/console", O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (made >= 0)
+        close(made);
+    node = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (node < 0 || fstat(node, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
+        return 0;
+    tree = (int) open_tree(slave, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0 || move_mount(tree, "", node, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return brig_err_sys(err, "bind `%s` to `/dev/console`", slave_name);
+    return 0;
+}
+
 int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool bind_dev_console,
                            struct brig_err **err)
 {
@@ -95,7 +118,12 @@ int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool
         return brig_err_sys(err, "open `/dev/ptmx` in the container");
     if (unlockpt(master) < 0 || ptsname_r(master, slave_name, sizeof(slave_name)) != 0)
         return brig_err_sys(err, "unlock pty");
-    slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    /* From the master, not by name: a /dev/pts/N that a process sharing the container's /dev swapped for a
+     * symlink would give the process (and /dev/console) whatever that leads to, opened by brig with all its
+     * privileges (runc's CVE-2025-52565). By name only before Linux 4.13. */
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0 && errno == EINVAL)
+        slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         return brig_err_sys(err, "open pty slave `%s`", slave_name);
     /* As runc: the process's user owns its terminal, so it can use it (the devpts mount's gid= gives the group).
@@ -109,13 +137,9 @@ int brig_console_setup_pty(const struct brig_process *proc, int console_fd, bool
         ioctl(slave, TIOCSWINSZ, &ws);
     }
     if (bind_dev_console) {
-        /* /dev/console must be the terminal, as in runc and crun; a missing /dev just skips it. */
-        int console_node = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (console_node >= 0) {
-            close(console_node);
-            if (mount(slave_name, "/dev/console", NULL, MS_BIND, NULL) < 0)
-                return brig_err_sys(err, "bind `%s` to `/dev/console`", slave_name);
-        }
+        ret = bind_dev_console_to(slave, slave_name, err);
+        if (ret < 0)
+            return ret;
     }
     ret = brig_console_send_fd(console_fd, master, slave_name, err);
     if (ret < 0)

@@ -304,6 +304,30 @@ static int exec_child_setup(struct exec_child *c, char *exe, size_t exe_len, str
     return 0;
 }
 
+/* The child is born in the container's pid namespace holding every fd of brig's: the state directory, --root,
+ * a cgroup directory. A process there that may read our fds (CAP_SYS_PTRACE) would reach the host's tree
+ * through /proc/PID/fd/N/.. until we exec (the leaked-directory escape of CVE-2024-21626). Only what the
+ * child uses stays, none of it a directory: the sync and console sockets, namespace fds, the v1 tasks files,
+ * the seccomp listener, the caller's preserved fds. */
+static void close_unneeded_fds(const struct exec_child *c)
+{
+    cleanup_free int *keep = calloc(ARRAY_SIZE(ns_order) + BRIG_CGROUP_ENTRY_MAX + 3 + c->preserve.n, sizeof(int));
+    size_t n = 0;
+
+    if (!keep) /* the exec fails soon enough for want of memory */
+        return;
+    keep[n++] = c->sync_fd;
+    keep[n++] = c->console_fd;
+    keep[n++] = c->security->seccomp.listener_sock;
+    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
+        keep[n++] = c->ns->fds[i];
+    for (size_t i = 0; c->cgroup_entry && i < c->cgroup_entry->n_tasks; i++)
+        keep[n++] = c->cgroup_entry->tasks_fds[i];
+    for (size_t i = 0; i < c->preserve.n; i++)
+        keep[n++] = c->preserve.fds[i];
+    brig_close_fds_except(keep, n, 3);
+}
+
 __attribute__((noreturn)) static void exec_child_main(struct exec_child *c)
 {
     struct brig_err *err = NULL;
@@ -311,6 +335,7 @@ __attribute__((noreturn)) static void exec_child_main(struct exec_child *c)
     char buf[4200];
     int len;
 
+    close_unneeded_fds(c);
     if (exec_child_setup(c, exe, sizeof(exe), &err) == 0 &&
         brig_exec_affinity_apply_final(c->proc, 0, &err) == 0 && brig_security_before_exec(c->security, &err) == 0) {
         brig_reset_signals();

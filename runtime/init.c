@@ -186,6 +186,29 @@ static int set_names(const struct brig_spec *spec, struct brig_err **err)
     return 0;
 }
 
+/* The state directory is the host's: while the container waits for `start`, a process of it that may look
+ * at our fds (CAP_SYS_PTRACE passes the non-dumpable check) would reach the host's tree through
+ * /proc/1/fd/N/.. (the leaked-directory escape of CVE-2024-21626). From here on the init holds only the fifo,
+ * which leads nowhere, and reopens it through its own /proc/self/fd. Without the container's proc there the
+ * directory stays: nothing in the container can look at our fds either. */
+static int keep_only_fifo(struct brig_init_args *args, struct brig_err **err)
+{
+    cleanup_close int fifo = openat(args->state_dir_fd, BRIG_EXEC_FIFO, O_PATH | O_CLOEXEC);
+    struct stat fifo_st, st;
+    char path[64];
+
+    if (fifo < 0)
+        return brig_err_sys(err, "container init: open the exec fifo");
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fifo);
+    if (fstat(fifo, &fifo_st) < 0 || stat(path, &st) < 0 || st.st_dev != fifo_st.st_dev ||
+        st.st_ino != fifo_st.st_ino)
+        return 0;
+    close(args->state_dir_fd);
+    args->state_dir_fd = -1;
+    args->fifo_fd = steal_fd(fifo);
+    return 0;
+}
+
 static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct brig_err **err)
 {
     const struct brig_spec *spec = args->spec;
@@ -253,6 +276,9 @@ static int setup(struct brig_init_args *args, char *exe, size_t exe_len, struct 
     } else if (chroot(args->rootfs) < 0 || chdir("/") < 0) {
         return brig_err_sys(err, "chroot into `%s`", args->rootfs);
     }
+    ret = keep_only_fifo(args, err);
+    if (ret < 0)
+        return ret;
     ret = brig_apply_sysctl(spec->linux_cfg, err);
     if (ret < 0)
         return ret;
@@ -349,6 +375,7 @@ void brig_init_main(struct brig_init_args *args)
     int fifo;
     char **env;
 
+    args->fifo_fd = -1;
     /* Before anything else, so that all the init does is accounted to the container (and limited). */
     if (args->cgroup_entry && brig_cgroup_entry_self(args->cgroup_entry, &err) < 0)
         report_and_exit(args->sync_fd, err);
@@ -361,12 +388,21 @@ void brig_init_main(struct brig_init_args *args)
     close(args->sync_fd);
 
     /* Blocks until `start` opens the read end. */
-    do
-        fifo = openat(args->state_dir_fd, BRIG_EXEC_FIFO, O_WRONLY | O_CLOEXEC);
-    while (fifo < 0 && errno == EINTR);
+    do {
+        if (args->fifo_fd >= 0) {
+            char path[64];
+            snprintf(path, sizeof(path), "/proc/self/fd/%d", args->fifo_fd);
+            fifo = open(path, O_WRONLY | O_CLOEXEC);
+        } else {
+            fifo = openat(args->state_dir_fd, BRIG_EXEC_FIFO, O_WRONLY | O_CLOEXEC);
+        }
+    } while (fifo < 0 && errno == EINTR);
     if (fifo < 0)
         _exit(1);
-    close(args->state_dir_fd);
+    if (args->state_dir_fd >= 0)
+        close(args->state_dir_fd);
+    if (args->fifo_fd >= 0)
+        close(args->fifo_fd);
     if (write(fifo, &go, 1) != 1)
         _exit(1);
 

@@ -92,6 +92,7 @@ struct brig_init_args {
     const char *bundle;  /* absolute */
     int sync_fd;         /* init's end of the sync socket */
     int state_dir_fd;    /* O_PATH fd of <root>/<id>: the exec fifo is opened through it after pivot_root */
+    int fifo_fd;         /* the init's own: O_PATH fd of the exec fifo once state_dir_fd is closed, or -1 */
     int console_fd;      /* connected console socket, or -1 */
     unsigned listen_fds; /* socket-activation fds (LISTEN_FDS) passed on before the --preserve-fds ones */
     struct brig_fds preserve; /* the caller's fds among 3..3+listen_fds+preserve_fds-1: what the process gets */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "process.h"
+#include "../rootfs/rootfs.h"
 #include "../util/util.h"
 
 static const struct {
@@ -347,11 +348,20 @@ int brig_process_default_home(struct brig_process *proc, struct brig_err **err)
 
 int brig_process_make_cwd(const struct brig_process *proc, struct brig_err **err)
 {
+    cleanup_close int root = -1;
+    cleanup_close int made = -1;
     struct stat st;
 
     if (stat(proc->cwd, &st) == 0)
         return 0;
-    return brig_err_wrap(err, brig_mkdir_p(proc->cwd, 0755, err), "process.cwd");
+    /* Made by a walk that stays in the root and refuses magic links: a plain mkdir of
+     * "/proc/self/fd/N/../../x" goes through a descriptor the init still holds (its state directory) and
+     * creates x on the host (the image's WORKDIR of CVE-2024-21626). */
+    root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return brig_err_sys(err, "process.cwd: open `/`");
+    made = brig_rootfs_mkdir_in_root(root, proc->cwd, false, err);
+    return made < 0 ? brig_err_wrap(err, made, "process.cwd") : 0;
 }
 
 void brig_protect_brig_binary(bool no_user_ns)

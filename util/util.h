@@ -124,4 +124,8 @@ int brig_parse_id(const char *s, uint32_t *out);
  * not NULL. Returns 0, or -errno. */
 int brig_proc_start_time(pid_t pid, uint64_t *start_time, char *state);
 
+/* Re-executes brig from a sealed memfd copy of its binary (util/sealed_exe.c says why), with `argv`; returns 0
+ * when it already runs from one, or an error when no copy could be made or run. */
+int brig_run_sealed_copy(char **argv, struct brig_err **err);
+
 #endif
