@@ -42,13 +42,14 @@ teardown() {
 	sd_stop_units "brig-*-$RAND.scope"
 }
 
-# Every hierarchy mounted under /sys/fs/cgroup (the v1 ones and unified; not the cpu -> cpu,cpuacct links).
+# Every hierarchy mounted under /sys/fs/cgroup (the v1 ones and unified; not the cpu -> cpu,cpuacct
+# links), in the array HY_DIRS.
 hierarchies() {
 	local h
-	REPLY=()
+	HY_DIRS=()
 	for h in "$HYBRID_ROOT"/*/; do
 		h=${h%/}
-		[ -L "$h" ] || REPLY+=("$h")
+		[ -L "$h" ] || HY_DIRS+=("$h")
 	done
 }
 
@@ -56,14 +57,14 @@ hierarchies() {
 hy_placed() {
 	local rel=$1 pid=$2 h line bad=() n=0
 	hierarchies
-	for h in "${REPLY[@]}"; do
+	for h in "${HY_DIRS[@]}"; do
 		grep -qx "$pid" "$h$rel/cgroup.procs" 2>/dev/null || bad+=("$h$rel: no $pid")
 	done
 	while IFS= read -r line; do
 		n=$((n + 1))
 		[ "${line#*:*:}" = "$rel" ] || bad+=("/proc/$pid/cgroup: $line")
 	done <"/proc/$pid/cgroup"
-	[ "$n" -eq ${#REPLY[@]} ] || bad+=("/proc/$pid/cgroup has $n lines for ${#REPLY[@]} hierarchies")
+	[ "$n" -eq ${#HY_DIRS[@]} ] || bad+=("/proc/$pid/cgroup has $n lines for ${#HY_DIRS[@]} hierarchies")
 	[ ${#bad[@]} -eq 0 ] || fail "$(printf '%s; ' "${bad[@]}")"
 }
 
@@ -72,7 +73,7 @@ hy_gone() {
 	local rel h left=()
 	hierarchies
 	for rel in "$@"; do
-		for h in "${REPLY[@]}"; do
+		for h in "${HY_DIRS[@]}"; do
 			[ ! -d "$h$rel" ] || left+=("$h$rel")
 		done
 	done
@@ -167,17 +168,17 @@ hy_gone() {
 
 	# Refused by the kernel after systemd made the scope (no CPU 7 in the guest's cpuset): no unit, and
 	# nothing in any hierarchy, brig's directories in freezer and cpuset included.
-	local bad=bad-$RAND
-	LANE_CGROUP=$SLICE:brig:$bad lane_refused "$bad" '{"cpu": {"cpus": "7"}}' "cpuset.cpus"
-	sd_gone "brig-$bad.scope"
-	hy_gone "$SLICE_REL/brig-$bad.scope"
+	local refused=bad-$RAND
+	LANE_CGROUP=$SLICE:brig:$refused lane_refused "$refused" '{"cpu": {"cpus": "7"}}' "cpuset.cpus"
+	sd_gone "brig-$refused.scope"
+	hy_gone "$SLICE_REL/brig-$refused.scope"
 	[ ! -d "$HYBRID_ROOT/freezer$SLICE_REL" ] && [ ! -d "$HYBRID_ROOT/cpuset$SLICE_REL" ] ||
 		fail "the slice's freezer or cpuset directory left"
 	# What cgroup2 would take but this layout cannot: refused by field, nothing left.
-	LANE_CGROUP=$SLICE:brig:$bad lane_refused "$bad" '{"unified": {"memory.high": "1000000"}}' \
+	LANE_CGROUP=$SLICE:brig:$refused lane_refused "$refused" '{"unified": {"memory.high": "1000000"}}' \
 		"linux.resources.unified.memory.high" "cgroup v1"
-	sd_gone "brig-$bad.scope"
-	hy_gone "$SLICE_REL/brig-$bad.scope"
+	sd_gone "brig-$refused.scope"
+	hy_gone "$SLICE_REL/brig-$refused.scope"
 
 	# `run` of an init that exits: the scope ends with it, nothing failed stays, no cgroup.
 	local run_id=run-$RAND
