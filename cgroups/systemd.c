@@ -485,7 +485,7 @@ static uint64_t current_period(enum brig_cgroup_mode mode, const char *path)
 {
     cleanup_free char *text = NULL;
     char file[4096];
-    unsigned long long quota_or_period, period;
+    unsigned long long v1_period, period;
     const char *p;
     int n;
 
@@ -496,7 +496,7 @@ static uint64_t current_period(enum brig_cgroup_mode mode, const char *path)
     if (n < 0 || (size_t) n >= sizeof(file) || brig_read_file_at(AT_FDCWD, file, &text, NULL, NULL) < 0)
         return 0;
     if (mode != BRIG_CGROUP_V2)
-        return sscanf(text, "%llu", &quota_or_period) == 1 ? quota_or_period : 0;
+        return sscanf(text, "%llu", &v1_period) == 1 ? v1_period : 0;
     /* "max 100000" or "30000 60000" */
     p = strchr(text, ' ');
     return p && sscanf(p + 1, "%llu", &period) == 1 ? period : 0;
