@@ -70,7 +70,13 @@ static int create_in(const struct brig_cgroup_hierarchy *h, const char *rel, str
     if (len >= sizeof(buf))
         return brig_err_set(err, ENAMETOOLONG, "cgroup: path `%s/%s`", h->root, rel);
     memcpy(buf, rel, len + 1);
-    ret = mkdir_prefix(h->fd, buf, len, pl, &failed_len);
+    /* A parent may vanish between its mkdir and the child's: the systemd driver's delete of another container
+     * removes the slices' empty directories it made in the v1 hierarchies systemd leaves alone. */
+    for (int tries = 0; tries < 3; tries++) {
+        ret = mkdir_prefix(h->fd, buf, len, pl, &failed_len);
+        if (ret != -ENOENT)
+            break;
+    }
     if (ret < 0)
         return brig_err_set(err, -ret, "cgroup: mkdir `%s/%.*s`", h->root, (int) failed_len, rel);
     if (h->cpuset)

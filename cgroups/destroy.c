@@ -172,6 +172,52 @@ static void remove_brig_parents(const struct brig_cgroup_hierarchy *h, const cha
     }
 }
 
+/* A v1 hierarchy of a controller systemd never realizes units in (freezer, cpuset, net_cls, perf_event,
+ * hugetlb, rdma, misc): systemd manages cpu, cpuacct, blkio, memory, devices, pids and its own name=systemd
+ * hierarchy on v1, and the unified one in hybrid mode. */
+static bool systemd_manages(const struct brig_cgroup_hierarchy *h)
+{
+    static const char *const managed[] = {"cpu", "cpuacct", "blkio", "memory", "devices", "pids", "systemd"};
+    const char *name = strrchr(h->root, '/');
+
+    if (h->unified || !name)
+        return true;
+    for (const char *p = name + 1; *p;) {
+        size_t len = strcspn(p, ",");
+        for (size_t i = 0; i < ARRAY_SIZE(managed); i++)
+            if (strlen(managed[i]) == len && strncmp(p, managed[i], len) == 0)
+                return true;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+void brig_cgroup_systemd_trim(enum brig_cgroup_mode mode, const char *path)
+{
+    cleanup_cgroup_set struct brig_cgroup_set set = {.n = 0};
+    char buf[4096];
+    size_t len = strlen(path);
+
+    if (mode == BRIG_CGROUP_V2 || len >= sizeof(buf) || brig_cgroup_set_open_for(mode, path, &set, NULL) < 0)
+        return;
+    for (size_t i = 0; i < set.n; i++) {
+        if (systemd_manages(&set.h[i]))
+            continue;
+        memcpy(buf, path + 1, len);
+        for (size_t n = len - 1;;) {
+            while (n > 0 && buf[n - 1] != '/')
+                n--;
+            if (n == 0)
+                break;
+            buf[--n] = '\0';
+            if (unlinkat(set.h[i].fd, buf, AT_REMOVEDIR) < 0)
+                break; /* not empty: another container of the slice lives there */
+        }
+    }
+}
+
 /* A paused container is thawed before the kill. A frozen v1 task acts on SIGKILL only once thawed (the
  * walk thaws every v1 cgroup of the subtree); a frozen cgroup2 one dies, but thawed it dies at once. */
 static void thaw(const struct brig_cgroup_set *set, const char *rel)

@@ -63,4 +63,9 @@ int brig_cgroup_write(const struct brig_cgroup_hierarchy *h, const char *file, c
 /* Writes `pid` to `rel`/cgroup.procs of one hierarchy; the error names the file. */
 int brig_cgroup_write_pid(const struct brig_cgroup_hierarchy *h, const char *rel, pid_t pid, struct brig_err **err);
 
+/* The systemd driver on v1 (V1, HYBRID): removes the empty ancestors of a scope's `path` that brig itself made
+ * (with mkdir -p at create: the slices' directories) in the hierarchies systemd does not manage, once the
+ * scope's cgroups are gone. Stops at the first one still in use; best effort. */
+void brig_cgroup_systemd_trim(enum brig_cgroup_mode mode, const char *path);
+
 #endif

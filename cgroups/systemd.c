@@ -4,6 +4,7 @@
  * code's, on the scope's directory. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,9 +471,43 @@ static int append_devices(struct sd *sd, sd_bus_message *m, const struct brig_re
     return ret < 0 ? brig_err_set(err, -ret, "D-Bus message") : 0;
 }
 
-/* Appends what systemd can express of `r`; what it cannot is written to the files afterwards. */
+/* CPUQuotaPerSecUSec for a quota per period (µs). systemd writes back per_sec * period / 1 s rounded down,
+ * and may write it after brig's own file write (seen on v1 after an update): rounded up here, that gives
+ * the quota itself for every period up to 1 s. */
+static uint64_t quota_per_sec(uint64_t quota, uint64_t period)
+{
+    return (quota * 1000000ULL + period - 1) / period;
+}
+
+/* The scope's CFS period now (µs): an update of the quota alone is a share of the period in force, which
+ * systemd's per-second value must be computed with (the default 100 ms would scale the quota it writes). */
+static uint64_t current_period(enum brig_cgroup_mode mode, const char *path)
+{
+    cleanup_free char *text = NULL;
+    char file[4096];
+    unsigned long long v1_period, period;
+    const char *p;
+    int n;
+
+    if (mode == BRIG_CGROUP_V2)
+        n = snprintf(file, sizeof(file), "/sys/fs/cgroup%s/cpu.max", path);
+    else
+        n = snprintf(file, sizeof(file), "/sys/fs/cgroup/cpu%s/cpu.cfs_period_us", path);
+    if (n < 0 || (size_t) n >= sizeof(file) || brig_read_file_at(AT_FDCWD, file, &text, NULL, NULL) < 0)
+        return 0;
+    if (mode != BRIG_CGROUP_V2)
+        return sscanf(text, "%llu", &v1_period) == 1 ? v1_period : 0;
+    /* "max 100000" or "30000 60000" */
+    p = strchr(text, ' ');
+    return p && sscanf(p + 1, "%llu", &period) == 1 ? period : 0;
+}
+
+/* Appends what systemd can express of `r`; what it cannot is written to the files afterwards. On v1 the
+ * CPU share goes as CPUShares, which systemd writes to cpu.shares as it is (its CPUWeight conversion would
+ * not give brig's value back, and systemd rewrites the file whenever it realizes the unit again).
+ * `cur_period` (µs, 0: unknown) is the scope's CFS period when `r` sets a quota without one. */
 static int append_resources(struct sd *sd, sd_bus_message *m, const struct brig_resources *r,
-                            struct brig_err **err)
+                            enum brig_cgroup_mode mode, uint64_t cur_period, struct brig_err **err)
 {
     int ret = 0;
 
@@ -499,14 +534,15 @@ static int append_resources(struct sd *sd, sd_bus_message *m, const struct brig_
         ret = append_unified_memory(sd, m, r, "memory.min", "MemoryMin");
     if (r->cpu) {
         const struct brig_cpu *c = r->cpu;
-        uint64_t period = c->period.set && c->period.value ? c->period.value : 100000;
+        uint64_t period = c->period.set && c->period.value ? c->period.value : cur_period ? cur_period : 100000;
         if (ret >= 0 && c->shares.set && c->shares.value)
-            ret = append_u64(sd, m, "CPUWeight", brig_cg_shares_to_weight(c->shares.value));
+            ret = mode == BRIG_CGROUP_V2 ? append_u64(sd, m, "CPUWeight", brig_cg_shares_to_weight(c->shares.value))
+                                         : append_u64(sd, m, "CPUShares", c->shares.value);
         if (ret >= 0 && c->period.set && c->period.value)
             ret = append_u64(sd, m, "CPUQuotaPeriodUSec", period);
         if (ret >= 0 && c->quota.set && c->quota.value != 0)
             ret = append_u64(sd, m, "CPUQuotaPerSecUSec",
-                             c->quota.value < 0 ? UINT64_MAX : (uint64_t) c->quota.value * 1000000ULL / period);
+                             c->quota.value < 0 ? UINT64_MAX : quota_per_sec((uint64_t) c->quota.value, period));
         if (ret < 0)
             return brig_err_set(err, -ret, "D-Bus message");
         if (c->cpus && *c->cpus && (ret = append_cpuset(sd, m, "AllowedCPUs", c->cpus, err)) < 0)
@@ -686,7 +722,7 @@ void brig_cgroup_systemd_holder_end(pid_t pid)
 }
 
 static int start_scope(struct sd *sd, const char *unit, const char *slice, pid_t pid,
-                       const struct brig_resources *r, struct brig_err **err)
+                       const struct brig_resources *r, enum brig_cgroup_mode mode, struct brig_err **err)
 {
     sd_bus_error e = SD_BUS_ERROR_NULL;
     sd_bus_message *m = NULL;
@@ -711,7 +747,7 @@ static int start_scope(struct sd *sd, const char *unit, const char *slice, pid_t
             sd->sd_bus_message_unref(m);
         return brig_err_set(err, -ret, "start unit `%s`: D-Bus message", unit);
     }
-    ret = append_resources(sd, m, r, err);
+    ret = append_resources(sd, m, r, mode, 0, err);
     if (ret == 0)
         ret = append_devices(sd, m, r, err);
     if (ret < 0) {
@@ -741,6 +777,7 @@ static int start_scope(struct sd *sd, const char *unit, const char *slice, pid_t
 int brig_cgroup_systemd_start(const char *path, const struct brig_resources *r, pid_t *holder, struct brig_err **err)
 {
     cleanup_sd struct sd sd = {0};
+    enum brig_cgroup_mode mode = BRIG_CGROUP_V2;
     char slice[256] = "";
     const char *unit = NULL;
     int ret;
@@ -748,11 +785,13 @@ int brig_cgroup_systemd_start(const char *path, const struct brig_resources *r, 
     *holder = 0;
     ret = split_path(path, slice, sizeof(slice), &unit, err);
     if (ret == 0)
+        ret = brig_cgroup_detect(&mode, err);
+    if (ret == 0)
         ret = sd_open(&sd, err);
     if (ret == 0)
         ret = spawn_holder(holder, err);
     if (ret == 0)
-        ret = start_scope(&sd, unit, slice, *holder, r, err);
+        ret = start_scope(&sd, unit, slice, *holder, r, mode, err);
     if (ret < 0) {
         brig_cgroup_systemd_holder_end(*holder);
         *holder = 0;
@@ -779,6 +818,9 @@ int brig_cgroup_systemd_stop(enum brig_cgroup_mode mode, const char *path, struc
     /* systemd removes the scope's cgroup once it is empty; whatever a process made below it stays. */
     if (ret == 0)
         ret = brig_cgroup_destroy(mode, path, err);
+    /* On v1 brig made the scope's directory, and its slices', in the hierarchies systemd leaves alone. */
+    if (ret == 0)
+        brig_cgroup_systemd_trim(mode, path);
     return ret;
 }
 
@@ -787,13 +829,19 @@ int brig_cgroup_systemd_update(const char *path, const struct brig_resources *r,
     cleanup_sd struct sd sd = {0};
     sd_bus_error e = SD_BUS_ERROR_NULL;
     sd_bus_message *m = NULL;
+    enum brig_cgroup_mode mode = BRIG_CGROUP_V2;
+    uint64_t cur_period = 0;
     char slice[256] = "";
     const char *unit = NULL;
     int ret;
 
     ret = split_path(path, slice, sizeof(slice), &unit, err);
+    if (ret == 0)
+        ret = brig_cgroup_detect(&mode, err);
     if (ret < 0)
         return ret;
+    if (r->cpu && r->cpu->quota.set && r->cpu->quota.value > 0 && !(r->cpu->period.set && r->cpu->period.value))
+        cur_period = current_period(mode, path);
     ret = sd_open(&sd, err);
     if (ret < 0)
         return ret;
@@ -807,7 +855,7 @@ int brig_cgroup_systemd_update(const char *path, const struct brig_resources *r,
             sd.sd_bus_message_unref(m);
         return brig_err_set(err, -ret, "update unit `%s`: D-Bus message", unit);
     }
-    ret = append_resources(&sd, m, r, err);
+    ret = append_resources(&sd, m, r, mode, cur_period, err);
     if (ret < 0) {
         sd.sd_bus_message_unref(m);
         return ret;

@@ -57,13 +57,19 @@ busybox ln -sf /proc/self/fd/2 $NEW/dev/stderr
 m -t tmpfs -o mode=1777 tmpfs $NEW/dev/shm
 m -t tmpfs -o mode=755 tmpfs $NEW/run
 busybox mkdir -p $NEW/run/lock $NEW/run/lane
-# nsdelegate as systemd mounts it: a cgroup namespace is a delegation boundary.
-m -t cgroup2 -o nsdelegate cgroup2 $NEW/sys/fs/cgroup
-controllers=
-for c in $(busybox cat $NEW/sys/fs/cgroup/cgroup.controllers); do
-	controllers="$controllers +$c"
-done
-echo "$controllers" >$NEW/sys/fs/cgroup/cgroup.subtree_control || die "enable controllers:$controllers"
+# The hybrid systemd boot (run-lane.sh --systemd --cgroup-hybrid: brig_cgroup=hybrid and
+# systemd.unified_cgroup_hierarchy=0): systemd mounts the layout itself (a tmpfs at /sys/fs/cgroup, a
+# hierarchy per v1 controller, cgroup2 at /sys/fs/cgroup/unified); a cgroup2 already at /sys/fs/cgroup
+# would make it run unified whatever the command line says.
+if [ "${brig_cgroup:-}" != hybrid ]; then
+	# nsdelegate as systemd mounts it: a cgroup namespace is a delegation boundary.
+	m -t cgroup2 -o nsdelegate cgroup2 $NEW/sys/fs/cgroup
+	controllers=
+	for c in $(busybox cat $NEW/sys/fs/cgroup/cgroup.controllers); do
+		controllers="$controllers +$c"
+	done
+	echo "$controllers" >$NEW/sys/fs/cgroup/cgroup.subtree_control || die "enable controllers:$controllers"
+fi
 # The lane share carries the job in and its status out; no cache, so what the guest writes is on the
 # host when the write returns.
 m -t 9p -o trans=virtio,version=9p2000.L,msize=262144 lane $NEW/run/lane
@@ -100,6 +106,11 @@ systemd_etc() {
 
 if [ "${brig_systemd:-}" = 1 ]; then
 	systemd_etc
-	exec busybox switch_root $NEW /lib/systemd/systemd --unit=brig-lane.target --log-target=kmsg --log-level=notice
+	# The host's root is a container's (its /.dockerenv is in the overlay), so systemd believes it runs in
+	# one and reads its settings from its own argv (/proc/1/cmdline), not the kernel's: the hybrid layout is
+	# asked for there too (PID 1 ignores the argument otherwise).
+	hybrid=
+	[ "${brig_cgroup:-}" != hybrid ] || hybrid=systemd.unified_cgroup_hierarchy=0
+	exec busybox switch_root $NEW /lib/systemd/systemd --unit=brig-lane.target --log-target=kmsg --log-level=notice $hybrid
 fi
 exec busybox switch_root $NEW "$brig_init"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run-lane.sh [--build-dir DIR] [--timeout SECS] [--console] [--systemd] -- COMMAND...
+# run-lane.sh [--build-dir DIR] [--timeout SECS] [--console] [--systemd [--cgroup-hybrid]] -- COMMAND...
 #
 # Boots Debian's own 6.1 kernel once under qemu (TCG) with the host's / as its read-only root (writes go
 # to a tmpfs overlay), cgroup2 at /sys/fs/cgroup with every controller enabled, and runs COMMAND there as
@@ -15,6 +15,9 @@
 #   --timeout SECS   kill the guest after SECS seconds (default 840)
 #   --systemd        boot Debian's systemd as PID 1 (with D-Bus) and run COMMAND as a service once it is
 #                    up (guest-init.sh says what is left out of the boot)
+#   --cgroup-hybrid  with --systemd: systemd's v1 hybrid layout instead of cgroup2 at /sys/fs/cgroup
+#                    (systemd.unified_cgroup_hierarchy=0: a hierarchy per v1 controller, mounted by
+#                    systemd, and cgroup2 at /sys/fs/cgroup/unified), as on the development host
 #   --console        print the guest's kernel console when done (it is printed on failure anyway)
 set -euo pipefail
 
@@ -23,6 +26,7 @@ build_dir=${BRIG_BUILD:-/tmp/brig-guest-cache}
 timeout_secs=840
 show_console=0
 systemd=0
+hybrid=0
 
 usage() {
 	sed -n '2,3p' "$0" | sed 's/^# //' >&2
@@ -35,11 +39,13 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_secs=$2; shift 2 ;;
 	--console) show_console=1; shift ;;
 	--systemd) systemd=1; shift ;;
+	--cgroup-hybrid) hybrid=1; shift ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
 done
 [ $# -gt 0 ] || usage
+[ "$hybrid" = 0 ] || [ "$systemd" = 1 ] || { echo "run-lane.sh: --cgroup-hybrid needs --systemd (systemd mounts the layout)" >&2; exit 2; }
 
 # Outside CI a developer may run the suite without the guest lane's packages; in CI scripts/setup.sh has
 # installed them, so a missing one is a broken setup and fails rather than skips.
@@ -119,6 +125,7 @@ cmdline="console=ttyS0 panic=-1 tsc=reliable no_timer_check mitigations=off quie
 cmdline+=" apparmor=1"
 cmdline+=" brig_init=$here/guest-init.sh"
 [ "$systemd" = 1 ] && cmdline+=" brig_systemd=1"
+[ "$hybrid" = 1 ] && cmdline+=" brig_cgroup=hybrid systemd.unified_cgroup_hierarchy=0"
 
 # timeout(1) kills qemu when the lane runs too long; qemu ends by itself when the guest reboots
 # (-no-reboot), which the guest does once the job is done or when it fails.

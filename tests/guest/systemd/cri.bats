@@ -9,7 +9,7 @@
 # cgroup below the pod's slice, no netns, no mount, no brig state. Every argv containerd's shim passed to
 # brig is in $CRI_DIR/argv.log; the first test prints one line per brig command as TAP comments.
 
-load ../helpers
+load helpers
 load ../../clients/cri/cri
 
 setup_file() {
@@ -57,20 +57,6 @@ ctr_config() {
 task_pid() {
 	read -r REPLY <"$CRI_DIR/state/io.containerd.runtime.v2.task/k8s.io/$1/init.pid" || [ -n "$REPLY" ] ||
 		fail "no init.pid for $1"
-}
-
-# sd_show UNIT PROP=WANT...: systemctl show's value of each PROP is WANT; every mismatch at once.
-sd_show() {
-	local unit=$1 kv props=() out bad=()
-	shift
-	for kv in "$@"; do
-		props+=(-p "${kv%%=*}")
-	done
-	out=$(systemctl show "${props[@]}" "$unit") || fail "systemctl show $unit"
-	for kv in "$@"; do
-		[[ $'\n'"$out"$'\n' == *$'\n'"$kv"$'\n'* ]] || bad+=("want $kv")
-	done
-	[ ${#bad[@]} -eq 0 ] || fail "$unit: $(printf '%s; ' "${bad[@]}") got: ${out//$'\n'/ }"
 }
 
 # exec_in CTR CMD_JSON: ExecSync; REPLY_OUT, REPLY_ERR, REPLY_RC from the response.

@@ -11,7 +11,7 @@
 #
 # Lean (a systemd boot under TCG is slow enough): few containers, each checked for many things.
 
-load ../helpers
+load helpers
 
 setup_file() {
 	is_cgroup2_root || return 0
@@ -40,34 +40,8 @@ setup() {
 
 teardown() {
 	lane_teardown
-	local u
-	# What a failed test may have left: the file's units, stopped and forgotten.
-	for u in $(systemctl list-units --all --plain --no-legend "brig-*-$RAND.scope" 2>/dev/null | cut -d' ' -f1); do
-		systemctl stop "$u" >/dev/null 2>&1
-		systemctl reset-failed "$u" >/dev/null 2>&1
-	done
-	return 0
-}
-
-# sd_show UNIT PROP=WANT...: systemctl show's value of each PROP is WANT; every mismatch at once.
-sd_show() {
-	local unit=$1 kv props=() out bad=()
-	shift
-	for kv in "$@"; do
-		props+=(-p "${kv%%=*}")
-	done
-	out=$(systemctl show "${props[@]}" "$unit") || fail "systemctl show $unit"
-	for kv in "$@"; do
-		[[ $'\n'"$out"$'\n' == *$'\n'"$kv"$'\n'* ]] || bad+=("want $kv")
-	done
-	[ ${#bad[@]} -eq 0 ] || fail "$unit: $(printf '%s; ' "${bad[@]}") got: ${out//$'\n'/ }"
-}
-
-# The unit is not loaded any more (stopped and garbage-collected, nothing failed left).
-sd_gone() {
-	sd_show "$1" LoadState=not-found ActiveState=inactive
-	run systemctl list-units --failed --plain --no-legend
-	[ -z "$output" ] || fail "failed units left: $output"
+	# What a failed test may have left: the file's units.
+	sd_stop_units "brig-*-$RAND.scope"
 }
 
 @test "systemd: the scope is made in a new slice with Delegate and the resources as properties and in the files; update, exec, ps, pause, resume; delete stops the unit" {
