@@ -159,9 +159,9 @@ killed_create() {
 	[ -n "$(helpers_of_user)" ] || fail "$backend: the helper never started"
 	local create
 	# The create is the brig-rl that su started (the oldest brig-rl of the user may be one of the previous
-	# test's still being reaped).
+	# test's still being reaped). By its command line: brig runs from a sealed copy of itself, named `brig`.
 	local p
-	for p in $(pgrep -u "$RL_USER" -x brig-rl); do
+	for p in $(pgrep -u "$RL_USER" -f "^$TEST_DIR/brig-rl create"); do
 		[ "$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')")" = su ] && create=$p
 	done
 	[ -n "${create:-}" ] || fail "no create process"
