@@ -53,9 +53,13 @@ int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path,
 {
     const char *binary = criu_binary ? criu_binary : "criu";
     char addr[256], port_text[16], status_text[16];
-    char *argv[] = {(char *) binary, "lazy-pages", "--page-server", "--address", addr, "--port", port_text,
-                    "-D", (char *) image_path, "-W", (char *) work_path, "-o", CKPT_LAZY_LOG, "-v4",
-                    "--status-fd", status_text, NULL};
+    char *remote[] = {(char *) binary, "lazy-pages", "--page-server", "--address", addr, "--port", port_text,
+                      "-D", (char *) image_path, "-W", (char *) work_path, "-o", CKPT_LAZY_LOG, "-v4",
+                      "--status-fd", status_text, NULL};
+    /* Local: the pages are in image_path's own pages files (and its parents'). */
+    char *local[] = {(char *) binary, "lazy-pages", "-D", (char *) image_path, "-W", (char *) work_path,
+                     "-o", CKPT_LAZY_LOG, "-v4", "--status-fd", status_text, NULL};
+    char **argv = page_server ? remote : local;
     struct brig_ckpt_opts o = {.page_server = page_server};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
@@ -64,7 +68,7 @@ int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path,
     char byte = 1;
 
     *pid = -1;
-    if (!page_server || ckpt_page_server(&o, addr, sizeof(addr), &port) < 0)
+    if (page_server && ckpt_page_server(&o, addr, sizeof(addr), &port) < 0)
         return brig_err_msg(err, EINVAL, "lazy pages: page server `%s` is not ADDRESS:PORT",
                             page_server ? page_server : "");
     snprintf(port_text, sizeof(port_text), "%d", port);
