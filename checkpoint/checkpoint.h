@@ -137,6 +137,12 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
  * page_server NULL: the daemon reads the lazy pages from image_path itself (brig_ckpt_local_lazy_prepare). */
 int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path, const char *work_path,
                                 const char *page_server, pid_t *pid, struct brig_err **err);
+/* The same in two steps, for work in between (criu's start takes a second or two under TCG): spawn (the
+ * daemon reads the image's pstree.img as it starts, its pagemaps only when the restore connects), then
+ * ready, which closes ready_fd and on failure reaps the daemon (*pid -1). */
+int brig_ckpt_lazy_daemon_spawn(const char *criu_binary, const char *image_path, const char *work_path,
+                                const char *page_server, pid_t *pid, int *ready_fd, struct brig_err **err);
+int brig_ckpt_lazy_daemon_ready(pid_t *pid, int ready_fd, const char *work_path, struct brig_err **err);
 /* Waits for it to end (at most timeout_s, then kills it): 0 once every page was fetched, else its error. */
 int brig_ckpt_lazy_daemon_wait(pid_t pid, const char *work_path, unsigned timeout_s, struct brig_err **err);
 /* Kills and reaps it (a restore that failed: nothing will ask it for pages). */

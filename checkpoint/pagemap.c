@@ -460,29 +460,29 @@ static int chain_load(int images_fd, const char *dir, const char *file, size_t p
     return 0;
 }
 
+/* pread/pwrite through one buffer: on tmpfs (the receiver's images under the guest lane) copy_file_range
+ * goes a page at a time through a pipe, several times slower. */
 static int copy_pages(int from_fd, int to_fd, const struct ckpt_pm_copy *c, size_t n, size_t page,
                       struct brig_err **err)
 {
-    char buf[65536];
+    const size_t chunk = 1 << 20;
+    cleanup_free char *buf = malloc(chunk);
 
+    if (!buf)
+        return brig_err_set(err, ENOMEM, "copying pages");
     for (size_t i = 0; i < n; i++) {
-        loff_t in = (loff_t) (c[i].from * page), out = (loff_t) (c[i].to * page);
+        off_t in = (off_t) (c[i].from * page), out = (off_t) (c[i].to * page);
         size_t left = c[i].n * page;
         while (left) {
-            ssize_t k = copy_file_range(from_fd, &in, to_fd, &out, left, 0);
-            if (k < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
-                k = pread(from_fd, buf, left < sizeof(buf) ? left : sizeof(buf), in);
-                if (k > 0 && pwrite(to_fd, buf, (size_t) k, out) != k)
-                    k = -1;
-                if (k > 0) {
-                    in += k;
-                    out += k;
-                }
-            }
+            ssize_t k = pread(from_fd, buf, left < chunk ? left : chunk, in);
             if (k < 0 && errno == EINTR)
                 continue;
             if (k <= 0)
-                return k < 0 ? brig_err_sys(err, "copying pages") : brig_err_msg(err, EIO, "pages file: truncated");
+                return k < 0 ? brig_err_sys(err, "reading pages") : brig_err_msg(err, EIO, "pages file: truncated");
+            if (pwrite(to_fd, buf, (size_t) k, out) != k)
+                return brig_err_sys(err, "writing pages");
+            in += k;
+            out += k;
             left -= (size_t) k;
         }
     }
