@@ -655,7 +655,7 @@ int brig_ckpt_local_lazy_prepare(int images_fd, const char *final, struct brig_c
      * every one is made. */
     for (size_t i = 0; ret == 0 && tasks[i]; i++) {
         struct chain c = {0};
-        struct ckpt_pm_counts counts;
+        struct ckpt_pm_counts counts = {0};
 
         ret = chain_load(images_fd, final, tasks[i], page, &c, err);
         if (ret == 0 && c.depth > 1)
