@@ -243,10 +243,15 @@ static int local_lazy_prepare(struct arrival *a, const char *final, const char *
                               struct brig_err **err)
 {
     struct brig_ckpt_local_lazy st;
-    int ret = brig_ckpt_lazy_daemon_spawn(a->ctx->criu, image, a->bundle, NULL, lazy, ready_fd, err);
+    cleanup_err struct brig_err *why = NULL;
+    int ret = brig_ckpt_lazy_daemon_spawn(a->ctx->criu, image, a->bundle, NULL, lazy, ready_fd, &why);
 
-    if (ret < 0)
-        return ret;
+    /* No daemon: the image stays as it came, read by the restore. */
+    if (ret < 0) {
+        brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (the restore reads every page)", a->id,
+                 why->msg);
+        return 0;
+    }
     ret = brig_ckpt_local_lazy_prepare(a->images_fd, final, &st, err);
     if (ret < 0 || st.tasks == 0) {
         close(*ready_fd);
@@ -300,8 +305,15 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
     if (local_lazy && ret < 0)
         close(ready_fd);
     if (local_lazy && ret == 0) {
-        ret = brig_ckpt_lazy_daemon_ready(&lazy, ready_fd, a->bundle, err);
-        r.ckpt.lazy_pages = true;
+        cleanup_err struct brig_err *why = NULL;
+        /* The rewritten image is a plain one too (its lazy pages are in its own pages file): without the
+         * daemon the restore reads them. */
+        if (brig_ckpt_lazy_daemon_ready(&lazy, ready_fd, a->bundle, &why) < 0) {
+            brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (the restore reads every page)", a->id,
+                     why->msg);
+            local_lazy = false;
+        }
+        r.ckpt.lazy_pages = local_lazy;
         daemon_ms = mig_now_ms() - start;
     }
     if (ret < 0) {

@@ -264,6 +264,34 @@ check_moved() {
 	rm -f "$ROOTFS/bin/memtouch" "$wrapper"
 }
 
+@test "migrate --live: a criu lazy-pages that cannot start on B is one warning there, the restore reads every page itself" {
+	local id=mlf-$RAND ip last_a wrapper=$TEST_DIR/criu-no-lazy
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	# B's criu, but its lazy-pages daemon exits at once (as one whose start fails).
+	printf '%s\n' '#!/bin/bash' '[ "$1" = lazy-pages ] && { echo "no daemon here" >&2; exit 1; }' 'exec criu "$@"' >"$wrapper"
+	chmod +x "$wrapper"
+	start_counter "$id" '["memtouch", "16", "0", "check"]' 2
+	ip=$(state_ip "$BRIG_ROOT" "$id")
+	: >"$TEST_DIR/recv.out"
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" "$BRIG" --criu "$wrapper" \
+		--root "$ROOT_B" migrate-receive --once --listen "10.251.9.2:$PORT" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --live --max-iterations 2 "$id" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# B: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tail -n 1)" >&3
+	[ "$(grep -c 'the restore reads every page' "$TEST_DIR/recv.out")" -eq 1 ] || fail "B: $(cat "$TEST_DIR/recv.out")"
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	check_moved "$id" "$ip" "$last_a"
+	! grep -q corrupt "$TEST_DIR/recv.out" || fail "$(grep corrupt "$TEST_DIR/recv.out")"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+	rm -f "$ROOTFS/bin/memtouch" "$wrapper"
+}
+
 # descendants PID: PID and every process below it (the lazy dump's child leads a process group of its own).
 descendants() {
 	local p
