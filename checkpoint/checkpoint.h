@@ -160,6 +160,8 @@ struct brig_ckpt_local_lazy {
     unsigned tasks;       /* pagemaps rewritten */
     uint64_t lazy_pages;  /* left to the daemon */
     uint64_t eager_pages; /* the restore still reads them */
+    unsigned skipped;     /* tasks left as they came (their chain could not be planned), the first's why: */
+    char why[256];
 };
 int brig_ckpt_local_lazy_merge(int images_fd, const char *dir, struct brig_err **err);
 int brig_ckpt_local_lazy_prepare(int images_fd, const char *final, struct brig_ckpt_local_lazy *out,

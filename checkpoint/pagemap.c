@@ -656,13 +656,21 @@ int brig_ckpt_local_lazy_prepare(int images_fd, const char *final, struct brig_c
     for (size_t i = 0; ret == 0 && tasks[i]; i++) {
         struct chain c = {0};
         struct ckpt_pm_counts counts = {0};
+        struct brig_err *skip = NULL;
+        int r = chain_load(images_fd, final, tasks[i], page, &c, &skip);
 
-        ret = chain_load(images_fd, final, tasks[i], page, &c, err);
-        if (ret == 0 && c.depth > 1)
-            ret = patch_base(&c, page, err);
-        if (ret == 0 && c.depth > 1)
-            ret = ckpt_pagemap_plan(c.pm, c.depth, page, &plans[n].t, &counts, err);
-        if (ret == 0 && c.depth > 1) {
+        if (r == 0 && c.depth > 1)
+            r = patch_base(&c, page, &skip);
+        if (r == 0 && c.depth > 1)
+            r = ckpt_pagemap_plan(c.pm, c.depth, page, &plans[n].t, &counts, &skip);
+        /* A task whose chain cannot be planned keeps its pagemap as it came (its parent, FINAL.orig, is the
+         * image as it came too): the restore reads its pages. A base patched on the way stays right for the
+         * chain (a page overwritten there is one a newer image holds). */
+        if (r < 0) {
+            if (!out->skipped++ && out->why[0] == '\0')
+                snprintf(out->why, sizeof(out->why), "%s: %s", tasks[i], skip->msg);
+            brig_err_free(&skip);
+        } else if (c.depth > 1) {
             plans[n].file = tasks[i];
             plans[n].base_pages = c.pm[c.depth - 1].pages_id;
             plans[n].base_fd = dup(c.dfd[c.depth - 1]);

@@ -253,6 +253,9 @@ static int local_lazy_prepare(struct arrival *a, const char *final, const char *
         return 0;
     }
     ret = brig_ckpt_local_lazy_prepare(a->images_fd, final, &st, err);
+    if (ret == 0 && st.skipped)
+        brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %u of its processes' memory read by the restore "
+                 "(%s)", a->id, st.skipped, st.why);
     if (ret < 0 || st.tasks == 0) {
         close(*ready_fd);
         *ready_fd = -1;

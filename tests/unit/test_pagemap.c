@@ -331,6 +331,38 @@ static void images_rewritten_read_the_same(void **unused)
     assert_true(k > 0);
     link[k] = '\0';
     assert_string_equal(link, "../final.orig");
+    /* A second task whose chain is broken (a parent page no parent has) is left as it came; the first is
+     * still rewritten. */
+    {
+        struct ckpt_pm_entry bad[] = {{0x90 * P, 1, PARENT}};
+        struct ckpt_pm_entry fin2[] = {{0x10 * P, 1, PARENT}};
+        unsigned char *bytes = NULL;
+        size_t blen = 0;
+        struct ckpt_pagemap pm = pm_of(2, bad, 1);
+        int fd2;
+        write_image(images, "3", "../2", 1, fin2, 1, 4);
+        fd2 = openat(images, "3", O_RDONLY | O_DIRECTORY);
+        assert_true(fd2 >= 0);
+        assert_int_equal(ckpt_pagemap_encode(&pm, &bytes, &blen, &err), 0);
+        assert_int_equal(brig_write_file_atomic_at(fd2, "pagemap-2.img", (const char *) bytes, blen, 0600, &err), 0);
+        free(bytes);
+        close(fd2);
+        /* Its base, in "2", has another page only. */
+        struct ckpt_pm_entry other[] = {{0x80 * P, 1, PRESENT}};
+        pm = pm_of(2, other, 1);
+        fd2 = openat(images, "2", O_RDONLY | O_DIRECTORY);
+        assert_true(fd2 >= 0);
+        assert_int_equal(ckpt_pagemap_encode(&pm, &bytes, &blen, &err), 0);
+        assert_int_equal(brig_write_file_atomic_at(fd2, "pagemap-2.img", (const char *) bytes, blen, 0600, &err), 0);
+        free(bytes);
+        close(fd2);
+        assert_int_equal(brig_ckpt_local_lazy_prepare(images, "3", &st, &err), 0);
+        assert_int_equal(st.tasks, 1);
+        assert_int_equal(st.skipped, 1);
+        assert_non_null(strstr(st.why, "pagemap-2.img"));
+        assert_int_equal(criu_read(images, "3", 0x10 * P, buf), 1);
+        assert_string_equal(buf, "1:10000");
+    }
     /* Nothing to do for an image without parents. */
     assert_int_equal(brig_ckpt_local_lazy_prepare(images, "1", &st, &err), 0);
     assert_int_equal(st.tasks, 0);
