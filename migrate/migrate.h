@@ -25,6 +25,10 @@ struct brig_migrate_opts {
     bool live;                   /* iterative pre-dumps before the final one */
     unsigned max_iterations;     /* live: pre-dumps at most; 0: BRIG_MIGRATE_DEFAULT_ITERATIONS */
     unsigned downtime_target_ms; /* live: stop pre-dumping once the last dirty set would go in this; 0: none */
+    /* live: the receiver's restore reads the pre-dump chain itself, instead of leaving it to a local
+     * `criu lazy-pages` (migrate/NOTES.md, "Live mode"): a small container, where the daemon's start costs
+     * more than the read, or a comparison. */
+    bool eager_restore;
     bool tcp_established;
     bool progress; /* a line on stderr per dump sent and at the end (cmd/ sets it when stderr is a terminal) */
     /* Post-copy: the final dump leaves the memory behind and serves it from a page server here; the

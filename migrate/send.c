@@ -337,7 +337,8 @@ static int commit(struct migration *m, char **pid, struct brig_err **err)
         return ret;
     /* Live: the receiver answers once its lazy-pages daemon has put every pre-copied page in (or says FAILED,
      * having deleted the container: then it is restored here). */
-    ret = expect(m, MIG_DONE, m->opts->live ? MIG_RESTORE_TIMEOUT : MIG_IO_TIMEOUT, NULL, err);
+    ret = expect(m, MIG_DONE, m->opts->live && !m->opts->eager_restore ? MIG_RESTORE_TIMEOUT : MIG_IO_TIMEOUT,
+                 NULL, err);
     /* Its FAILED says it let the container go (our COMMIT came too late); anything else leaves it unknown. */
     if (ret < 0 && !(*err && (*err)->errnum == ECANCELED))
         m->uncertain = true;
@@ -524,7 +525,7 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     ret = send_conntrack(m, err);
     /* Live: the receiver leaves the pre-copied pages to a local lazy-pages daemon (migrate/NOTES.md). */
     if (ret == 0 && asprintf(&flags, "%s%s", m->opts->tcp_established ? "tcp-established\n" : "",
-                             m->opts->live ? MIG_FLAG_LOCAL_LAZY : "") < 0)
+                             m->opts->live && !m->opts->eager_restore ? MIG_FLAG_LOCAL_LAZY : "") < 0)
         ret = brig_err_set(err, ENOMEM, "restore flags");
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, flags, strlen(flags), err);
