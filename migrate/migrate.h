@@ -48,7 +48,9 @@ struct brig_migrate_figures {
     uint64_t downtime_ms; /* from the final dump's start to the receiver's "restored" */
     uint64_t total_ms;
     /* Where the downtime went: the final dump (freeze to image written; lazy: to the page server ready), the
-     * root's changes packed, the image's send, the receiver's restore (as it measured it; 0 if it did not say), the rest is the round trips. */
+     * root's changes packed, the image's send, the receiver's restore (as it measured it, with the root's
+     * changes unpacked and, live, its local lazy-pages start and image rewrite; 0 if it did not say), the rest
+     * is the round trips. */
     uint64_t dump_ms, rootfs_ms, send_ms, restore_ms;
     uint64_t pages_ms;  /* lazy: from "restored" to every page fetched */
     uint64_t daemon_ms; /* lazy: the start of `criu lazy-pages`, within restore_ms */
