@@ -10,6 +10,7 @@
 # until every page is fetched.
 #
 #   sudo bench/migrate.sh [--runs N] [--mem MIB] [--dirty MIB_PER_S] [--modes offline,live,lazy] [--build-dir DIR]
+#   (modes: offline, live, live-eager = --live --eager-restore, lazy)
 #                         [BRIG_BINARY]
 #
 # A round whose migration fails is reported and left out of the medians (a loaded host can make every page
@@ -86,7 +87,7 @@ median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : i
 
 # once MODE ROUND: run -d on A, wait until memtouch has counted twice, migrate to B, delete there.
 once() {
-	local mode=$1 round=$2 id out json recv port=$((7100 + round)) flag extra=()
+	local mode=$1 round=$2 id out json recv port=$((7100 + round)) flag extra=() src=()
 	id=$mode-$round
 	mkdir -p "$work/b-$id"
 	jq --arg r "$work/rootfs" --arg cg "/brig-bench/$id" --argjson a "[\"/bin/memtouch\", \"$mem\", \"$dirty\"]" \
@@ -97,12 +98,16 @@ once() {
 		0< <(exec sleep 3597) 1> >(exec cat >"$out") 2>&1 || { echo "run -d: $(cat "$out")" >&2; return 1; }
 	for _ in $(seq 1200); do grep -qx 2 "$out" 2>/dev/null && break; sleep 0.1; done
 	flag=--$mode
-	case $mode in lazy) flag=--lazy-pages; extra=(--cgroup-parent /brig-bench/b); port=$((port + 50)) ;; live) port=$((port + 100)) ;; esac
+	case $mode in
+	lazy) flag=--lazy-pages; extra=(--cgroup-parent /brig-bench/b); port=$((port + 50)) ;;
+	live) port=$((port + 100)) ;;
+	live-eager) flag=--live; src=(--eager-restore); port=$((port + 150)) ;;
+	esac
 	on "$B" "$brig" --root "$work/root-B" migrate-receive --once --listen "10.251.8.2:$port" "${extra[@]}" \
 		0< <(exec sleep 3597) 1> >(exec cat >"$work/$id.recv") 2>&1 &
 	recv=$!
 	for _ in $(seq 300); do on "$B" ss -Hltn "sport = :$port" | grep -q . && break; sleep 0.1; done
-	json=$(on "$A" "$brig" --root "$work/root-A" migrate "$flag" "$id" "tcp:10.251.8.2:$port" 2>"$work/$id.err") ||
+	json=$(on "$A" "$brig" --root "$work/root-A" migrate "$flag" "${src[@]}" "$id" "tcp:10.251.8.2:$port" 2>"$work/$id.err") ||
 		{ echo "round $round $mode: migrate failed: $(cat "$work/$id.err")" >&2; wait "$recv" || true
 		  on "$A" "$brig" --root "$work/root-A" delete -f "$id" >/dev/null 2>&1 || true
 		  on "$B" "$brig" --root "$work/root-B" delete -f "$id" >/dev/null 2>&1 || true

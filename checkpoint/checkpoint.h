@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../cgroups/cgroups.h"
@@ -132,13 +133,39 @@ int brig_ckpt_restore(const struct brig_ckpt_target *t, const struct brig_ckpt_o
 
 /* Post-copy's destination: starts `criu lazy-pages` fetching from the lazy dump's page server ("ADDR:PORT")
  * the pages the image at image_path left behind, and returns once its socket listens in work_path (where a
- * restore --lazy-pages with that --work-path finds it), with its pid. Its log is work_path/lazy-pages.log. */
+ * restore --lazy-pages with that --work-path finds it), with its pid. Its log is work_path/lazy-pages.log.
+ * page_server NULL: the daemon reads the lazy pages from image_path itself (brig_ckpt_local_lazy_prepare). */
 int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path, const char *work_path,
                                 const char *page_server, pid_t *pid, struct brig_err **err);
+/* The same in two steps, for work in between (criu's start takes a second or two under TCG): spawn (the
+ * daemon reads the image's pstree.img as it starts, its pagemaps only when the restore connects), then
+ * ready, which closes ready_fd and on failure reaps the daemon (*pid -1). */
+int brig_ckpt_lazy_daemon_spawn(const char *criu_binary, const char *image_path, const char *work_path,
+                                const char *page_server, pid_t *pid, int *ready_fd, struct brig_err **err);
+int brig_ckpt_lazy_daemon_ready(pid_t *pid, int ready_fd, const char *work_path, struct brig_err **err);
 /* Waits for it to end (at most timeout_s, then kills it): 0 once every page was fetched, else its error. */
 int brig_ckpt_lazy_daemon_wait(pid_t pid, const char *work_path, unsigned timeout_s, struct brig_err **err);
 /* Kills and reaps it (a restore that failed: nothing will ask it for pages). */
 void brig_ckpt_lazy_daemon_kill(pid_t pid);
+
+/* A live migration's destination (pagemap.c says why): the pre-copied memory is left to a local
+ * `criu lazy-pages` instead of being read by the restore. brig_ckpt_local_lazy_merge is called for each
+ * image (a directory under images_fd) once it has arrived, in order: its pages go into the base's (the first
+ * pre-dump's) pages file, which then holds every page's newest value. brig_ckpt_local_lazy_prepare, before
+ * the restore, rewrites the final image so that the pages the base has a place for are PRESENT|LAZY there
+ * (served from the base's file), the others still read through the chain (the image as it came becomes
+ * FINAL.orig, the final image's parent). Nothing to do (no parent link): *out all 0. Both leave a chain a
+ * plain restore reads the same as before. */
+struct brig_ckpt_local_lazy {
+    unsigned tasks;       /* pagemaps rewritten */
+    uint64_t lazy_pages;  /* left to the daemon */
+    uint64_t eager_pages; /* the restore still reads them */
+    unsigned skipped;     /* tasks left as they came (their chain could not be planned), the first's why: */
+    char why[256];
+};
+int brig_ckpt_local_lazy_merge(int images_fd, const char *dir, struct brig_err **err);
+int brig_ckpt_local_lazy_prepare(int images_fd, const char *final, struct brig_ckpt_local_lazy *out,
+                                 struct brig_err **err);
 
 /* The image directory holds a CRIU image (inventory.img and descriptors.json): a clear error otherwise. */
 int brig_ckpt_image_check(const char *image_path, struct brig_err **err);

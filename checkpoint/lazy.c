@@ -48,23 +48,26 @@ static int daemon_result(int status, const char *work_path, struct brig_err **er
     return ckpt_criu_error(-EIO, "criu lazy-pages", work_path, CKPT_LAZY_LOG, err);
 }
 
-int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path, const char *work_path,
-                                const char *page_server, pid_t *pid, struct brig_err **err)
+int brig_ckpt_lazy_daemon_spawn(const char *criu_binary, const char *image_path, const char *work_path,
+                                const char *page_server, pid_t *pid, int *ready_fd, struct brig_err **err)
 {
     const char *binary = criu_binary ? criu_binary : "criu";
     char addr[256], port_text[16], status_text[16];
-    char *argv[] = {(char *) binary, "lazy-pages", "--page-server", "--address", addr, "--port", port_text,
-                    "-D", (char *) image_path, "-W", (char *) work_path, "-o", CKPT_LAZY_LOG, "-v4",
-                    "--status-fd", status_text, NULL};
+    char *remote[] = {(char *) binary, "lazy-pages", "--page-server", "--address", addr, "--port", port_text,
+                      "-D", (char *) image_path, "-W", (char *) work_path, "-o", CKPT_LAZY_LOG, "-v4",
+                      "--status-fd", status_text, NULL};
+    /* Local: the pages are in image_path's own pages files (and its parents'). */
+    char *local[] = {(char *) binary, "lazy-pages", "-D", (char *) image_path, "-W", (char *) work_path,
+                     "-o", CKPT_LAZY_LOG, "-v4", "--status-fd", status_text, NULL};
+    char **argv = page_server ? remote : local;
     struct brig_ckpt_opts o = {.page_server = page_server};
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
-    int fds[2], port = 0, status = 0, ret;
-    int64_t deadline;
-    char byte = 1;
+    int fds[2], port = 0, ret;
 
     *pid = -1;
-    if (!page_server || ckpt_page_server(&o, addr, sizeof(addr), &port) < 0)
+    *ready_fd = -1;
+    if (page_server && ckpt_page_server(&o, addr, sizeof(addr), &port) < 0)
         return brig_err_msg(err, EINVAL, "lazy pages: page server `%s` is not ADDRESS:PORT",
                             page_server ? page_server : "");
     snprintf(port_text, sizeof(port_text), "%d", port);
@@ -92,6 +95,16 @@ int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path,
         errno = ret;
         return brig_err_sys(err, "run `%s lazy-pages`", binary);
     }
+    *ready_fd = fds[0];
+    return 0;
+}
+
+int brig_ckpt_lazy_daemon_ready(pid_t *pid, int ready_fd, const char *work_path, struct brig_err **err)
+{
+    int fds[1] = {ready_fd}, status = 0, ret;
+    int64_t deadline;
+    char byte = 1;
+
     deadline = mono_ms() + CKPT_LAZY_START_TIMEOUT_MS;
     for (;;) {
         struct pollfd p = {.fd = fds[0], .events = POLLIN};
@@ -119,6 +132,15 @@ int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path,
     *pid = -1;
     ret = daemon_result(status, work_path, err);
     return ret < 0 ? ret : brig_err_msg(err, EIO, "criu lazy-pages ended before it was ready");
+}
+
+int brig_ckpt_lazy_daemon_start(const char *criu_binary, const char *image_path, const char *work_path,
+                                const char *page_server, pid_t *pid, struct brig_err **err)
+{
+    int ready_fd = -1;
+    int ret = brig_ckpt_lazy_daemon_spawn(criu_binary, image_path, work_path, page_server, pid, &ready_fd, err);
+
+    return ret < 0 ? ret : brig_ckpt_lazy_daemon_ready(pid, ready_fd, work_path, err);
 }
 
 int brig_ckpt_lazy_daemon_wait(pid_t pid, const char *work_path, unsigned timeout_s, struct brig_err **err)

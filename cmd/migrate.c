@@ -18,6 +18,8 @@ static const char usage[] =
     "      --live                 send pre-dumps while it runs, then a final dump of what changed since\n"
     "      --max-iterations N     live: pre-dumps at most (default 5)\n"
     "      --downtime-target MS   live: stop pre-dumping once the last dirty set was sent within MS\n"
+    "      --eager-restore        live: the restore there reads the pre-copied memory before the container\n"
+    "                             runs (by default a local criu lazy-pages puts it in afterwards)\n"
     "      --lazy-pages           post-copy: restore there at once, its memory fetched from here afterwards\n"
     "                             (removed here once every page is fetched; a source lost before that loses it)\n"
     "      --tcp-established      keep established TCP connections\n"
@@ -32,6 +34,7 @@ enum {
     OPT_DOWNTIME_TARGET,
     OPT_TCP_ESTABLISHED,
     OPT_LAZY_PAGES,
+    OPT_EAGER_RESTORE,
 };
 
 static int parse_count(const struct brig_context *ctx, const char *flag, const char *text, unsigned max,
@@ -54,6 +57,7 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
         {"downtime-target", required_argument, NULL, OPT_DOWNTIME_TARGET},
         {"tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED},
         {"lazy-pages", no_argument, NULL, OPT_LAZY_PAGES},
+        {"eager-restore", no_argument, NULL, OPT_EAGER_RESTORE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -89,6 +93,9 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
         case OPT_LAZY_PAGES:
             opts.lazy_pages = true;
             break;
+        case OPT_EAGER_RESTORE:
+            opts.eager_restore = true;
+            break;
         case 'h':
             cmd_print_help(usage);
             return 0;
@@ -101,8 +108,8 @@ int cmd_migrate(struct brig_context *ctx, int argc, char **argv)
     if (opts.lazy_pages && opts.live)
         return cmd_usage_error(ctx, "migrate", "--lazy-pages and --live: choose one (pre-copied pages would be "
                                                "restored eagerly, the downtime post-copy saves)");
-    if (!opts.live && (opts.max_iterations || opts.downtime_target_ms))
-        return cmd_usage_error(ctx, "migrate", "--max-iterations and --downtime-target need --live");
+    if (!opts.live && (opts.max_iterations || opts.downtime_target_ms || opts.eager_restore))
+        return cmd_usage_error(ctx, "migrate", "--max-iterations, --downtime-target and --eager-restore need --live");
     if (argc - optind < 2)
         return cmd_usage_error(ctx, "migrate", argc - optind ? "missing tcp:HOST:PORT" : "missing container id");
     if (argc - optind > 2)

@@ -38,6 +38,8 @@ enum mig_frame_type {
 
 /* RESTORE's flag for post-copy: the line is MIG_FLAG_LAZY "ADDR:PORT" (the source's page server). */
 #define MIG_FLAG_LAZY "lazy-pages "
+/* RESTORE's flag for a live migration: the pre-copied pages are left to a local lazy-pages daemon. */
+#define MIG_FLAG_LOCAL_LAZY "local-lazy\n"
 
 struct mig_frame {
     uint32_t type;

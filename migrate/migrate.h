@@ -25,6 +25,10 @@ struct brig_migrate_opts {
     bool live;                   /* iterative pre-dumps before the final one */
     unsigned max_iterations;     /* live: pre-dumps at most; 0: BRIG_MIGRATE_DEFAULT_ITERATIONS */
     unsigned downtime_target_ms; /* live: stop pre-dumping once the last dirty set would go in this; 0: none */
+    /* live: the receiver's restore reads the pre-dump chain itself, instead of leaving it to a local
+     * `criu lazy-pages` (migrate/NOTES.md, "Live mode"): a small container, where the daemon's start costs
+     * more than the read, or a comparison. */
+    bool eager_restore;
     bool tcp_established;
     bool progress; /* a line on stderr per dump sent and at the end (cmd/ sets it when stderr is a terminal) */
     /* Post-copy: the final dump leaves the memory behind and serves it from a page server here; the
@@ -44,7 +48,9 @@ struct brig_migrate_figures {
     uint64_t downtime_ms; /* from the final dump's start to the receiver's "restored" */
     uint64_t total_ms;
     /* Where the downtime went: the final dump (freeze to image written; lazy: to the page server ready), the
-     * root's changes packed, the image's send, the receiver's restore (as it measured it; 0 if it did not say), the rest is the round trips. */
+     * root's changes packed, the image's send, the receiver's restore (as it measured it, with the root's
+     * changes unpacked and, live, its local lazy-pages start and image rewrite; 0 if it did not say), the rest
+     * is the round trips. */
     uint64_t dump_ms, rootfs_ms, send_ms, restore_ms;
     uint64_t pages_ms;  /* lazy: from "restored" to every page fetched */
     uint64_t daemon_ms; /* lazy: the start of `criu lazy-pages`, within restore_ms */

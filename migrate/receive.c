@@ -18,6 +18,7 @@
 #include "../util/util.h"
 
 #define IMAGES_DIR "images"
+#define FINAL_IMAGE "final"
 
 struct arrival {
     const struct brig_context *ctx;
@@ -36,6 +37,9 @@ struct arrival {
     bool archive; /* import: no one to answer */
     int stop_fd;
     unsigned timeout; /* s a silent source is waited for (a frame, the COMMIT) */
+    /* Live: each pre-dump merged into the first one's pages file as it came (brig_ckpt_local_lazy_merge);
+     * one that failed leaves the restore reading the chain as it is. */
+    bool merge_failed;
 };
 
 /* Until a frame is there (or a timeout: mig_recv_frame then says so), or a stop comes: -EINTR. */
@@ -188,6 +192,32 @@ static int await_commit(struct arrival *a, struct brig_err **err)
     return 0;
 }
 
+/* A pre-dump with a parent, as it arrives (while the container still runs on the source): its pages into the
+ * first pre-dump's file, for a local lazy restore (checkpoint/pagemap.c). The final image is merged at the
+ * restore. */
+static void merge_iteration(struct arrival *a, const char *dir)
+{
+    cleanup_err struct brig_err *e = NULL;
+    char link[8];
+    uint64_t start = mig_now_ms();
+
+    if (a->merge_failed || strcmp(dir, FINAL_IMAGE) == 0 || !mig_name_ok(dir) || strchr(dir, '/'))
+        return;
+    {
+        cleanup_free char *path = NULL;
+        if (asprintf(&path, "%s/parent", dir) < 0 || readlinkat(a->images_fd, path, link, sizeof(link)) < 0)
+            return;
+    }
+    if (brig_ckpt_local_lazy_merge(a->images_fd, dir, &e) < 0) {
+        brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (its restore reads the pre-dumps)", a->id,
+                 e->msg);
+        a->merge_failed = true;
+        return;
+    }
+    brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: image `%s` merged in %llu ms", a->id, dir,
+             (unsigned long long) (mig_now_ms() - start));
+}
+
 /* RESTORE's lazy-pages line: the source's page server, checked to be a plain address. */
 static int lazy_source(const char *flags, char *out, size_t len, struct brig_err **err)
 {
@@ -206,6 +236,38 @@ static int lazy_source(const char *flags, char *out, size_t len, struct brig_err
     return 0;
 }
 
+/* Live, before the restore: the daemon started (it reads only the tree's pstree.img at its start, the
+ * pagemaps once the restore connects), the final image merged and rewritten meanwhile. Nothing to leave to it
+ * (no parent image): the daemon goes again, *lazy -1, the restore reads the image as it is. */
+static int local_lazy_prepare(struct arrival *a, const char *final, const char *image, pid_t *lazy, int *ready_fd,
+                              struct brig_err **err)
+{
+    struct brig_ckpt_local_lazy st;
+    cleanup_err struct brig_err *why = NULL;
+    int ret = brig_ckpt_lazy_daemon_spawn(a->ctx->criu, image, a->bundle, NULL, lazy, ready_fd, &why);
+
+    /* No daemon: the image stays as it came, read by the restore. */
+    if (ret < 0) {
+        brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (the restore reads every page)", a->id,
+                 why->msg);
+        return 0;
+    }
+    ret = brig_ckpt_local_lazy_prepare(a->images_fd, final, &st, err);
+    if (ret == 0 && st.skipped)
+        brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %u of its processes' memory read by the restore "
+                 "(%s)", a->id, st.skipped, st.why);
+    if (ret < 0 || st.tasks == 0) {
+        close(*ready_fd);
+        *ready_fd = -1;
+        brig_ckpt_lazy_daemon_kill(*lazy);
+        *lazy = -1;
+        return ret;
+    }
+    brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: %llu pages left to the local lazy-pages daemon, %llu "
+             "read by the restore", a->id, (unsigned long long) st.lazy_pages, (unsigned long long) st.eager_pages);
+    return 0;
+}
+
 static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err **err)
 {
     cleanup_free char *flags = NULL;
@@ -216,6 +278,8 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
     char page_server[128] = "";
     uint64_t start, took, daemon_ms = 0;
     pid_t lazy = -1;
+    int ready_fd = -1;
+    bool local_lazy;
     int status = 0;
     int ret = mig_recv_data(a->conn, f, &flags, err);
 
@@ -232,12 +296,35 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
         return ret;
     if (asprintf(&image, "%s/%s/%s", a->bundle, IMAGES_DIR, f->name) < 0)
         return brig_err_set(err, ENOMEM, "image path");
+    start = mig_now_ms();
+    local_lazy = strstr(flags, MIG_FLAG_LOCAL_LAZY) && !page_server[0] && !a->archive && !a->merge_failed;
+    if (local_lazy) {
+        ret = local_lazy_prepare(a, f->name, image, &lazy, &ready_fd, err);
+        if (ret < 0)
+            return ret;
+        local_lazy = lazy > 0;
+    }
     ret = mig_unpack_rootfs(a->ctx, a->id, image, a->rootfs, &a->made_upper, err);
-    if (ret < 0)
+    if (local_lazy && ret < 0)
+        close(ready_fd);
+    if (local_lazy && ret == 0) {
+        cleanup_err struct brig_err *why = NULL;
+        /* The rewritten image is a plain one too (its lazy pages are in its own pages file): without the
+         * daemon the restore reads them. */
+        if (brig_ckpt_lazy_daemon_ready(&lazy, ready_fd, a->bundle, &why) < 0) {
+            brig_log(a->ctx, BRIG_LOG_WARNING, "migrate-receive: `%s`: %s (the restore reads every page)", a->id,
+                     why->msg);
+            local_lazy = false;
+        }
+        r.ckpt.lazy_pages = local_lazy;
+        daemon_ms = mig_now_ms() - start;
+    }
+    if (ret < 0) {
+        brig_ckpt_lazy_daemon_kill(lazy);
         return ret;
+    }
     r.ckpt.image_path = image;
     r.ckpt.work_path = a->bundle;
-    start = mig_now_ms();
     /* Post-copy: the daemon listens first (restore hands it the userfaultfds), in restore's work path. */
     if (page_server[0]) {
         if (a->archive)
@@ -274,6 +361,18 @@ static int restore(struct arrival *a, const struct mig_frame *f, struct brig_err
              (unsigned long long) daemon_ms);
     brig_err_free(err);
     ret = answer(a, MIG_RESTORED, pid, err);
+    if (ret == 0 && local_lazy) {
+        /* Every page is here already, in the images; the daemon puts them in. The source waits for DONE
+         * meanwhile: a daemon that fails leaves pages that would read as zeros, so the container is deleted
+         * (undo) and FAILED lets the source restore its own. */
+        ret = brig_ckpt_lazy_daemon_wait(lazy, a->bundle, MIG_RESTORE_TIMEOUT - 60, err);
+        if (ret < 0)
+            return brig_err_wrap(err, ret, "live: the lazy-pages daemon failed (the container here had only part "
+                                           "of its memory and is deleted)");
+        brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: every pre-copied page in after %llu ms", a->id,
+                 (unsigned long long) (mig_now_ms() - start - took));
+        return await_commit(a, err);
+    }
     if (ret < 0 || lazy < 0) {
         brig_ckpt_lazy_daemon_kill(lazy);
         return ret < 0 ? ret : await_commit(a, err);
@@ -340,6 +439,7 @@ static int serve(struct arrival *a, struct brig_err **err)
             break;
         case MIG_ITERATION:
             brig_log(a->ctx, BRIG_LOG_DEBUG, "migrate-receive: `%s`: image `%s` received", a->id, f.name);
+            merge_iteration(a, f.name);
             break;
         case MIG_RESTORE:
             return restore(a, &f, err);

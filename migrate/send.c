@@ -35,6 +35,7 @@ struct migration {
     bool archive_made; /* export: removed again on failure */
     char *kept_upper;  /* an overlay root's upper, kept by the final dump: removed once the move succeeded */
     uint64_t rootfs_ms; /* packing the root's changes, in the downtime */
+    uint64_t restored_at; /* RESTORED came (the downtime's end) */
 };
 
 static int open_archive(struct migration *m, struct brig_err **err)
@@ -329,11 +330,15 @@ static int commit(struct migration *m, char **pid, struct brig_err **err)
     }
     if (ret == 0)
         ret = expect(m, MIG_RESTORED, MIG_RESTORE_TIMEOUT, pid, err);
+    m->restored_at = mig_now_ms();
     if (ret == 0)
         ret = mig_send_frame(m->conn, MIG_COMMIT, NULL, NULL, 0, err);
     if (ret < 0)
         return ret;
-    ret = expect(m, MIG_DONE, MIG_IO_TIMEOUT, NULL, err);
+    /* Live: the receiver answers once its lazy-pages daemon has put every pre-copied page in (or says FAILED,
+     * having deleted the container: then it is restored here). */
+    ret = expect(m, MIG_DONE, m->opts->live && !m->opts->eager_restore ? MIG_RESTORE_TIMEOUT : MIG_IO_TIMEOUT,
+                 NULL, err);
     /* Its FAILED says it let the container go (our COMMIT came too late); anything else leaves it unknown. */
     if (ret < 0 && !(*err && (*err)->errnum == ECANCELED))
         m->uncertain = true;
@@ -481,6 +486,7 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     char last[16] = "";
     uint64_t freeze, bytes = 0, ms = 0;
     cleanup_free char *pid = NULL;
+    cleanup_free char *flags = NULL;
     int ret;
 
     ret = m->opts->export_path ? 0 : brig_migrate_parse_address(m->opts->target, true, &m->addr, &m->addr_len, err);
@@ -517,16 +523,19 @@ static int run_migration(struct migration *m, struct brig_migrate_figures *fig, 
     fig->bytes[fig->n_bytes++] = bytes;
     fig->iterations = fig->n_bytes;
     ret = send_conntrack(m, err);
+    /* Live: the receiver leaves the pre-copied pages to a local lazy-pages daemon (migrate/NOTES.md). */
+    if (ret == 0 && asprintf(&flags, "%s%s", m->opts->tcp_established ? "tcp-established\n" : "",
+                             m->opts->live && !m->opts->eager_restore ? MIG_FLAG_LOCAL_LAZY : "") < 0)
+        ret = brig_err_set(err, ENOMEM, "restore flags");
     if (ret == 0)
-        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, m->opts->tcp_established ? "tcp-established\n" : "",
-                         m->opts->tcp_established ? strlen("tcp-established\n") : 0, err);
+        ret = mig_send_frame(m->conn, MIG_RESTORE, FINAL_DIR, flags, strlen(flags), err);
     if (ret == 0 && m->opts->export_path && fsync(m->conn) < 0)
         ret = brig_err_sys(err, "export `%s`", m->opts->export_path);
     if (ret == 0 && !m->opts->export_path)
         ret = commit(m, &pid, err);
     if (ret < 0)
         return ret;
-    fig->downtime_ms = mig_now_ms() - freeze;
+    fig->downtime_ms = (m->restored_at ? m->restored_at : mig_now_ms()) - freeze;
     if (m->opts->progress)
         dprintf(STDERR_FILENO, "migrate: restored on `%s` (pid %.*s), downtime %llu ms\n", m->opts->target,
                 (int) strcspn(pid, " "), pid, (unsigned long long) fig->downtime_ms);

@@ -37,7 +37,7 @@ assert_no_migration_left() {
 	for args in "" "c1" "c1 tcp:127.0.0.1:1 extra" "--offline --live c1 tcp:127.0.0.1:1" \
 		"--max-iterations 3 c1 tcp:127.0.0.1:1" "--live --max-iterations 0 c1 tcp:127.0.0.1:1" \
 		"--live --max-iterations 65 c1 tcp:127.0.0.1:1" "--live --downtime-target x c1 tcp:127.0.0.1:1" \
-		"--nosuch c1 tcp:127.0.0.1:1" "--live --lazy-pages c1 tcp:127.0.0.1:1"; do
+		"--nosuch c1 tcp:127.0.0.1:1" "--live --lazy-pages c1 tcp:127.0.0.1:1" "--eager-restore c1 tcp:127.0.0.1:1"; do
 		# shellcheck disable=SC2086
 		run brig migrate $args
 		assert_one_line_error

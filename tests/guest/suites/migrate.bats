@@ -220,6 +220,78 @@ check_moved() {
 	rm -f "$ROOTFS/bin/memtouch"
 }
 
+@test "migrate --live: the pre-copied memory is put in on B by a local criu lazy-pages (memtouch checks every page there); no daemon is left" {
+	# userfaultfd (CONFIG_USERFAULTFD) is what the lazy restore faults pages in with.
+	[ -e /proc/sys/vm/unprivileged_userfaultfd ] || skip "kernel without userfaultfd"
+	local id=mll-$RAND ip last_a moved wrapper=$TEST_DIR/criu-keep-lazy-log
+	local thp=/sys/kernel/mm/transparent_hugepage/enabled was_thp=
+	[ -w "$thp" ] && was_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp") && echo never >"$thp"
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	# B's criu: keeps the lazy-pages daemon's log, whose work directory (the bundle) goes after the move.
+	printf '%s\n' '#!/bin/bash' '[ "$1" = lazy-pages ] || exec criu "$@"' 'criu "$@"' 'rc=$?' \
+		'while [ $# -gt 1 ]; do [ "$1" = -W ] && cp "$2/lazy-pages.log" "$KEEP"; shift; done' 'exit $rc' >"$wrapper"
+	chmod +x "$wrapper"
+	rm -f "$TEST_DIR/lazy-pages.log"
+	# 16 MiB read back before each count, dirtied by nobody: after the first pre-dump every page is in the
+	# chain, none in the final dump's own pages.
+	start_counter "$id" '["memtouch", "16", "0", "check"]' 2
+	ip=$(state_ip "$BRIG_ROOT" "$id")
+	: >"$TEST_DIR/recv.out"
+	KEEP=$TEST_DIR/lazy-pages.log BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" \
+		"$BRIG" --criu "$wrapper" --root "$ROOT_B" migrate-receive --once --listen "10.251.9.2:$PORT" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --live --max-iterations 2 "$id" "tcp:10.251.9.2:$PORT"
+	[ -z "$was_thp" ] || echo "$was_thp" >"$thp"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# live, local lazy pages: $output" >&3
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	check_moved "$id" "$ip" "$last_a"
+	! grep -q corrupt "$TEST_DIR/recv.out" || fail "$(grep corrupt "$TEST_DIR/recv.out")"
+	[ -s "$TEST_DIR/lazy-pages.log" ] || fail "no criu lazy-pages ran on B"
+	# The daemon's own count (criu's uffd.c, at -v4): every page of the 16 MiB went through it.
+	moved=$(sed -n 's/.*UFFD transferred pages: (\([0-9]*\)\/.*/\1/p' "$TEST_DIR/lazy-pages.log" | sort -n | tail -n 1)
+	echo "# B's lazy-pages daemon put in ${moved:-no} pages" >&3
+	[ "${moved:-0}" -ge 4096 ] ||
+		fail "the daemon put in ${moved:-0} pages, not memtouch's 16 MiB: $(grep -i error "$TEST_DIR/lazy-pages.log" | tail -n 3)"
+	# migrate returned after B's DONE, which comes once the daemon has ended.
+	! pgrep -f '^(\S*\/)?criu lazy-pages' >/dev/null || fail "a criu lazy-pages is left: $(pgrep -af '^(\S*\/)?criu lazy-pages')"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+	rm -f "$ROOTFS/bin/memtouch" "$wrapper"
+}
+
+@test "migrate --live: a criu lazy-pages that cannot start on B is one warning there, the restore reads every page itself" {
+	local id=mlf-$RAND ip last_a wrapper=$TEST_DIR/criu-no-lazy
+	cp "$BRIG_HELPERS/memtouch" "$ROOTFS/bin/memtouch"
+	# B's criu, but its lazy-pages daemon exits at once (as one whose start fails).
+	printf '%s\n' '#!/bin/bash' '[ "$1" = lazy-pages ] && { echo "no daemon here" >&2; exit 1; }' 'exec criu "$@"' >"$wrapper"
+	chmod +x "$wrapper"
+	start_counter "$id" '["memtouch", "16", "0", "check"]' 2
+	ip=$(state_ip "$BRIG_ROOT" "$id")
+	: >"$TEST_DIR/recv.out"
+	BRIG_TEST_TOKEN=$TOKEN timeout -k 5 300 nsenter --net="/run/netns/$HOST_B" "$BRIG" --criu "$wrapper" \
+		--root "$ROOT_B" migrate-receive --once --listen "10.251.9.2:$PORT" \
+		0< <(exec sleep 3599 3>&-) 1> >(exec cat >>"$TEST_DIR/recv.out" 3>&-) 2>&1 3>&- &
+	RECEIVER=$!
+	wait_listening
+	OUT=migrate brig_on "$HOST_A" "$BRIG_ROOT" migrate --live --max-iterations 2 "$id" "tcp:10.251.9.2:$PORT"
+	assert_success
+	wait "$RECEIVER" || fail "receiver: status $?: $(cat "$TEST_DIR/recv.out")"
+	RECEIVER=
+	echo "# B: $(grep -vx '[0-9]*' "$TEST_DIR/recv.out" | tail -n 1)" >&3
+	[ "$(grep -c 'the restore reads every page' "$TEST_DIR/recv.out")" -eq 1 ] || fail "B: $(cat "$TEST_DIR/recv.out")"
+	last_a=$(grep -x '[0-9]*' "$TEST_DIR/$id.out" | tail -n 1)
+	check_moved "$id" "$ip" "$last_a"
+	! grep -q corrupt "$TEST_DIR/recv.out" || fail "$(grep corrupt "$TEST_DIR/recv.out")"
+	run on "$HOST_B" env BRIG_TEST_TOKEN=$TOKEN "$BRIG" --root "$ROOT_B" delete --force "$id"
+	assert_success
+	rm -f "$ROOTFS/bin/memtouch" "$wrapper"
+}
+
 # descendants PID: PID and every process below it (the lazy dump's child leads a process group of its own).
 descendants() {
 	local p
