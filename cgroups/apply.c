@@ -9,27 +9,11 @@
 #include "controllers.h"
 #include "../util/util.h"
 
-static bool has_token(const char *list, const char *word, const char *seps)
-{
-    size_t wlen = strlen(word);
-
-    if (!list)
-        return false;
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, seps);
-        if (len == wlen && strncmp(p, word, len) == 0)
-            return true;
-        p += len;
-        p += strspn(p, seps);
-    }
-    return false;
-}
-
 const struct brig_cgroup_hierarchy *brig_cg_find_v1(const struct brig_cgroup_set *set, const char *controller)
 {
     for (size_t i = 0; i < set->n; i++) {
         const char *base = strrchr(set->h[i].root, '/');
-        if (!set->h[i].unified && base && has_token(base + 1, controller, ","))
+        if (!set->h[i].unified && base && brig_cgroup_list_has(base + 1, controller, ","))
             return &set->h[i];
     }
     return NULL;
@@ -89,7 +73,8 @@ static bool v2_offers(const struct brig_cgroup_hierarchy *h, const char *rel, co
 {
     cleanup_free char *list = NULL;
 
-    return brig_cg_read(h, rel, "cgroup.controllers", &list) >= 0 && has_token(list, controller, " \n");
+    return brig_cg_read(h, rel, "cgroup.controllers", &list) >= 0 &&
+           brig_cgroup_list_has(list, controller, " \n");
 }
 
 static int enable_in(const struct brig_cgroup_hierarchy *h, const char *dir, const char *controller, bool strict,
@@ -113,7 +98,7 @@ static int enable_in(const struct brig_cgroup_hierarchy *h, const char *dir, con
             memcpy(word + 1, p, len);
             word[len + 1] = '\0';
             if ((!controller || strcmp(word + 1, controller) == 0) &&
-                !(enabled && has_token(enabled, word + 1, " \n"))) {
+                !(enabled && brig_cgroup_list_has(enabled, word + 1, " \n"))) {
                 cleanup_err struct brig_err *werr = NULL;
                 word[0] = '+';
                 ret = brig_cgroup_write(h, file, word, &werr);

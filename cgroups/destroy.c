@@ -182,15 +182,9 @@ static bool systemd_manages(const struct brig_cgroup_hierarchy *h)
 
     if (h->unified || !name)
         return true;
-    for (const char *p = name + 1; *p;) {
-        size_t len = strcspn(p, ",");
-        for (size_t i = 0; i < ARRAY_SIZE(managed); i++)
-            if (strlen(managed[i]) == len && strncmp(p, managed[i], len) == 0)
-                return true;
-        p += len;
-        if (*p == ',')
-            p++;
-    }
+    for (size_t i = 0; i < ARRAY_SIZE(managed); i++)
+        if (brig_cgroup_list_has(name + 1, managed[i], ","))
+            return true;
     return false;
 }
 

@@ -10,17 +10,18 @@
 #include "hierarchy.h"
 #include "../util/util.h"
 
-static bool has_token(const char *list, const char *word)
+bool brig_cgroup_list_has(const char *list, const char *word, const char *seps)
 {
     size_t wlen = strlen(word);
 
+    if (!list)
+        return false;
     for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
+        size_t len = strcspn(p, seps);
         if (len == wlen && strncmp(p, word, len) == 0)
             return true;
         p += len;
-        if (*p == ',')
-            p++;
+        p += strspn(p, seps);
     }
     return false;
 }
@@ -98,7 +99,7 @@ static int open_v1(struct brig_cgroup_set *set, struct brig_err **err)
             continue; /* no controller has so long a name */
         }
         seen[n_seen++] = st.st_dev;
-        ret = add_hierarchy(set, fd, root, false, has_token(de->d_name, "cpuset"), err);
+        ret = add_hierarchy(set, fd, root, false, brig_cgroup_list_has(de->d_name, "cpuset", ","), err);
         if (ret < 0)
             break;
     }

@@ -25,6 +25,10 @@ struct brig_cgroup_set {
     size_t n;
 };
 
+/* Whether `list`, words separated by any of `seps`, holds `word` (a v1 mount's controllers "cpu,cpuacct" with
+ * ",", cgroup.controllers with " \n"); a NULL list holds nothing. */
+bool brig_cgroup_list_has(const char *list, const char *word, const char *seps);
+
 /* Opens every hierarchy a container cgroup lives in for `mode`. */
 int brig_cgroup_set_open(enum brig_cgroup_mode mode, struct brig_cgroup_set *set, struct brig_err **err);
 void brig_cgroup_set_close(struct brig_cgroup_set *set);
